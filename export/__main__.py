@@ -1,0 +1,249 @@
+"""Export a trained MetaBNN checkpoint to a .mbnn blob (and a C header, ONNX).
+
+    python -m export model.pt -o model.mbnn [--header model.h] [--onnx model.onnx]
+                              [--learn all|last|none] [--verify DATASET]
+
+Bad input (a missing file, not a checkpoint, an architecture the format cannot
+hold, an unwritable output path, an unknown dataset) exits with status 2 and one
+line on stderr, and writes no file. All outputs are built in memory first and
+written atomically. `--verify` exits with status 1 when the blob agrees with
+PyTorch on less than 99.5% of the test set or their accuracies differ by more
+than 0.3 points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+VERIFY_MIN_AGREEMENT = 99.5
+VERIFY_MAX_ACC_DIFF = 0.3
+
+
+class UsageError(Exception):
+    """Bad input: exit status 2 with this one-line message."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2
+        raise UsageError(message)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    from export.fold import DEFAULT_DEVICE_LR, DEFAULT_RMS_SHIFT, DEFAULT_SEED
+
+    p = _Parser(prog="python -m export", description="Export a MetaBNN checkpoint to a .mbnn blob.")
+    p.add_argument("checkpoint", help="checkpoint from `python -m export.train`")
+    p.add_argument("-o", "--output", default="model.mbnn", help="blob to write (default model.mbnn)")
+    p.add_argument("--header", help="also write a C header holding the blob")
+    p.add_argument("--name", help="C name of the array in the header (default: from the header file name)")
+    p.add_argument("--onnx", help="also write the inference graph as ONNX")
+    p.add_argument("--learn", default="all", choices=["all", "last", "none"],
+                   help="layers that learn on the device (default all)")
+    p.add_argument("--verify", metavar="DATASET", help="compare blob and PyTorch on DATASET's test split")
+    p.add_argument("--hscale-log2", metavar="E", help="hidden-weight scale 2^-E, one E or one per layer (default: chosen)")
+    p.add_argument("--device-lr", type=float, default=DEFAULT_DEVICE_LR,
+                   help=f"device learning rate in weight units (default {DEFAULT_DEVICE_LR})")
+    p.add_argument("--rms-shift", type=int, default=DEFAULT_RMS_SHIFT,
+                   help=f"beta of the running mean square of errors, 0..24 (default {DEFAULT_RMS_SHIFT})")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the device's random numbers")
+    args = p.parse_args(argv)
+    if args.hscale_log2 is not None:
+        try:
+            args.hscale_log2 = [int(v) for v in args.hscale_log2.split(",")]
+        except ValueError:
+            raise UsageError(f"--hscale-log2 takes integers, got {args.hscale_log2!r}") from None
+    if not 0 <= args.rms_shift <= 24:
+        raise UsageError(f"--rms-shift must be in 0..24, got {args.rms_shift}")
+    if not args.device_lr >= 0:
+        raise UsageError(f"--device-lr must be >= 0, got {args.device_lr}")
+    return args
+
+
+def _check_writable(path: str, what: str) -> Path:
+    out = Path(path)
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise UsageError(f"cannot write {what} {out}: it is a directory")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {what} {out}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise UsageError(f"cannot write {what} {out}: permission denied")
+    return out
+
+
+def _runtime(blob: bytes, learn: bool):
+    """(model, name) from the C runtime binding, or the numpy reference if it is not built."""
+    try:
+        from pyruntime.model import Model
+
+        return Model.load(blob, learn=learn), "C runtime"
+    except ImportError:
+        from pyruntime.reference import Model
+
+        return Model.load(blob), "numpy reference"
+
+
+def _arena_sizes(blob: bytes, learns: bool) -> tuple[int | None, int | None]:
+    try:
+        from pyruntime.model import Model
+    except ImportError:
+        return None, None
+    infer = Model.load(blob, learn=False).arena_size
+    learn = Model.load(blob, learn=True).arena_size if learns else None
+    return infer, learn
+
+
+def _fmt_bytes(n: int | None) -> str:
+    return "-" if n is None else f"{n:,} B"
+
+
+def describe(spec, info, blob: bytes, path: str) -> str:
+    """The table that `python -m export` prints."""
+    from fractions import Fraction
+
+    from export.blob import KIND_INT8, words_per_row
+
+    scale = Fraction(spec.input_scale).limit_denominator(1 << 16)
+    lines = [
+        f"{path}: {len(blob):,} bytes, {len(spec.layers)} layers, crc32 0x{zlib.crc32(blob[16:]):08x}, "
+        f"input {'int8' if spec.layers[0].input_kind == KIND_INT8 else 'sign bits'} "
+        f"(scale {scale}, zero point {spec.input_zero_point}), logits Q{spec.out_frac_bits}",
+        f"{'layer':>5} {'in':>5} {'out':>5}  {'input':<5} {'learns':<6} {'e':>2} {'bwd':>3} "
+        f"{'bits (flash)':>13} {'hidden (RAM)':>13} {'flipped':>7} {'const':>5}",
+    ]
+    for idx, layer in enumerate(spec.layers):
+        flash = layer.n_out * words_per_row(layer.n_in) * 4
+        ram = layer.n_out * layer.n_in if layer.learns else 0
+        lines.append(
+            f"{idx:>5} {layer.n_in:>5} {layer.n_out:>5}  {'int8' if layer.input_kind == KIND_INT8 else 'bits':<5} "
+            f"{'yes' if layer.learns else 'no':<6} {layer.hscale_log2:>2} {layer.bwd_shift:>3} "
+            f"{_fmt_bytes(flash):>13} {_fmt_bytes(ram) if layer.learns else '-':>13} "
+            f"{int(info.flipped[idx].sum()):>7} {int(info.constant[idx].sum()):>5}"
+        )
+    infer, learn = _arena_sizes(blob, any(info.learns))
+    if infer is None:
+        lines.append("arena: unknown (the C runtime extension is not built; run scripts/setup.sh)")
+    else:
+        lines.append(f"arena (mbnn_arena_size): inference {_fmt_bytes(infer)}, learning "
+                     f"{_fmt_bytes(learn) if learn is not None else '- (no layer learns)'}")
+    clamped = sum(info.clamped)
+    if clamped:
+        lines.append(f"note: {clamped} hidden weights were clamped to the int8 range")
+    return "\n".join(lines)
+
+
+def verify(model, blob: bytes, ds, onnx: bytes | None = None) -> tuple[str, bool]:
+    """(report line, passed) comparing PyTorch, the blob (and ONNX) on ds's test split."""
+    import torch
+
+    runtime, name = _runtime(blob, learn=False)
+    pt = model.predict(torch.from_numpy(ds.x_test)).numpy()
+    q = np.clip(np.rint(ds.x_test.astype(np.float64) / ds.input_scale) + ds.input_zero_point, -128, 127)
+    dev = np.asarray(runtime.predict(q.astype(np.int8)))
+    acc_pt = 100.0 * np.mean(pt == ds.y_test)
+    acc_dev = 100.0 * np.mean(dev == ds.y_test)
+    agree = 100.0 * np.mean(pt == dev)
+    line = (f"verify {ds.name} test ({len(ds.y_test)} samples): PyTorch {acc_pt:.2f}%, "
+            f"blob {acc_dev:.2f}% ({name}), agreement {agree:.2f}%")
+    if onnx is not None:
+        from export.onnx_export import run_onnx
+
+        agree_onnx = 100.0 * np.mean(run_onnx(onnx, ds.x_test).argmax(1) == pt)
+        line += f", ONNX agreement {agree_onnx:.2f}%"
+    ok = agree >= VERIFY_MIN_AGREEMENT and abs(acc_pt - acc_dev) <= VERIFY_MAX_ACC_DIFF
+    return line, ok
+
+
+def run(argv: list[str] | None = None) -> int:
+    """The command; returns the exit status."""
+    args = _parse(argv)
+    outputs = [(args.output, "blob")]
+    if args.header:
+        outputs.append((args.header, "header"))
+    if args.onnx:
+        outputs.append((args.onnx, "ONNX"))
+    paths = [_check_writable(p, what) for p, what in outputs]
+    if len({p.resolve() for p in paths}) != len(paths):
+        raise UsageError("the output files must differ")
+    ckpt_path = Path(args.checkpoint)
+    if not ckpt_path.is_file():
+        raise UsageError(f"{ckpt_path}: no such file")
+
+    from export.blob import BlobError, write_atomic, write_blob
+    from export.checkpoint import CheckpointError, load_model
+    from export.fold import fold
+
+    try:
+        model, ckpt = load_model(ckpt_path)
+    except CheckpointError as exc:
+        raise UsageError(str(exc)) from None
+    ds = None
+    if args.verify:
+        from export import data as datasets
+
+        try:
+            ds = datasets.load(args.verify)
+        except (ValueError, FileNotFoundError) as exc:
+            raise UsageError(str(exc)) from None
+        if ds.n_features != model.sizes[0]:
+            raise UsageError(f"--verify {args.verify}: {ds.n_features} features, the model takes {model.sizes[0]}")
+    try:
+        spec, info = fold(model, ckpt["settings"], learn=args.learn, hscale_log2=args.hscale_log2,
+                          device_lr=args.device_lr, rms_shift=args.rms_shift, seed=args.seed)
+        blob = write_blob(spec)
+    except (BlobError, ValueError) as exc:
+        raise UsageError(f"cannot export {ckpt_path}: {exc}") from None
+    contents = [blob]
+    if args.header:
+        from export.header import c_identifier, make_header
+
+        name = args.name or c_identifier(Path(args.header).stem + "_mbnn")
+        sizes = "-".join(str(s) for s in model.sizes)
+        contents.append(make_header(blob, name, f"metabnn model {sizes} from {ckpt_path.name}").encode())
+    onnx = None
+    if args.onnx:
+        from export.onnx_export import onnx_bytes
+
+        onnx = onnx_bytes(model)
+        contents.append(onnx)
+    written: list[Path] = []
+    try:
+        for path, data in zip(paths, contents):
+            existed = path.exists()
+            write_atomic(path, data)
+            if not existed:
+                written.append(path)
+    except OSError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {exc.filename or ''}: {exc.strerror or exc}") from None
+    print(describe(spec, info, blob, args.output))
+    for path, what in outputs[1:]:
+        print(f"wrote {what} {path}")
+    if ds is not None:
+        line, ok = verify(model, blob, ds, onnx)
+        print(line)
+        if not ok:
+            print(f"verification failed: agreement below {VERIFY_MIN_AGREEMENT}% or accuracy "
+                  f"differs by more than {VERIFY_MAX_ACC_DIFF} points", file=sys.stderr)
+            return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: bad input -> one line on stderr, status 2."""
+    try:
+        return run(argv)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

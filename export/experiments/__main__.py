@@ -1,0 +1,86 @@
+"""Command line: ``python -m export.experiments NAME [options]`` (see the package docstring)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from export.experiments import common, continual, quadratic
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with one sub-command per experiment."""
+    p = argparse.ArgumentParser(prog="python -m export.experiments",
+                                description="The paper's continual-learning experiments, and the same on the device.")
+    sub = p.add_subparsers(dest="name", required=True)
+
+    for seq, width, epochs in (("pmnist", 1024, 40), ("pdigits", 128, 20)):
+        q = sub.add_parser(seq, help=f"permuted {'MNIST' if seq == 'pmnist' else 'digits'}, tasks in a row")
+        continual.add_common(q, epochs=epochs, meta=1.35, width=width)
+        q.add_argument("--tasks", type=int, default=6)
+        q.add_argument("--ewc", type=float, default=0.0, help="EWC lambda (paper: 5000); 0 = off")
+        q.add_argument("--fisher-samples", type=int, default=5000)
+        q.add_argument("--interleaved", action="store_true", help="all tasks at once (upper bound)")
+        q.add_argument("--perm-seed", type=int, default=0, help="seed of the permutations")
+        q.set_defaults(func=lambda a, argv, s=seq: continual.cmd_permuted(a, argv, s))
+
+    q = sub.add_parser("sequence", help="MNIST then Fashion-MNIST, or the reverse (Fig. 3)")
+    continual.add_common(q, epochs=20, meta=1.5, width=1024)
+    q.add_argument("--order", choices=["mnist-fashion", "fashion-mnist"], default="mnist-fashion")
+    q.set_defaults(func=continual.cmd_sequence)
+
+    q = sub.add_parser("stream", help="Stream-Fashion-MNIST (Fig. 4a)")
+    continual.add_common(q, epochs=20, meta=2.5, width=1024, bn="shared")
+    q.add_argument("--dataset", default="fashion")
+    q.add_argument("--subsets", type=int, default=60)
+    q.add_argument("--subset-size", type=int, default=1000)
+    q.add_argument("--full", action="store_true", help="train on all subsets at once (the reference)")
+    q.set_defaults(func=continual.cmd_stream)
+
+    q = sub.add_parser("quadratic", help="quadratic binary task (Fig. 5a-b)")
+    quadratic.add_args(q)
+    q.set_defaults(func=quadratic.cmd_quadratic)
+
+    try:
+        from export.experiments import device
+    except ImportError:  # pragma: no cover - the device experiment needs export.fold
+        device = None
+    if device is not None:
+        q = sub.add_parser("device", help="the device's int8 one-sample learning rule on a task sequence")
+        device.add_args(q)
+        q.set_defaults(func=device.cmd_device)
+
+    q = sub.add_parser("plot", help="result CSVs side by side")
+    q.add_argument("csv", nargs="+")
+    q.add_argument("--titles", default=None, help="comma-separated panel titles (default: file names)")
+    q.add_argument("--suptitle", default="")
+    q.add_argument("--xlabel", default="epochs")
+    q.add_argument("-o", "--output", required=True)
+    q.set_defaults(func=cmd_plot)
+    return p
+
+
+def cmd_plot(args: argparse.Namespace, argv: Sequence[str] | None = None) -> dict:
+    """Combine CSVs into one paper-style figure."""
+    from pathlib import Path
+
+    titles = args.titles.split(",") if args.titles else [Path(c).stem for c in args.csv]
+    common.plot_continual(args.csv, titles, args.output, args.suptitle, args.xlabel)
+    return {}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args, argv)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""Continual learning on the device: the int8, one-sample-at-a-time rule of docs/ARITHMETIC.md.
+
+The runtime itself learns (the C runtime through `pyruntime.Model`, bit-exact
+with the boards, or the numpy reference with ``--runtime reference``): int8
+hidden weights, one sample at a time, BatchNorm folded into frozen thresholds,
+no task identity anywhere, each sample seen `--passes` times.
+
+1. A MetaBNN is trained in float on the first task (MetaAdam on the int8 grid of
+   scale 2^-E, so the export is lossless: `export.train.train`), or, with
+   ``--pretrain-epochs 0``, left at its random initialization with BatchNorm
+   statistics measured on task-1 data (learning from scratch on the device).
+2. `export.fold.fold` turns it into a blob; the device's constants are then set on
+   the BlobSpec: the learning rate (`--device-lr`, weight units per unit of
+   normalized error, times `--lr-mult` per layer), the metaplastic table
+   `meta_table(m, E)` (`--meta`), the hidden-weight scale E (`--hscale`), the
+   error's running-mean-square shift (`--rms-shift`).
+3. The runtime learns the remaining tasks (or all, from scratch) from a stream
+   of `--samples` samples per task. Every `--eval-every` samples the test accuracy
+   of every task is measured with the runtime's own inference, and, per layer,
+   the fraction of saturated hidden weights (|h + 0.5| > 127, i.e. h = 127 or
+   -128) and the fraction of binary weights that flipped since the last
+   measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from export import data as datasets
+from export.blob import meta_table, write_blob
+from export.checkpoint import load_model, save_checkpoint
+from export.experiments import common
+from export.fold import fold
+from export.model import MetaBNN
+from export.state import parse_state
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",")]
+
+
+def _floats(text: str) -> list[float]:
+    return [float(v) for v in text.split(",")]
+
+
+def permuted_tasks(base: str, n_tasks: int, perm_seed: int = 0) -> list[datasets.Dataset]:
+    """The permuted tasks of the float experiments (same permutations: seed perm_seed*1000 + k)."""
+    ds = datasets.load(base)
+    return [datasets.permute(ds, perm_seed * 1000 + k) for k in range(n_tasks)]
+
+
+@torch.no_grad()
+def calibrate_bn(model: MetaBNN, x: np.ndarray, batch: int = 500) -> None:
+    """Set BatchNorm running statistics to the exact statistics of x (a cumulative average)."""
+    for bn in model.bns:
+        bn.reset_running_stats()
+        bn.momentum = None
+    model.train()
+    xt = torch.from_numpy(x)
+    for i in range(0, len(xt), batch):
+        model(xt[i : i + batch])
+    for bn in model.bns:
+        bn.momentum = 0.1
+    model.eval()
+
+
+def pretrain(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: float, hscale: int, seed: int,
+             cache_dir: Path, train_subset: int | None = None) -> tuple[MetaBNN, dict[str, Any]]:
+    """A MetaBNN trained on the first task on the int8 grid (cached by its settings)."""
+    key = json.dumps([task.name, list(sizes), epochs, meta, hscale, seed, train_subset])
+    path = cache_dir / f"pretrained_{hashlib.sha1(key.encode()).hexdigest()[:10]}.pt"
+    if path.is_file():
+        model, ckpt = load_model(path)
+        return model, ckpt["settings"]
+    if epochs > 0:
+        from export.train import train
+
+        ds = task
+        if train_subset:
+            idx = np.random.default_rng(seed).permutation(len(ds.x_train))[:train_subset]
+            ds = datasets.Dataset(ds.name, ds.x_train[idx], ds.y_train[idx], ds.x_test, ds.y_test,
+                                  ds.input_scale, ds.input_zero_point)
+        model, settings, history = train(ds, sizes, epochs=epochs, meta=meta, int8_grid=[hscale], seed=seed,
+                                         progress=False, log=common.log)
+    else:
+        torch.manual_seed(seed)
+        model = MetaBNN(sizes, input_scale=task.input_scale, input_zero_point=task.input_zero_point)
+        from export.grid import GridConstraint
+
+        GridConstraint(model, [hscale] * model.n_layers)
+        calibrate_bn(model, task.x_train[:5000])
+        settings, history = {"meta": meta, "int8_grid": [hscale] * model.n_layers, "epochs": 0}, []
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path, model, settings, history)
+    return model, settings
+
+
+def make_blob(model: MetaBNN, settings: dict, hscale: int, device_lr: float, lr_mult: Sequence[float],
+              meta: Sequence[float], rms_shift: int, seed: int, learn: str = "all") -> bytes:
+    """Fold and set the device's learning constants."""
+    n = model.n_layers
+    spec, _info = fold(model, settings, learn=learn, hscale_log2=hscale, device_lr=device_lr,
+                       rms_shift=rms_shift, seed=seed)
+    lr_mult = list(lr_mult) * n if len(lr_mult) == 1 else list(lr_mult)
+    meta = list(meta) * n if len(meta) == 1 else list(meta)
+    for layer, mult, m in zip(spec.layers, lr_mult, meta):
+        if layer.learns:
+            layer.lr_q16 = int(min(2**24, max(0, round(layer.lr_q16 * mult))))
+            layer.meta = meta_table(m, layer.hscale_log2)
+    return write_blob(spec)
+
+
+def load_runtime(blob: bytes, runtime: str):
+    """pyruntime.Model (the C runtime) or pyruntime.reference.Model."""
+    if runtime == "c":
+        from pyruntime import Model
+
+        return Model.load(blob, learn=True)
+    from pyruntime import reference
+
+    return reference.Model.load(blob)
+
+
+def hidden_of(rt, shapes: list[tuple[int, int]]) -> list[np.ndarray]:
+    """The int8 hidden weights of every learning layer, from the runtime's saved state."""
+    _crc, _step, layers = parse_state(rt.state(), shapes)
+    return [h for h, _ in layers]
+
+
+def run_device(
+    tasks: Sequence[datasets.Dataset],
+    sizes: Sequence[int],
+    pretrain_epochs: int = 5,
+    pretrain_meta: float = 1.35,
+    hscale: int = 5,
+    device_lr: float = 0.002,
+    lr_mult: Sequence[float] = (1.0,),
+    meta: Sequence[float] = (1.35,),
+    rms_shift: int = 7,
+    samples: int = 10000,
+    passes: int = 1,
+    eval_every: int = 2500,
+    test_subset: int | None = 2000,
+    runtime: str = "c",
+    seed: int = 0,
+    cache_dir: Path = common.DEFAULT_OUT / "cache",
+    pretrain_subset: int | None = None,
+) -> list[dict[str, Any]]:
+    """Pretrain on task 1 (float), then the runtime learns the rest one sample at a time; rows of measurements."""
+    timer = common.Timer()
+    model, settings = pretrain(tasks[0], sizes, pretrain_epochs, pretrain_meta, hscale, seed, cache_dir,
+                               pretrain_subset)
+    blob = make_blob(model, settings, hscale, device_lr, lr_mult, meta, rms_shift, seed + 1)
+    rt = load_runtime(blob, runtime)
+    quant = tasks[0].quantize
+    rng = np.random.default_rng(seed)
+    tests = []
+    for t in tasks:
+        idx = rng.permutation(len(t.x_test))[:test_subset] if test_subset else np.arange(len(t.x_test))
+        tests.append((quant(t.x_test[idx]), t.y_test[idx]))
+    shapes = [(o, i) for i, o in zip(sizes[:-1], sizes[1:])]
+    n_w = [o * i for o, i in shapes]
+    prev = hidden_of(rt, shapes)
+    rows: list[dict[str, Any]] = []
+
+    def measure(task_idx: int, seen: int, recent: float | None) -> None:
+        nonlocal prev
+        row: dict[str, Any] = {"task": task_idx + 1, "samples": seen, "step": int(rt.step)}
+        accs = []
+        for j, (xq, y) in enumerate(tests):
+            accs.append(100.0 * float(np.mean(rt.predict(xq) == y)))
+            row[f"acc_task{j + 1}"] = accs[-1]
+        row["mean_acc"] = float(np.mean(accs))
+        row["mean_acc_seen"] = float(np.mean(accs[: task_idx + 1]))
+        row["stream_acc"] = recent if recent is not None else float("nan")
+        hid = hidden_of(rt, shapes)
+        for k, (h, p) in enumerate(zip(hid, prev)):
+            row[f"sat_l{k + 1}"] = float(np.mean((h == 127) | (h == -128)))
+            row[f"flips_l{k + 1}"] = float(np.sum((h < 0) != (p < 0))) / n_w[k]
+            row[f"meanabs_l{k + 1}"] = float(np.mean(np.abs(h.astype(np.float64) + 0.5)))
+        prev = hid
+        row["seconds"] = timer()
+        rows.append(row)
+        common.log(f"task {task_idx + 1} +{seen}: acc " + " ".join(f"{a:.1f}" for a in accs)
+                   + f"  mean {row['mean_acc']:.2f}  stream {row['stream_acc']:.1f}  sat "
+                   + "/".join(f"{row[f'sat_l{k + 1}']:.2f}" for k in range(len(hid)))
+                   + "  flips " + "/".join(f"{row[f'flips_l{k + 1}']:.4f}" for k in range(len(hid)))
+                   + f"  ({row['seconds']:.0f} s)")
+
+    first = 1 if pretrain_epochs > 0 else 0
+    measure(0, 0, None)
+    for ti in range(first, len(tasks)):
+        t = tasks[ti]
+        order = np.concatenate([rng.permutation(len(t.x_train))[:samples] for _ in range(passes)])
+        xq_all = quant(t.x_train[order])
+        y_all = t.y_train[order]
+        for start in range(0, len(order), eval_every):
+            xq, y = xq_all[start : start + eval_every], y_all[start : start + eval_every]
+            pred = rt.learn(xq, y)
+            measure(ti, start + len(xq), 100.0 * float(np.mean(pred == y)))
+    return rows
+
+
+def plot_device(csv_path: Path, png: Path, title: str) -> None:
+    """Three panels: accuracy of every task, saturated fraction per layer, flips per layer, against samples."""
+    plt = common._mpl()
+    rows = common.read_csv(csv_path)
+    cols = common.task_columns(rows)
+    x = np.arange(len(rows))
+    tasks = [int(r["task"]) for r in rows]
+    layers = sorted({int(c.split("_l")[1]) for c in rows[0] if c.startswith("sat_l")})
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    for t, c in enumerate(cols):
+        axes[0].plot(x, [float(r[c]) for r in rows], color=common.TASK_COLOURS[t % 10], lw=1.5, label=f"task {t + 1}")
+    for k in layers:
+        axes[1].plot(x, [float(r[f"sat_l{k}"]) for r in rows], lw=1.5, label=f"layer {k}")
+        axes[2].plot(x[1:], [float(r[f"flips_l{k}"]) for r in rows[1:]], lw=1.5, label=f"layer {k}")
+    for ax in axes:
+        for i in range(1, len(tasks)):
+            if tasks[i] != tasks[i - 1]:
+                ax.axvline(i - 0.5, color="k", ls=":", lw=0.8)
+        ax.set_xlabel("measurements (every --eval-every samples)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylim(0, 100)
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[0].legend(fontsize=6, ncol=2, loc="lower left")
+    axes[0].set_title(title, fontsize=8)
+    axes[1].set_ylabel("saturated hidden weights (fraction)")
+    axes[1].set_ylim(0, 1)
+    axes[1].legend(fontsize=7)
+    axes[2].set_ylabel("binary weights flipped since last point")
+    axes[2].set_yscale("symlog", linthresh=1e-4)
+    axes[2].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png, dpi=80)
+    plt.close(fig)
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    """Options of the device command."""
+    p.add_argument("--dataset", default="mnist", help="base of the permuted tasks: mnist, fashion, digits")
+    p.add_argument("--tasks", type=int, default=6)
+    p.add_argument("--sizes", type=_ints, default=[784, 256, 256, 10])
+    p.add_argument("--pretrain-epochs", type=int, default=5, help="float epochs on task 1 (0: learn from scratch)")
+    p.add_argument("--pretrain-meta", type=float, default=1.35)
+    p.add_argument("--pretrain-subset", type=int, default=None)
+    p.add_argument("--hscale", type=int, default=5, help="E: a hidden weight h stands for (h + 0.5) 2^-E")
+    p.add_argument("--device-lr", type=float, default=0.002, help="weight units per unit of normalized error")
+    p.add_argument("--lr-mult", type=_floats, default=[1.0], help="per-layer multipliers of the device lr")
+    p.add_argument("--meta", type=_floats, default=[1.35], help="m of the device's table, one or per layer")
+    p.add_argument("--rms-shift", type=int, default=7)
+    p.add_argument("--samples", type=int, default=10000, help="training samples per task streamed to the device")
+    p.add_argument("--passes", type=int, default=1, help="times each sample is seen")
+    p.add_argument("--eval-every", type=int, default=2500)
+    p.add_argument("--test-subset", type=int, default=2000, help="test samples per task (0: all)")
+    p.add_argument("--runtime", choices=["c", "reference"], default="c")
+    p.add_argument("--perm-seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", default=str(common.DEFAULT_OUT))
+    p.add_argument("--name", default=None)
+
+
+def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the device experiment, write CSV, JSON and PNG."""
+    common.set_threads(args.threads)
+    tasks = permuted_tasks(args.dataset, args.tasks, args.perm_seed)
+    rows = run_device(tasks, args.sizes, args.pretrain_epochs, args.pretrain_meta, args.hscale, args.device_lr,
+                      args.lr_mult, args.meta, args.rms_shift, args.samples, args.passes, args.eval_every,
+                      args.test_subset or None, args.runtime, args.seed, Path(args.out) / "cache",
+                      args.pretrain_subset)
+    meta = "-".join(f"{m:g}" for m in args.meta)
+    lrm = "-".join(f"{m:g}" for m in args.lr_mult)
+    name = args.name or (f"device_p{args.dataset}{args.tasks}_{'-'.join(map(str, args.sizes))}_m{meta}_lr{args.device_lr:g}"
+                         f"x{lrm}_E{args.hscale}_n{args.samples}x{args.passes}_pre{args.pretrain_epochs}_s{args.seed}")
+    csv_path = common.out_path(args.out, name, "csv")
+    common.write_csv(csv_path, rows)
+    plot_device(csv_path, common.out_path(args.out, name, "png"),
+                f"device ({args.runtime}) {'-'.join(map(str, args.sizes))}, m={meta}, lr={args.device_lr:g}x{lrm}, E={args.hscale}")
+    final = rows[-1]
+    summary = {"name": name, "command": common.command_line(argv),
+               "final": {k: v for k, v in final.items() if k.startswith(("acc_task", "mean_acc", "sat_l"))},
+               "seconds": final["seconds"], "settings": {k: v for k, v in vars(args).items() if k != "func"}}
+    common.write_json(common.out_path(args.out, name, "json"), summary)
+    common.log(f"{name}: final mean {final['mean_acc']:.2f} -> {csv_path}")
+    return summary

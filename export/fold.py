@@ -1,0 +1,241 @@
+"""Fold a trained MetaBNN into the integers of a `.mbnn` blob (docs/ARITHMETIC.md).
+
+Everything here is float64 numpy on the host; the result is a `BlobSpec`.
+
+Pre-activations. Layer 0 with int8 input computes `a = sum_j +/-x_j` with
+`x_j = q_j - zp`; PyTorch computes `a_f = sum_j +/-(x_j * input_scale)` =
+`input_scale * a`. Every other layer (and a binarized layer 0) computes the same
+integer `a` as PyTorch. So a layer's BatchNorm `BN(a_f) = k (a_f - mu) + beta`
+with `k = gamma / sqrt(var + eps)` is, in the device's units, `k' (a - mu') + beta`
+with `k' = k * unit`, `mu' = mu / unit`, `unit = input_scale` for int8 layer 0
+and 1 elsewhere.
+
+Hidden layers (sign after BatchNorm). For k' > 0 the neuron outputs +1 exactly
+when `BN >= 0`, i.e. `a >= mu' - beta / k'`; a is an integer, so
+`threshold = ceil(mu' - beta / k')`. The straight-through window `|BN| <= 1` is
+`lo = ceil(mu' + (-1 - beta) / k')`, `hi = floor(mu' + (1 - beta) / k')`.
+For k' < 0 the neuron's weights are negated (binary bits inverted, hidden
+`h -> -1 - h`): the negated neuron computes `-a`, and `BN` is unchanged with
+`k' -> -k' > 0`, `mu' -> -mu'` (Larq Compute Engine does the same). For k = 0 the
+neuron is constant: +1 when beta >= 0 (threshold -2^31) else -1 (threshold
+2^31 - 1), window empty (lo = 2^31 - 1 > hi = -2^31). Everything is clamped to
+int32. `gscale_i = round(32767 * k_i / max_j |k_j|)` (k after flipping, >= 0).
+
+Output layer (BatchNorm without sign): `logit = k'(a - mu') + beta`, so
+`scale = round(k' 2^F)`, `offset = round((beta - k mu) 2^F)`, with F the largest
+value <= 16 such that `|scale| * max|a| + |offset| < 2^31` for every neuron (no
+saturation for any input). `gscale` keeps the sign of k. No flipping.
+
+Hidden-weight scale (hscale_log2 = e, a weight `h` stands for `(h + 0.5) 2^-e`).
+The rule: the finest power-of-two grid whose int8 range holds every hidden
+weight of the layer, `e = floor(log2(128 / max|Wh|))`, clamped to 0..16. A
+checkpoint trained with `--int8-grid` keeps the e it was trained with; an explicit
+`hscale_log2` overrides both. Hidden weights become `h = clamp(floor(Wh / 2^-e),
+-128, 127)`: `(h + 0.5) 2^-e` is within half a step of Wh (unless clamped) and
+the sign is kept (Wh >= 0 gives h >= 0).
+
+Learning constants, per layer that learns:
+- `meta`: the table of `meta_table(m, e)` with the layer's m from training.
+- `lr_q16`: the device's step for a normalized error of 1 is `lr` in weight
+  units: `lr * 2^(16 + e)` hidden-weight steps in Q16 for bit input. The int8
+  layer 0 multiplies by `x / 128` where PyTorch's input is `x * input_scale`, so
+  its lr_q16 is multiplied by `128 * input_scale`. The device then moves each
+  weight by `lr * n * input` on average (n: the error normalized by its running
+  RMS), the float form in export/device_rule.py.
+- `bwd_shift`: 0 for the output layer (its error is Q15 times gscale / 2^15, at
+  most 32767). A hidden layer l receives `g_j = sum_i +/-delta_i` over the
+  n_out(l+1) neurons above it: `bwd_shift = ceil(log2(n_out(l+1)) / 2)`, the
+  growth of a sum of that many uncorrelated errors, which keeps the error's size
+  about level from layer to layer and clamping rare.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from export.blob import KIND_BITS, KIND_INT8, BlobSpec, LayerSpec, meta_table
+from export.model import MetaBNN
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+MAX_FRAC_BITS = 16
+MAX_HSCALE = 16
+LR_Q16_MAX = 2**24
+
+#: Default device learning rate (weight units per unit of normalized error and input).
+DEFAULT_DEVICE_LR = 0.002
+DEFAULT_RMS_SHIFT = 7
+DEFAULT_SEED = 1
+
+
+@dataclass
+class FoldInfo:
+    """What the fold decided, per layer: which neurons were negated, the scales, who learns."""
+
+    flipped: list[np.ndarray] = field(default_factory=list)  # bool (n_out,) per layer
+    constant: list[np.ndarray] = field(default_factory=list)  # bool (n_out,) per layer
+    hscale_log2: list[int] = field(default_factory=list)
+    learns: list[bool] = field(default_factory=list)
+    clamped: list[int] = field(default_factory=list)  # hidden weights clamped to -128..127
+
+
+def _bn(bn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(k, mu, beta) of a BatchNorm1d in eval mode, float64."""
+    gamma = bn.weight.detach().double().numpy()
+    beta = bn.bias.detach().double().numpy()
+    mu = bn.running_mean.detach().double().numpy()
+    var = bn.running_var.detach().double().numpy()
+    return gamma / np.sqrt(var + bn.eps), mu, beta
+
+
+def _clamp32(x: np.ndarray) -> np.ndarray:
+    x = np.where(np.isnan(x), 0.0, x)
+    return np.clip(x, INT32_MIN, INT32_MAX).astype(np.int64)
+
+
+def choose_hscale(w: np.ndarray) -> int:
+    """e = floor(log2(128 / max|w|)) clamped to 0..16: the finest grid that holds every weight."""
+    peak = float(np.max(np.abs(w))) if w.size else 0.0
+    if peak <= 0:
+        return MAX_HSCALE
+    return int(min(MAX_HSCALE, max(0, math.floor(math.log2(128.0 / peak)))))
+
+
+def quantize_hidden(w: np.ndarray, e: int) -> np.ndarray:
+    """int8 hidden weights h = clamp(floor(w / 2^-e), -128, 127)."""
+    return np.clip(np.floor(np.asarray(w, dtype=np.float64) * 2.0**e), -128, 127).astype(np.int64)
+
+
+def fold_hidden_bn(k: np.ndarray, mu: np.ndarray, beta: np.ndarray, unit: float):
+    """(threshold, lo, hi, gscale, flipped, constant) of hidden neurons; see the module docstring."""
+    flipped = k < 0
+    constant = k == 0
+    kp = np.abs(k) * unit
+    mup = np.where(flipped, -mu, mu) / unit
+    with np.errstate(divide="ignore", invalid="ignore"):
+        threshold = np.ceil(mup - beta / kp)
+        lo = np.ceil(mup + (-1.0 - beta) / kp)
+        hi = np.floor(mup + (1.0 - beta) / kp)
+    threshold = np.where(constant, np.where(beta >= 0, INT32_MIN, INT32_MAX), threshold)
+    lo = np.where(constant, INT32_MAX, lo)
+    hi = np.where(constant, INT32_MIN, hi)
+    kmax = np.max(np.abs(k)) if k.size else 0.0
+    gscale = np.round(32767 * np.abs(k) / kmax) if kmax > 0 else np.zeros_like(k)
+    return _clamp32(threshold), _clamp32(lo), _clamp32(hi), gscale.astype(np.int64), flipped, constant
+
+
+def fold_output_bn(k: np.ndarray, mu: np.ndarray, beta: np.ndarray, unit: float, a_max: int):
+    """(scale, offset, gscale, F) of the output layer; see the module docstring."""
+    kp = k * unit
+    off = beta - k * mu
+    frac = 0
+    for f in range(MAX_FRAC_BITS, -1, -1):
+        scale = np.round(kp * 2.0**f)
+        offset = np.round(off * 2.0**f)
+        if np.all(np.abs(scale) * a_max + np.abs(offset) <= INT32_MAX):
+            frac = f
+            break
+    scale = np.round(kp * 2.0**frac)
+    offset = np.round(off * 2.0**frac)
+    kmax = np.max(np.abs(k)) if k.size else 0.0
+    gscale = np.round(32767 * k / kmax) if kmax > 0 else np.zeros_like(k)
+    return _clamp32(scale), _clamp32(offset), gscale.astype(np.int64), frac
+
+
+def _per_layer(value, n: int, what: str) -> list:
+    if value is None or isinstance(value, (int, float)):
+        return [value] * n
+    value = list(value)
+    if len(value) == 1:
+        return value * n
+    if len(value) != n:
+        raise ValueError(f"{what}: {len(value)} values for {n} layers")
+    return value
+
+
+def fold(
+    model: MetaBNN,
+    settings: dict | None = None,
+    learn: str | Sequence[bool] = "all",
+    hscale_log2: int | Sequence[int | None] | None = None,
+    device_lr: float = DEFAULT_DEVICE_LR,
+    rms_shift: int = DEFAULT_RMS_SHIFT,
+    seed: int = DEFAULT_SEED,
+) -> tuple[BlobSpec, FoldInfo]:
+    """Fold a MetaBNN (with its training settings) into a BlobSpec; see the module docstring.
+
+    `learn`: "all", "last" (only the output layer), "none", or one bool per layer.
+    """
+    settings = settings or {}
+    n = model.n_layers
+    if isinstance(learn, str):
+        if learn not in ("all", "last", "none"):
+            raise ValueError(f"--learn must be all, last or none, not {learn!r}")
+        learns = [learn == "all" or (learn == "last" and i == n - 1) for i in range(n)]
+    else:
+        learns = [bool(v) for v in learn]
+        if len(learns) != n:
+            raise ValueError(f"learn: {len(learns)} flags for {n} layers")
+    metas = _per_layer(settings.get("meta", 1.35), n, "meta")
+    grid = _per_layer(settings.get("int8_grid"), n, "int8_grid")
+    override = _per_layer(hscale_log2, n, "hscale_log2")
+    zp = model.input_zero_point
+    info = FoldInfo()
+    layers: list[LayerSpec] = []
+    frac_bits = 0
+    for idx, (fc, bn) in enumerate(zip(model.fcs, model.bns)):
+        w = fc.weight.detach().double().numpy()
+        n_out, n_in = w.shape
+        int8_in = idx == 0 and not model.binarize_input
+        unit = model.input_scale if int8_in else 1.0
+        k, mu, beta = _bn(bn)
+        e = override[idx] if override[idx] is not None else grid[idx] if grid[idx] is not None else choose_hscale(w)
+        e = int(e)
+        if not 0 <= e <= 255:
+            raise ValueError(f"layer {idx}: hscale_log2 {e} outside 0..255")
+        h = quantize_hidden(w, e)
+        info.clamped.append(int(np.sum((w * 2.0**e >= 128) | (w * 2.0**e < -128))))
+        last = idx == n - 1
+        if last:
+            a_max = n_in * max(abs(-128 - zp), abs(127 - zp)) if int8_in else n_in
+            scale, offset, gscale, frac_bits = fold_output_bn(k, mu, beta, unit, a_max)
+            params = (scale, offset)
+            flipped = np.zeros(n_out, dtype=bool)
+            constant = k == 0
+        else:
+            threshold, lo, hi, gscale, flipped, constant = fold_hidden_bn(k, mu, beta, unit)
+            params = (threshold, lo, hi)
+        h = np.where(flipped[:, None], -1 - h, h)
+        bits = (h < 0).astype(np.uint8)
+        lr_q16 = 0
+        if learns[idx]:
+            lr = float(device_lr) * 2.0 ** (16 + e) * (128 * model.input_scale if int8_in else 1.0)
+            lr_q16 = int(min(LR_Q16_MAX, max(0, round(lr))))
+        bwd = 0 if last else math.ceil(math.log2(model.sizes[idx + 2]) / 2) if model.sizes[idx + 2] > 1 else 0
+        layers.append(LayerSpec(
+            bits=bits,
+            params=params,
+            gscale=gscale,
+            input_kind=KIND_INT8 if int8_in else KIND_BITS,
+            hidden=h.astype(np.int8) if learns[idx] else None,
+            meta=meta_table(float(metas[idx]), e) if learns[idx] else None,
+            lr_q16=lr_q16,
+            hscale_log2=e,
+            bwd_shift=bwd,
+        ))
+        info.flipped.append(flipped)
+        info.constant.append(constant)
+        info.hscale_log2.append(e)
+        info.learns.append(learns[idx])
+    spec = BlobSpec(
+        layers=layers,
+        input_scale=float(model.input_scale),
+        input_zero_point=int(zp),
+        out_frac_bits=frac_bits,
+        rms_shift=int(rms_shift),
+        seed=int(seed) & 0xFFFFFFFF,
+    )
+    return spec, info

@@ -1,0 +1,43 @@
+"""metabnn on the host.
+
+- `pyruntime.Model`: the C runtime (runtime_c/) through cffi, the very code
+  that runs on the microcontroller.
+- `pyruntime.reference.Model`: the integer arithmetic of docs/ARITHMETIC.md in
+  numpy, readable, the specification the C code must match bit for bit.
+- `pyruntime.MbnnError`: what both raise for an error status of the runtime
+  (a ValueError whose message starts with the status's name).
+
+Both models share one interface::
+
+    m = Model.load("model.mbnn", learn=True)   # or the blob's bytes
+    m.n_inputs, m.n_classes, m.step
+    m.infer(X)          # int32 logits (N, n_classes); X int8 (N, n_inputs)
+    m.predict(X)        # int64 classes (N,)
+    m.learn(X, y)       # predictions made before each update, one sample after another
+    m.state(); m.load_state(b)
+
+`Model` and `reference` are imported on first use, so `import pyruntime` works
+before the extension is built.
+"""
+
+from typing import Any
+
+from pyruntime.errors import MbnnError
+
+__all__ = ["Model", "MbnnError", "reference"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Model":
+        from pyruntime.model import Model
+
+        return Model
+    if name == "reference":
+        import importlib
+
+        return importlib.import_module("pyruntime.reference")
+    raise AttributeError(f"module 'pyruntime' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + ["Model", "reference"])

@@ -1,0 +1,256 @@
+"""`Model`: the C runtime (runtime_c/) on the host, through cffi.
+
+The same code that runs on the microcontroller, compiled into the extension
+module `pyruntime._mbnn` when the package is installed (`pip install -e .`).
+Loops over samples run in C. Every error of the runtime becomes a
+`pyruntime.MbnnError`; bad arguments are refused in Python with a ValueError
+(or TypeError) before the C code sees them.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from typing import Union
+
+import numpy as np
+
+from pyruntime.errors import MbnnError
+
+try:
+    from pyruntime._mbnn import ffi, lib
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ImportError(
+        "the C runtime extension pyruntime._mbnn is not built; run `bash scripts/setup.sh` "
+        "(or `pip install -e .` in the repository) to compile runtime_c/ for this machine"
+    ) from exc
+
+BlobLike = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray]
+
+
+def _aligned_copy(data: bytes) -> np.ndarray:
+    """A 4-byte aligned private copy of data (uint32 words, zero padded)."""
+    buf = np.zeros((len(data) + 3) // 4, dtype=np.uint32)
+    buf.view(np.uint8)[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+    return buf
+
+
+def _raise(status: int, *, sample: int | None = None, detail: str | None = None) -> None:
+    text = ffi.string(lib.mbnn_strerror(status)).decode("utf-8", "replace")
+    raise MbnnError(status, text, sample=sample, detail=detail)
+
+
+def _check(status: int, *, sample: int | None = None, detail: str | None = None) -> None:
+    if status != lib.MBNN_OK:
+        _raise(status, sample=sample, detail=detail)
+
+
+def _as_bytes(blob: BlobLike) -> bytes:
+    if isinstance(blob, (str, os.PathLike)):
+        with open(blob, "rb") as fh:
+            return fh.read()
+    if isinstance(blob, np.ndarray):
+        return np.ascontiguousarray(blob).tobytes()
+    if isinstance(blob, (bytes, bytearray, memoryview)):
+        return bytes(blob)
+    raise TypeError(
+        f"a blob is a path (str or os.PathLike) or the bytes of a .mbnn file, got {type(blob).__name__}"
+    )
+
+
+class Model:
+    """One network bound to its own copy of the blob and its own arena.
+
+    Build it with ``Model.load(path_or_bytes, learn=True)``. With
+    ``learn=False`` the arena is sized for inference only (as on a device that
+    only infers) and `learn` raises MbnnError ``model cannot learn``.
+
+    Features are int8: ``X`` is a numpy int8 array of shape (N, n_inputs);
+    `quantize` turns float features into them with the blob's input scale.
+    Models are independent: several can live side by side.
+    """
+
+    def __init__(self, blob: BlobLike, learn: bool = True) -> None:
+        data = _as_bytes(blob)
+        self._learn_requested = bool(learn)
+        self._blob_len = len(data)
+        self._blob = _aligned_copy(data)
+        blob_ptr = ffi.from_buffer("uint8_t[]", self._blob)
+        size = ffi.new("size_t *")
+        status = lib.MBNN_ERR_NO_LEARN
+        if learn:
+            status = lib.mbnn_arena_size(blob_ptr, self._blob_len, lib.MBNN_MODE_LEARN, size)
+        if status == lib.MBNN_ERR_NO_LEARN:  # nothing learns: an inference arena
+            status = lib.mbnn_arena_size(blob_ptr, self._blob_len, lib.MBNN_MODE_INFER, size)
+        _check(status)
+        self._arena = np.zeros(max(1, (size[0] + 3) // 4), dtype=np.uint32)
+        self._m = ffi.new("mbnn_model *")
+        _check(lib.mbnn_model_init(self._m, blob_ptr, self._blob_len,
+                                   ffi.from_buffer("uint8_t[]", self._arena), size[0]))
+        self._blob_ptr = blob_ptr  # keeps the cdata views (and so the buffers) alive
+        self._arena_len = int(size[0])
+        self.n_inputs = int(self._m.n_inputs)
+        self.n_classes = int(self._m.n_classes)
+        # Host metadata of the header (docs/FORMAT.md): input quantization.
+        self.input_scale, self.input_zero_point = struct.unpack_from("<fb", data, 20)
+        self.input_scale = float(self.input_scale)
+        self.input_zero_point = int(self.input_zero_point)
+        #: per-sample losses of the last `learn` call, int64 (N,): 32768 - p(label) in Q15
+        self.last_losses = np.zeros(0, dtype=np.int64)
+
+    @classmethod
+    def load(cls, blob: BlobLike, learn: bool = True) -> "Model":
+        """A model from a .mbnn file path or its bytes; raises MbnnError for a bad blob."""
+        return cls(blob, learn=learn)
+
+    # ----------------------------------------------------------------- info
+
+    @property
+    def step(self) -> int:
+        """Learning steps taken (the state of the random generator)."""
+        return int(self._m.step)
+
+    @property
+    def can_learn(self) -> bool:
+        """Whether `learn` works: loaded with learn=True and some layer learns."""
+        return bool(self._m.can_learn)
+
+    @property
+    def out_frac_bits(self) -> int:
+        """Fraction bits of the fixed-point logits."""
+        return int(self._m.out_frac_bits)
+
+    @property
+    def arena_size(self) -> int:
+        """Bytes of RAM the runtime needs for this model in its mode."""
+        return self._arena_len
+
+    @property
+    def blob(self) -> bytes:
+        """The blob this model was loaded from."""
+        return self._blob.view(np.uint8)[: self._blob_len].tobytes()
+
+    def __reduce__(self):
+        """Pickle and copy.deepcopy: the blob, the mode and the learned state."""
+        state = self.state() if self.can_learn else None
+        return (_restore, (self.blob, self._learn_requested, state))
+
+    def __repr__(self) -> str:
+        mode = "learn" if self.can_learn else "infer"
+        return f"<pyruntime.Model {self.n_inputs}->{self.n_classes} {mode} step={self.step}>"
+
+    # ---------------------------------------------------------------- input
+
+    def quantize(self, features) -> np.ndarray:
+        """Float features -> int8 as the blob says:
+        ``clamp(round(f / input_scale) + input_zero_point, -128, 127)``."""
+        f = np.asarray(features, dtype=np.float64)
+        q = np.rint(f / self.input_scale) + self.input_zero_point
+        return np.clip(q, -128, 127).astype(np.int8)
+
+    def _x(self, X) -> np.ndarray:
+        want = f"X must be int8 of shape (N, {self.n_inputs})"
+        if not isinstance(X, np.ndarray):
+            raise TypeError(f"{want}, got {type(X).__name__}; pass a numpy array "
+                            "(model.quantize(features) makes one from float features)")
+        if X.dtype != np.int8:
+            raise ValueError(f"{want}, got dtype {X.dtype}; quantize features with "
+                             "model.quantize(features) (the blob's input scale and zero point)")
+        if X.ndim != 2 or X.shape[1] != self.n_inputs:
+            extra = "; for one sample pass X[None, :]" if X.ndim == 1 and X.shape[0] == self.n_inputs else ""
+            raise ValueError(f"{want}, got shape {X.shape}{extra}")
+        return np.ascontiguousarray(X)
+
+    # ------------------------------------------------------------ inference
+
+    def infer(self, X: np.ndarray) -> np.ndarray:
+        """Logits, int32 (N, n_classes), fixed point with `out_frac_bits` fraction bits."""
+        X = self._x(X)
+        out = np.zeros((X.shape[0], self.n_classes), dtype=np.int32)
+        failed = ffi.new("size_t *")
+        status = lib.mbnnpy_infer_batch(self._m, ffi.from_buffer("int8_t[]", X), X.shape[0],
+                                        ffi.from_buffer("int32_t[]", out), failed)
+        _check(status, sample=int(failed[0]))
+        return out
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predicted classes, int64 (N,): the argmax of the logits (ties: lowest index)."""
+        X = self._x(X)
+        out = np.zeros(X.shape[0], dtype=np.uint16)
+        failed = ffi.new("size_t *")
+        status = lib.mbnnpy_predict_batch(self._m, ffi.from_buffer("int8_t[]", X), X.shape[0],
+                                          ffi.from_buffer("uint16_t[]", out), failed)
+        _check(status, sample=int(failed[0]))
+        return out.astype(np.int64)
+
+    # ------------------------------------------------------------- learning
+
+    def learn(self, X: np.ndarray, y, return_loss: bool = False):
+        """Learn from the samples one after another, in order.
+
+        Returns the predictions made before each sample's update, int64 (N,);
+        with ``return_loss=True`` a pair (predictions, losses), the losses int64
+        (N,) in Q15: ``32768 - p(label)`` (0: certain and right). The losses of
+        the last call are also kept in `last_losses`.
+
+        All labels are checked first: one out of 0..n_classes-1 raises
+        MbnnError ``label out of range`` and nothing is learned. Another error
+        in the middle of a batch stops there (MbnnError.sample tells which
+        sample); the samples before it stay learned.
+        """
+        X = self._x(X)
+        y = np.asarray(y)
+        if y.ndim == 0:
+            y = y.reshape(1)
+        if y.shape != (X.shape[0],):
+            raise ValueError(f"y must hold one label per row of X: shape ({X.shape[0]},), got {y.shape}")
+        if y.size and not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"y must be integer class labels in 0..{self.n_classes - 1}, got dtype {y.dtype}")
+        bad = np.flatnonzero((y < 0) | (y >= self.n_classes)) if y.size else []
+        if len(bad):
+            i = int(bad[0])
+            _raise(lib.MBNN_ERR_BAD_LABEL, sample=i,
+                   detail=f"y[{i}] = {y[i]}, classes are 0..{self.n_classes - 1}")
+        if not self.can_learn:
+            _raise(lib.MBNN_ERR_NO_LEARN)
+        labels = y.astype(np.uint16)
+        pred = np.zeros(X.shape[0], dtype=np.uint16)
+        loss = np.zeros(X.shape[0], dtype=np.uint32)
+        failed = ffi.new("size_t *")
+        status = lib.mbnnpy_learn_batch(
+            self._m, ffi.from_buffer("int8_t[]", X), ffi.from_buffer("uint16_t[]", labels),
+            X.shape[0], ffi.from_buffer("uint16_t[]", pred), ffi.from_buffer("uint32_t[]", loss), failed)
+        if status != lib.MBNN_OK:
+            self.last_losses = loss[: int(failed[0])].astype(np.int64)
+            _raise(status, sample=int(failed[0]))
+        self.last_losses = loss.astype(np.int64)
+        pred = pred.astype(np.int64)
+        return (pred, self.last_losses.copy()) if return_loss else pred
+
+    # ---------------------------------------------------------------- state
+
+    def state(self) -> bytes:
+        """What the model learned (docs/FORMAT.md "Learned state"), as bytes."""
+        size = ffi.new("size_t *")
+        _check(lib.mbnn_state_size(self._m, size))
+        buf = np.zeros(max(1, (size[0] + 3) // 4), dtype=np.uint32)
+        _check(lib.mbnn_state_save(self._m, ffi.from_buffer("uint8_t[]", buf), size[0]))
+        return buf.view(np.uint8)[: size[0]].tobytes()
+
+    def load_state(self, state: bytes | bytearray | memoryview) -> None:
+        """Replace the learned state with one from `state()` of a model of the same blob.
+
+        Everything is checked first: bad bytes raise MbnnError and the model
+        keeps the state it had."""
+        if not isinstance(state, (bytes, bytearray, memoryview)):
+            raise TypeError(f"state must be the bytes returned by Model.state(), got {type(state).__name__}")
+        data = bytes(state)
+        buf = _aligned_copy(data)
+        _check(lib.mbnn_state_load(self._m, ffi.from_buffer("uint8_t[]", buf), len(data)))
+
+
+def _restore(blob: bytes, learn: bool, state: bytes | None) -> Model:
+    model = Model(blob, learn=learn)
+    if state is not None:
+        model.load_state(state)
+    return model

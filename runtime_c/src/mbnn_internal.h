@@ -1,0 +1,156 @@
+/*
+ * Private helpers of the metabnn runtime: not part of the public API.
+ *
+ * Everything here is shared between the runtime's source files: the integer
+ * helpers of docs/ARITHMETIC.md ("Notation"), little-endian readers for the
+ * blob header, and the map of the arena.
+ */
+#ifndef MBNN_INTERNAL_H
+#define MBNN_INTERNAL_H
+
+#include "mbnn.h"
+
+#ifndef MBNN_POPCOUNT_BUILTIN
+#if defined(__GNUC__) || defined(__clang__)
+#define MBNN_POPCOUNT_BUILTIN 1
+#else
+#define MBNN_POPCOUNT_BUILTIN 0
+#endif
+#endif
+
+/* Sizes of the blob (docs/FORMAT.md). */
+#define MBNN_HEADER_SIZE 32u
+#define MBNN_LAYER_ENTRY_SIZE 32u
+#define MBNN_META_ENTRIES 128u
+#define MBNN_STATE_HEADER_SIZE 32u
+
+/* The input kinds of a layer. */
+#define MBNN_KIND_INT8 0u
+#define MBNN_KIND_BITS 1u
+
+/* asr(x, k) = floor(x / 2^k), without shifting a negative signed value (which
+ * C99 leaves to the implementation): for x < 0, floor(x / 2^k) =
+ * -(floor((-x - 1) / 2^k)) - 1, and -x - 1 >= 0. Compilers turn this into one
+ * arithmetic shift. k is 0 .. 31. */
+static inline int32_t mbnn_asr32(int32_t x, unsigned k)
+{
+    if (x >= 0) {
+        return (int32_t)((uint32_t)x >> k);
+    }
+    return -(int32_t)((uint32_t)(-(x + 1)) >> k) - 1;
+}
+
+/* The same for 64-bit values; k is 0 .. 63. */
+static inline int64_t mbnn_asr64(int64_t x, unsigned k)
+{
+    if (x >= 0) {
+        return (int64_t)((uint64_t)x >> k);
+    }
+    return -(int64_t)((uint64_t)(-(x + 1)) >> k) - 1;
+}
+
+static inline int32_t mbnn_clamp32(int32_t x, int32_t lo, int32_t hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+static inline int64_t mbnn_clamp64(int64_t x, int64_t lo, int64_t hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* Bits set in a 32-bit word. */
+static inline uint32_t mbnn_popcount32(uint32_t v)
+{
+#if MBNN_POPCOUNT_BUILTIN
+    return (uint32_t)__builtin_popcount(v);
+#else
+    /* SWAR: sums of 2, 4, 8 bits, then the four bytes added by one multiply. */
+    v = v - ((v >> 1) & 0x55555555u);
+    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+    v = (v + (v >> 4)) & 0x0F0F0F0Fu;
+    return (v * 0x01010101u) >> 24;
+#endif
+}
+
+/* Words of 32 bits that hold n bits, and the mask of the real bits of the
+ * last word (padding bits are 0 in the mask). */
+static inline uint32_t mbnn_words(uint32_t n)
+{
+    return (n + 31u) / 32u;
+}
+
+static inline uint32_t mbnn_last_mask(uint32_t n)
+{
+    return (n % 32u) == 0u ? 0xFFFFFFFFu : ((1u << (n % 32u)) - 1u);
+}
+
+/* Little-endian reads and writes of unaligned bytes (headers). */
+static inline uint32_t mbnn_rd16(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+}
+
+static inline uint32_t mbnn_rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+static inline void mbnn_wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v & 0xFFu);
+    p[1] = (uint8_t)((v >> 8) & 0xFFu);
+    p[2] = (uint8_t)((v >> 16) & 0xFFu);
+    p[3] = (uint8_t)((v >> 24) & 0xFFu);
+}
+
+/* The scratch part of the arena, carved from model->scratch on every call
+ * (the model holds no more than the pointer and the length).
+ *
+ * Inference-only models: logits, then two ping-pong bit buffers of the widest
+ * layer input. Learning models: logits, the input bits of every layer (kept for
+ * the update), the STE window bits of every hidden layer, and two int32 error
+ * buffers of the widest layer. */
+typedef struct {
+    int32_t *logits;                          /* n_classes */
+    uint32_t *act[2];                         /* inference only */
+    uint32_t *in_bits[MBNN_MAX_LAYERS];       /* learning: words(n_in) per layer */
+    uint32_t *window[MBNN_MAX_LAYERS];        /* learning: words(n_out) per hidden layer */
+    int32_t *err[2];                          /* learning: widest layer each */
+} mbnn_scratch;
+
+/* Bytes of scratch a validated model needs (learn: learning layout). */
+size_t mbnn_scratch_size(const mbnn_model *model, int learn);
+
+/* Bytes of the per-layer learning arrays (bits copy, rms, hidden) of all
+ * layers that learn. */
+size_t mbnn_learn_arrays_size(const mbnn_model *model);
+
+/* Point s at the parts of model->scratch. */
+void mbnn_scratch_map(const mbnn_model *model, mbnn_scratch *s);
+
+/* Validate a blob (docs/FORMAT.md "What the runtime checks") and fill the
+ * blob-derived fields of *model (layers point into the blob). Does not touch
+ * anything else; *model may be partly written on error. */
+mbnn_status mbnn_parse_blob(mbnn_model *model, const void *blob, size_t blob_len);
+
+/* Forward pass on one sample. Writes logits (n_classes) and, on a learning
+ * model, keeps every layer's input bits and every hidden layer's window bits
+ * in the scratch. */
+void mbnn_forward(const mbnn_model *model, const mbnn_scratch *s, const int8_t *x,
+                  int32_t *logits);
+
+/* argmax of n logits, ties to the lowest index. */
+uint16_t mbnn_argmax(const int32_t *logits, uint32_t n);
+
+/* Integer square root: the largest s with s * s <= r. */
+uint32_t mbnn_isqrt(uint32_t r);
+
+/* The lowbias32 hash of the random generator (ARITHMETIC.md). */
+uint32_t mbnn_mix32(uint32_t x);
+
+/* 65536 * exp(-d / 2^frac_bits) for d >= 0 (ARITHMETIC.md step 2). */
+uint32_t mbnn_exp2neg(int64_t d, unsigned frac_bits);
+
+#endif /* MBNN_INTERNAL_H */

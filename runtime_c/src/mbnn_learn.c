@@ -1,0 +1,280 @@
+/*
+ * One learning step (docs/ARITHMETIC.md "One learning step on one sample"):
+ * softmax error in Q15, backward pass through the binary weights with the
+ * straight-through windows, per-neuron running mean square of the error, and
+ * the metaplastic int8 update with stochastic rounding from a counter-based
+ * random generator.
+ */
+#include <string.h>
+
+#include "mbnn_internal.h"
+
+#define MBNN_ONE_Q15 32768
+#define MBNN_DELTA_MAX 32767
+#define MBNN_NORM_MAX 4096
+#define MBNN_STEP_MAX (1L << 23)
+#define MBNN_LOG2E_Q16 94548
+#define MBNN_GOLDEN_RATIO_32 0x9E3779B9u
+
+/* T[k] = round(65536 * 2^(-k/16)), k = 0..16. */
+static const int32_t mbnn_exp2_table[17] = {
+    65536, 62757, 60097, 57549, 55109, 52773, 50535, 48393, 46341,
+    44376, 42495, 40693, 38968, 37316, 35734, 34219, 32768,
+};
+
+uint32_t mbnn_exp2neg(int64_t d, unsigned frac_bits)
+{
+    int64_t t = mbnn_asr64(d * MBNN_LOG2E_Q16, frac_bits); /* d < 2^32: fits */
+    int64_t ip = mbnn_asr64(t, 16);
+    int32_t fp, k, r, v;
+
+    if (ip >= 17) {
+        return 0;
+    }
+    fp = (int32_t)(t - ip * 65536); /* 0 .. 65535 */
+    k = mbnn_asr32(fp, 12);
+    r = fp - k * 4096;
+    v = mbnn_exp2_table[k] - mbnn_asr32((mbnn_exp2_table[k] - mbnn_exp2_table[k + 1]) * r, 12);
+    return (uint32_t)mbnn_asr32(v, (unsigned)ip);
+}
+
+uint32_t mbnn_mix32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x7FEB352Du;
+    x ^= x >> 15;
+    x *= 0x846CA68Bu;
+    x ^= x >> 16;
+    return x;
+}
+
+uint32_t mbnn_isqrt(uint32_t r)
+{
+    uint32_t res = 0, bit = 1u << 30;
+
+    while (bit > r) {
+        bit >>= 2;
+    }
+    while (bit != 0u) {
+        if (r >= res + bit) {
+            r -= res + bit;
+            res = (res >> 1) + bit;
+        } else {
+            res >>= 1;
+        }
+        bit >>= 2;
+    }
+    return res;
+}
+
+/* delta = clamp(asr(asr(g, bwd_shift) * gscale, 15), -32767, 32767), the
+ * product in 64 bits (|g| < 2^29 in the backward pass). */
+static int32_t mbnn_scale_error(int32_t g, unsigned bwd_shift, int32_t gscale)
+{
+    int64_t v = mbnn_asr64((int64_t)mbnn_asr32(g, bwd_shift) * gscale, 15);
+    return (int32_t)mbnn_clamp64(v, -MBNN_DELTA_MAX, MBNN_DELTA_MAX);
+}
+
+/* Error at the neurons of layer l - 1 from the error delta at layer l,
+ * through layer l's binary weights as they are before this step's update:
+ * g_j = sum_i (bit_ij ? -delta_i : delta_i) = total - 2 * (sum of delta_i
+ * over the rows whose bit j is 1); then scaled, and 0 outside the window. */
+static void mbnn_propagate(const mbnn_model *model, uint32_t l, const int32_t *delta,
+                           const uint32_t *window_below, int32_t *below)
+{
+    const mbnn_layer *L = &model->layers[l];
+    const mbnn_layer *B = &model->layers[l - 1u];
+    uint32_t i, j, k;
+    int32_t total = 0;
+
+    memset(below, 0, 4u * (size_t)L->n_in);
+    for (i = 0; i < L->n_out; i++) {
+        const uint32_t *row = L->bits + (size_t)i * L->words;
+        int32_t d = delta[i];
+        if (d == 0) {
+            continue;
+        }
+        total += d;
+        for (k = 0; k < L->words; k++) {
+            uint32_t w = row[k];
+            int32_t *acc = below + 32u * k;
+            uint32_t b;
+            if (k + 1u == L->words) {
+                w &= mbnn_last_mask(L->n_in);
+            }
+            for (b = 0; w != 0u; b++, w >>= 1) {
+                if (w & 1u) {
+                    acc[b] += d;
+                }
+            }
+        }
+    }
+    for (j = 0; j < L->n_in; j++) {
+        if ((window_below[j / 32u] >> (j % 32u)) & 1u) {
+            below[j] = mbnn_scale_error(total - 2 * below[j], B->bwd_shift, B->gscale[j]);
+        } else {
+            below[j] = 0;
+        }
+    }
+}
+
+/* One proposed change D (Q16 hidden-weight steps) to hidden weight *h with
+ * random number index idx: metaplastic damping toward zero, stochastic
+ * rounding, clamp. Returns 1 when the sign (the binary weight) flipped. */
+static int mbnn_apply(int8_t *h, int32_t D, const uint16_t *meta, uint32_t key, uint32_t idx)
+{
+    int32_t old = *h, iq, f, nh;
+
+    if (D == 0) {
+        return 0;
+    }
+    if ((old >= 0 && D < 0) || (old < 0 && D > 0)) {
+        int32_t k = old >= 0 ? old : -1 - old;
+        D = (int32_t)mbnn_asr64((int64_t)D * meta[k], 15);
+        if (D == 0) {
+            return 0;
+        }
+    }
+    iq = mbnn_asr32(D, 16);
+    f = D - iq * 65536; /* 0 .. 65535 */
+    nh = old + iq;
+    if (f != 0 && (int32_t)(mbnn_mix32(key + idx) >> 16) < f) {
+        nh += 1;
+    }
+    nh = mbnn_clamp32(nh, -128, 127);
+    *h = (int8_t)nh;
+    return (nh < 0) != (old < 0);
+}
+
+/* The metaplastic update of layer l with the error delta at its neurons.
+ * Input: the int8 features q (layer 0 with int8 input) or the bits u. */
+static void mbnn_update(const mbnn_model *model, uint32_t l, const int32_t *delta,
+                        const int8_t *q, const uint32_t *u, uint32_t key)
+{
+    const mbnn_layer *L = &model->layers[l];
+    int32_t zp = model->zero_point;
+    unsigned rms_shift = model->rms_shift;
+    uint32_t i, j;
+
+    for (i = 0; i < L->n_out; i++) {
+        int32_t d = delta[i];
+        int32_t sq = d * d; /* < 2^30 */
+        uint32_t r = L->rms[i];
+        int8_t *h = L->hidden + (size_t)i * L->n_in;
+        uint32_t *row = L->bits_rw + (size_t)i * L->words;
+        uint32_t idx = L->base + i * (uint32_t)L->n_in;
+        int32_t n, step;
+
+        /* Running mean square; the first non-zero error starts it. */
+        if (r == 0u) {
+            r = (uint32_t)sq;
+        } else {
+            r = (uint32_t)((int32_t)r + mbnn_asr32(sq - (int32_t)r, rms_shift));
+        }
+        L->rms[i] = r;
+        if (d == 0) {
+            continue; /* the row does not change */
+        }
+        /* r >= 1 here, so s >= 1. */
+        n = mbnn_clamp32((d * 256) / (int32_t)mbnn_isqrt(r), -MBNN_NORM_MAX, MBNN_NORM_MAX);
+        step = (int32_t)mbnn_clamp64(mbnn_asr64(-(int64_t)n * L->lr_q16, 8), -MBNN_STEP_MAX,
+                                     MBNN_STEP_MAX);
+        if (step == 0) {
+            continue; /* every D is 0 */
+        }
+        if (l == 0u && L->input_kind == MBNN_KIND_INT8) {
+            int32_t step7 = mbnn_asr32(step, 7);
+            for (j = 0; j < L->n_in; j++) {
+                int32_t D = step7 * ((int32_t)q[j] - zp);
+                if (mbnn_apply(&h[j], D, L->meta, key, idx + j)) {
+                    row[j / 32u] ^= 1u << (j % 32u);
+                }
+            }
+        } else {
+            for (j = 0; j < L->n_in; j++) {
+                int32_t D = ((u[j / 32u] >> (j % 32u)) & 1u) ? -step : step;
+                if (mbnn_apply(&h[j], D, L->meta, key, idx + j)) {
+                    row[j / 32u] ^= 1u << (j % 32u);
+                }
+            }
+        }
+    }
+}
+
+mbnn_status mbnn_learn(mbnn_model *model, const int8_t *x, uint16_t label, uint16_t *prediction,
+                       uint32_t *loss)
+{
+    mbnn_scratch s;
+    const mbnn_layer *out;
+    uint32_t i, n_classes, lowest, l, sum, key;
+    int32_t *delta, *below;
+
+    if (model == NULL || x == NULL || model->blob == NULL) {
+        return MBNN_ERR_NULL;
+    }
+    if (!model->can_learn) {
+        return MBNN_ERR_NO_LEARN;
+    }
+    n_classes = model->n_classes;
+    if (label >= n_classes) {
+        return MBNN_ERR_BAD_LABEL;
+    }
+    mbnn_scratch_map(model, &s);
+
+    /* 1. Forward, keeping inputs and windows; prediction before the update. */
+    mbnn_forward(model, &s, x, s.logits);
+    if (prediction != NULL) {
+        *prediction = mbnn_argmax(s.logits, n_classes);
+    }
+
+    /* 2. Softmax error in Q15: E_i = exp2neg(zmax - z_i), p_i = E_i 2^15 / S.
+     * E_i <= 65536 and S >= 65536, so E_i * 2^15 and S fit in 32 bits. */
+    delta = s.err[0];
+    below = s.err[1];
+    {
+        int32_t zmax = s.logits[mbnn_argmax(s.logits, n_classes)];
+        uint32_t *e = (uint32_t *)(void *)delta;
+        sum = 0;
+        for (i = 0; i < n_classes; i++) {
+            e[i] = mbnn_exp2neg((int64_t)zmax - s.logits[i], model->out_frac_bits);
+            sum += e[i];
+        }
+        /* 3. Output error, in place. */
+        out = &model->layers[model->n_layers - 1u];
+        for (i = 0; i < n_classes; i++) {
+            int32_t p = (int32_t)((e[i] << 15) / sum);
+            int32_t err = p - (i == label ? MBNN_ONE_Q15 : 0);
+            if (i == label && loss != NULL) {
+                *loss = (uint32_t)(MBNN_ONE_Q15 - p);
+            }
+            delta[i] = mbnn_clamp32(mbnn_asr32(mbnn_asr32(err, out->bwd_shift) * out->gscale[i], 15),
+                                    -MBNN_DELTA_MAX, MBNN_DELTA_MAX);
+        }
+    }
+
+    /* 4. Backward and update, from the last layer down to the lowest that learns. */
+    lowest = 0;
+    while (!model->layers[lowest].learns) {
+        lowest++;
+    }
+    key = mbnn_mix32(model->seed + model->step * MBNN_GOLDEN_RATIO_32);
+    for (l = model->n_layers - 1u;; l--) {
+        int32_t *tmp;
+        if (l > lowest) {
+            mbnn_propagate(model, l, delta, s.window[l - 1u], below);
+        }
+        if (model->layers[l].learns) {
+            mbnn_update(model, l, delta, x, s.in_bits[l], key);
+        }
+        if (l == lowest) {
+            break;
+        }
+        tmp = delta;
+        delta = below;
+        below = tmp;
+    }
+
+    /* 5. One more step (mod 2^32). */
+    model->step += 1u;
+    return MBNN_OK;
+}

@@ -1,0 +1,361 @@
+/*
+ * Blob validation (docs/FORMAT.md, "What the runtime checks, in this order"),
+ * the arena size query and mbnn_model_init.
+ *
+ * Arena layout (every part a multiple of 4 bytes, so every part is aligned):
+ *
+ *   learning models only, for each layer that learns, in layer order:
+ *       bits copy   n_out * words(n_in) u32   (the binary weights in RAM)
+ *       rms         n_out u32                 (running mean square of the error)
+ *       hidden      n_out * n_in i8, padded to a multiple of 4
+ *   scratch (model->scratch):
+ *       inference:  logits n_classes i32, two bit buffers of the widest input
+ *       learning:   logits n_classes i32, input bits of every layer,
+ *                   window bits of every hidden layer, two i32 error buffers
+ *                   of the widest layer
+ */
+#include <string.h>
+
+#include "mbnn_internal.h"
+
+static size_t mbnn_pad4(size_t n)
+{
+    return (n + 3u) & ~(size_t)3u;
+}
+
+/* Is [off, off + size) an aligned array inside the blob, after the layer
+ * table? Computed without overflow. */
+static int mbnn_array_ok(uint32_t off, uint32_t size, uint32_t table_end, uint32_t total)
+{
+    if (off == 0u || (off % 4u) != 0u || off < table_end || off > total) {
+        return 0;
+    }
+    return size <= total - off;
+}
+
+mbnn_status mbnn_parse_blob(mbnn_model *model, const void *blob, size_t blob_len)
+{
+    const uint8_t *b = (const uint8_t *)blob;
+    uint32_t total, n_layers, table_end, base, l;
+    uint32_t frac, rms_shift;
+
+    if (model == NULL || blob == NULL) {
+        return MBNN_ERR_NULL;
+    }
+    if (((uintptr_t)blob % 4u) != 0u) {
+        return MBNN_ERR_ALIGN;
+    }
+    /* 1-4: size, magic, version, total size. */
+    if (blob_len < 16u) {
+        return MBNN_ERR_TRUNCATED;
+    }
+    if (b[0] != 'M' || b[1] != 'B' || b[2] != 'N' || b[3] != 'N') {
+        return MBNN_ERR_BAD_MAGIC;
+    }
+    if (mbnn_rd32(b + 4) != MBNN_FORMAT_VERSION) {
+        return MBNN_ERR_VERSION;
+    }
+    total = mbnn_rd32(b + 8);
+    if ((size_t)total > blob_len) {
+        return MBNN_ERR_TRUNCATED;
+    }
+    if (total < MBNN_HEADER_SIZE) {
+        return MBNN_ERR_BAD_HEADER;
+    }
+    /* 5: CRC of [16, total). */
+    if (mbnn_crc32(0u, b + 16, total - 16u) != mbnn_rd32(b + 12)) {
+        return MBNN_ERR_CRC;
+    }
+    /* 6: header fields. */
+    n_layers = mbnn_rd16(b + 16);
+    frac = b[25];
+    rms_shift = b[26];
+    if (n_layers < 1u || n_layers > MBNN_MAX_LAYERS || mbnn_rd16(b + 18) != 0u || frac > 30u ||
+        rms_shift > 24u || b[27] != 0u) {
+        return MBNN_ERR_BAD_HEADER;
+    }
+    table_end = MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * n_layers;
+    if (table_end > total) {
+        return MBNN_ERR_BAD_HEADER;
+    }
+    /* 7: every layer's kind, flags, sizes, shift and learning rate. */
+    for (l = 0; l < n_layers; l++) {
+        const uint8_t *e = b + MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * l;
+        uint32_t kind = e[0], flags = e[1], bwd = e[3];
+        uint32_t n_in = mbnn_rd16(e + 4), n_out = mbnn_rd16(e + 6);
+        uint32_t lr = mbnn_rd32(e + 8);
+        if (kind > MBNN_KIND_BITS || (l > 0u && kind != MBNN_KIND_BITS)) {
+            return MBNN_ERR_BAD_LAYER;
+        }
+        if ((flags & ~1u) != 0u || bwd > 31u || lr > (1u << 24)) {
+            return MBNN_ERR_BAD_LAYER;
+        }
+        if (n_in < 1u || n_in > MBNN_MAX_WIDTH || n_out < 1u || n_out > MBNN_MAX_WIDTH) {
+            return MBNN_ERR_BAD_LAYER;
+        }
+        if (l > 0u && n_in != mbnn_rd16(e - MBNN_LAYER_ENTRY_SIZE + 6)) {
+            return MBNN_ERR_BAD_LAYER;
+        }
+    }
+    /* 8: offsets. The arrays a layer needs: bits, params, gscale always;
+     * hidden and meta when it learns (their offsets are ignored otherwise). */
+    for (l = 0; l < n_layers; l++) {
+        const uint8_t *e = b + MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * l;
+        uint32_t learns = e[1] & 1u;
+        uint32_t n_in = mbnn_rd16(e + 4), n_out = mbnn_rd16(e + 6);
+        uint32_t n_params = (l + 1u == n_layers) ? 2u : 3u;
+        if (!mbnn_array_ok(mbnn_rd32(e + 12), 4u * n_out * mbnn_words(n_in), table_end, total) ||
+            !mbnn_array_ok(mbnn_rd32(e + 20), 4u * n_params * n_out, table_end, total) ||
+            !mbnn_array_ok(mbnn_rd32(e + 24), 4u * n_out, table_end, total)) {
+            return MBNN_ERR_BAD_OFFSET;
+        }
+        if (learns && (!mbnn_array_ok(mbnn_rd32(e + 16), n_out * n_in, table_end, total) ||
+                       !mbnn_array_ok(mbnn_rd32(e + 28), 2u * MBNN_META_ENTRIES, table_end, total))) {
+            return MBNN_ERR_BAD_OFFSET;
+        }
+    }
+    /* The arrays are valid: bind them. */
+    memset(model, 0, sizeof(*model));
+    model->blob = b;
+    model->blob_crc = mbnn_rd32(b + 12);
+    model->seed = mbnn_rd32(b + 28);
+    model->zero_point = (int8_t)((int)b[24] - ((b[24] & 0x80u) ? 256 : 0));
+    model->out_frac_bits = (uint8_t)frac;
+    model->rms_shift = (uint8_t)rms_shift;
+    model->n_layers = (uint8_t)n_layers;
+    base = 0;
+    for (l = 0; l < n_layers; l++) {
+        const uint8_t *e = b + MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * l;
+        mbnn_layer *L = &model->layers[l];
+        uint32_t off_params = mbnn_rd32(e + 20);
+        L->input_kind = e[0];
+        L->learns = (uint8_t)(e[1] & 1u);
+        L->bwd_shift = e[3];
+        L->n_in = (uint16_t)mbnn_rd16(e + 4);
+        L->n_out = (uint16_t)mbnn_rd16(e + 6);
+        L->words = (uint16_t)mbnn_words(L->n_in);
+        L->lr_q16 = mbnn_rd32(e + 8);
+        L->base = base;
+        base += (uint32_t)L->n_out * L->n_in;
+        L->bits = (const uint32_t *)(const void *)(b + mbnn_rd32(e + 12));
+        L->p0 = (const int32_t *)(const void *)(b + off_params);
+        L->p1 = L->p0 + L->n_out;
+        L->p2 = (l + 1u == n_layers) ? NULL : L->p1 + L->n_out;
+        L->gscale = (const int32_t *)(const void *)(b + mbnn_rd32(e + 24));
+        if (L->learns) {
+            /* Read-only until mbnn_model_init copies it into the arena. */
+            L->hidden = NULL;
+            L->meta = (const uint16_t *)(const void *)(b + mbnn_rd32(e + 28));
+        }
+    }
+    model->n_inputs = model->layers[0].n_in;
+    model->n_classes = model->layers[n_layers - 1u].n_out;
+    /* 9: table values, and bits == sign(hidden) for layers that learn. */
+    for (l = 0; l < n_layers; l++) {
+        const mbnn_layer *L = &model->layers[l];
+        uint32_t i, j;
+        for (i = 0; i < L->n_out; i++) {
+            if (L->gscale[i] < -32767 || L->gscale[i] > 32767) {
+                return MBNN_ERR_BAD_WEIGHTS;
+            }
+        }
+        if (!L->learns) {
+            continue;
+        }
+        for (i = 0; i < MBNN_META_ENTRIES; i++) {
+            if (L->meta[i] > 32768u) {
+                return MBNN_ERR_BAD_WEIGHTS;
+            }
+        }
+        {
+            const int8_t *h = (const int8_t *)(const void *)(b + mbnn_rd32(b + MBNN_HEADER_SIZE +
+                                                                           MBNN_LAYER_ENTRY_SIZE * l + 16));
+            for (i = 0; i < L->n_out; i++) {
+                const uint32_t *row = L->bits + (size_t)i * L->words;
+                for (j = 0; j < L->n_in; j++) {
+                    uint32_t bit = (row[j / 32u] >> (j % 32u)) & 1u;
+                    if (bit != (h[(size_t)i * L->n_in + j] < 0 ? 1u : 0u)) {
+                        return MBNN_ERR_BAD_WEIGHTS;
+                    }
+                }
+            }
+        }
+    }
+    return MBNN_OK;
+}
+
+/* The hidden weights of layer l in the blob (a layer that learns). */
+static const int8_t *mbnn_blob_hidden(const mbnn_model *model, uint32_t l)
+{
+    const uint8_t *e = model->blob + MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * l;
+    return (const int8_t *)(const void *)(model->blob + mbnn_rd32(e + 16));
+}
+
+static int mbnn_any_learns(const mbnn_model *model)
+{
+    uint32_t l;
+    for (l = 0; l < model->n_layers; l++) {
+        if (model->layers[l].learns) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+size_t mbnn_learn_arrays_size(const mbnn_model *model)
+{
+    size_t size = 0;
+    uint32_t l;
+    for (l = 0; l < model->n_layers; l++) {
+        const mbnn_layer *L = &model->layers[l];
+        if (L->learns) {
+            size += 4u * (size_t)L->n_out * L->words;
+            size += 4u * (size_t)L->n_out;
+            size += mbnn_pad4((size_t)L->n_out * L->n_in);
+        }
+    }
+    return size;
+}
+
+size_t mbnn_scratch_size(const mbnn_model *model, int learn)
+{
+    size_t size = 4u * (size_t)model->n_classes;
+    uint32_t l, max_words = 0, max_width = 0;
+    for (l = 0; l < model->n_layers; l++) {
+        const mbnn_layer *L = &model->layers[l];
+        if (L->words > max_words) {
+            max_words = L->words;
+        }
+        if (L->n_in > max_width) {
+            max_width = L->n_in;
+        }
+        if (L->n_out > max_width) {
+            max_width = L->n_out;
+        }
+        if (learn) {
+            size += 4u * (size_t)L->words; /* input bits */
+            if (l + 1u < model->n_layers) {
+                size += 4u * (size_t)mbnn_words(L->n_out); /* window bits */
+            }
+        }
+    }
+    if (learn) {
+        size += 2u * 4u * (size_t)max_width;
+    } else {
+        size += 2u * 4u * (size_t)max_words;
+    }
+    return size;
+}
+
+void mbnn_scratch_map(const mbnn_model *model, mbnn_scratch *s)
+{
+    uint8_t *p = model->scratch;
+    uint32_t l, max_words = 0, max_width = 0;
+
+    memset(s, 0, sizeof(*s));
+    for (l = 0; l < model->n_layers; l++) {
+        const mbnn_layer *L = &model->layers[l];
+        max_words = L->words > max_words ? L->words : max_words;
+        max_width = L->n_in > max_width ? L->n_in : max_width;
+        max_width = L->n_out > max_width ? L->n_out : max_width;
+    }
+    s->logits = (int32_t *)(void *)p;
+    p += 4u * (size_t)model->n_classes;
+    if (!model->can_learn) {
+        s->act[0] = (uint32_t *)(void *)p;
+        p += 4u * (size_t)max_words;
+        s->act[1] = (uint32_t *)(void *)p;
+        return;
+    }
+    for (l = 0; l < model->n_layers; l++) {
+        s->in_bits[l] = (uint32_t *)(void *)p;
+        p += 4u * (size_t)model->layers[l].words;
+        if (l + 1u < model->n_layers) {
+            s->window[l] = (uint32_t *)(void *)p;
+            p += 4u * (size_t)mbnn_words(model->layers[l].n_out);
+        }
+    }
+    s->err[0] = (int32_t *)(void *)p;
+    p += 4u * (size_t)max_width;
+    s->err[1] = (int32_t *)(void *)p;
+}
+
+mbnn_status mbnn_arena_size(const void *blob, size_t blob_len, mbnn_mode mode, size_t *arena_len)
+{
+    mbnn_model m;
+    mbnn_status st;
+
+    if (arena_len == NULL) {
+        return MBNN_ERR_NULL;
+    }
+    st = mbnn_parse_blob(&m, blob, blob_len);
+    if (st != MBNN_OK) {
+        return st;
+    }
+    if (mode == MBNN_MODE_LEARN) {
+        if (!mbnn_any_learns(&m)) {
+            return MBNN_ERR_NO_LEARN;
+        }
+        *arena_len = mbnn_learn_arrays_size(&m) + mbnn_scratch_size(&m, 1);
+    } else {
+        *arena_len = mbnn_scratch_size(&m, 0);
+    }
+    return MBNN_OK;
+}
+
+mbnn_status mbnn_model_init(mbnn_model *model, const void *blob, size_t blob_len, void *arena,
+                            size_t arena_len)
+{
+    mbnn_status st;
+    size_t learn_size;
+    uint8_t *p = (uint8_t *)arena;
+    uint32_t l;
+
+    if (model == NULL) {
+        return MBNN_ERR_NULL;
+    }
+    st = mbnn_parse_blob(model, blob, blob_len);
+    if (st == MBNN_OK && arena == NULL) {
+        st = MBNN_ERR_NULL;
+    }
+    if (st == MBNN_OK && ((uintptr_t)arena % 4u) != 0u) {
+        st = MBNN_ERR_ALIGN;
+    }
+    if (st == MBNN_OK && arena_len < mbnn_scratch_size(model, 0)) {
+        st = MBNN_ERR_ARENA_TOO_SMALL;
+    }
+    if (st != MBNN_OK) {
+        memset(model, 0, sizeof(*model));
+        return st;
+    }
+    learn_size = mbnn_learn_arrays_size(model) + mbnn_scratch_size(model, 1);
+    model->can_learn = (uint8_t)(mbnn_any_learns(model) && arena_len >= learn_size);
+    if (model->can_learn) {
+        for (l = 0; l < model->n_layers; l++) {
+            mbnn_layer *L = &model->layers[l];
+            size_t n_words = (size_t)L->n_out * L->words;
+            size_t n_weights = (size_t)L->n_out * L->n_in;
+            if (!L->learns) {
+                continue;
+            }
+            L->bits_rw = (uint32_t *)(void *)p;
+            memcpy(L->bits_rw, L->bits, 4u * n_words);
+            L->bits = L->bits_rw;
+            p += 4u * n_words;
+            L->rms = (uint32_t *)(void *)p;
+            memset(L->rms, 0, 4u * (size_t)L->n_out);
+            p += 4u * (size_t)L->n_out;
+            L->hidden = (int8_t *)(void *)p;
+            memcpy(L->hidden, mbnn_blob_hidden(model, l), n_weights);
+            memset(L->hidden + n_weights, 0, mbnn_pad4(n_weights) - n_weights);
+            p += mbnn_pad4(n_weights);
+        }
+        model->scratch_len = mbnn_scratch_size(model, 1);
+    } else {
+        /* Inference only: the binary weights are read from the blob. */
+        model->scratch_len = mbnn_scratch_size(model, 0);
+    }
+    model->scratch = p;
+    model->step = 0;
+    return MBNN_OK;
+}

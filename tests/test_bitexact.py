@@ -1,0 +1,67 @@
+"""The C runtime (through pyruntime) against the integer reference, bit for bit,
+over random models: 1 to 4 layers, widths that are mostly not multiples of 32,
+int8 or bit input, learning on any non-empty subset of layers."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pyruntime
+from blobgen import random_spec, random_stream
+from export.blob import KIND_BITS, KIND_INT8, write_blob
+from pyruntime import reference
+
+
+@st.composite
+def models(draw: st.DrawFn, max_width: int = 80) -> tuple[bytes, np.random.Generator]:
+    """A random blob and the generator that made it (for inputs)."""
+    n_layers = draw(st.integers(1, 4))
+    sizes = [draw(st.integers(1, max_width)) for _ in range(n_layers)] + [draw(st.integers(2, 12))]
+    kind = draw(st.sampled_from([KIND_INT8, KIND_BITS]))
+    learns = [draw(st.booleans()) for _ in range(n_layers)]
+    if not any(learns):
+        learns[draw(st.integers(0, n_layers - 1))] = True
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return write_blob(random_spec(rng, sizes, kind, learns)), rng
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(models(max_width=300))
+def test_inference_matches_reference(model_rng: tuple[bytes, np.random.Generator]) -> None:
+    """Logits and predictions on random inputs are identical."""
+    blob, rng = model_rng
+    c_model, ref = pyruntime.Model.load(blob), reference.Model.load(blob)
+    x = rng.integers(-128, 128, (64, ref.n_inputs)).astype(np.int8)
+    np.testing.assert_array_equal(c_model.infer(x), ref.infer(x))
+    np.testing.assert_array_equal(c_model.predict(x), ref.predict(x))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(models())
+def test_learning_matches_reference_every_step(model_rng: tuple[bytes, np.random.Generator]) -> None:
+    """1,000 learning steps: after each, the whole learned state (hidden weights,
+    error statistics, generator step) and the logits of probe samples are identical."""
+    blob, rng = model_rng
+    c_model, ref = pyruntime.Model.load(blob), reference.Model.load(blob)
+    x, y = random_stream(rng, 1000, ref.n_inputs, ref.n_classes)
+    probe = x[:4]
+    for i in range(len(x)):
+        c_pred = c_model.learn(x[i : i + 1], y[i : i + 1])
+        r_pred = ref.learn(x[i : i + 1], y[i : i + 1])
+        assert c_pred[0] == r_pred[0], f"prediction before step {i}"
+        assert c_model.state() == ref.state(), f"learned state after step {i}"
+        np.testing.assert_array_equal(c_model.infer(probe), ref.infer(probe), err_msg=f"logits after step {i}")
+    assert c_model.step == ref.step == 1000
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(models(max_width=200))
+def test_batch_learning_matches_reference(model_rng: tuple[bytes, np.random.Generator]) -> None:
+    """The C loop over a batch of samples gives the same predictions and state as the reference."""
+    blob, rng = model_rng
+    c_model, ref = pyruntime.Model.load(blob), reference.Model.load(blob)
+    x, y = random_stream(rng, 300, ref.n_inputs, ref.n_classes)
+    np.testing.assert_array_equal(c_model.learn(x, y), ref.learn(x, y))
+    assert c_model.state() == ref.state()

@@ -1,0 +1,141 @@
+"""Malformed blobs through the C runtime: each gets its specific status, nothing
+crashes. (The same cases run in C under AddressSanitizer and
+UndefinedBehaviorSanitizer in runtime_c/tests, see test_c_runtime.py.)"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pyruntime
+from export.blob import write_blob
+from pyruntime import MbnnError, reference
+
+GOLDEN = (Path(__file__).parent / "data" / "golden.mbnn").read_bytes()
+TOTAL = len(GOLDEN)
+# golden.mbnn: layer 0 (int8 20 -> 37, learns), layer 1 (37 -> 33, frozen), layer 2 (33 -> 5, learns)
+LAYER = [32 + 32 * idx for idx in range(3)]
+
+
+def status_of(blob: bytes) -> str:
+    """The status name the runtime gives a blob ('MBNN_OK' if it loads)."""
+    try:
+        pyruntime.Model.load(blob)
+    except MbnnError as err:
+        return err.name
+    return "MBNN_OK"
+
+
+def patch(blob: bytes, offset: int, fmt: str, value: int) -> bytes:
+    """Overwrite one field and recompute the CRC, so that only the field's check can fail."""
+    out = bytearray(blob)
+    struct.pack_into(fmt, out, offset, value)
+    struct.pack_into("<I", out, 12, zlib.crc32(bytes(out[16:])))
+    return bytes(out)
+
+
+def field(blob: bytes, offset: int, fmt: str = "<I") -> int:
+    """Read one field."""
+    return struct.unpack_from(fmt, blob, offset)[0]
+
+
+def test_golden_loads() -> None:
+    """The golden blob is valid."""
+    assert status_of(GOLDEN) == "MBNN_OK"
+
+
+def test_every_truncation_is_refused() -> None:
+    """Cut at every length shorter than the blob: truncated, never a crash."""
+    assert {status_of(GOLDEN[:n]) for n in range(TOTAL)} == {"MBNN_ERR_TRUNCATED"}
+
+
+def test_every_flipped_byte_is_refused_with_its_status() -> None:
+    """Each byte inverted in turn: magic, version, size and CRC each have their
+    status; any other byte is caught by the CRC."""
+    for pos in range(TOTAL):
+        blob = bytearray(GOLDEN)
+        blob[pos] ^= 0xFF
+        got = status_of(bytes(blob))
+        if pos < 4:
+            want = {"MBNN_ERR_BAD_MAGIC"}
+        elif pos < 8:
+            want = {"MBNN_ERR_VERSION"}
+        elif pos < 12:
+            want = {"MBNN_ERR_TRUNCATED", "MBNN_ERR_BAD_HEADER", "MBNN_ERR_CRC"}
+        else:
+            want = {"MBNN_ERR_CRC"}
+        assert got in want, f"byte {pos}: {got}"
+
+
+def test_newer_version_is_refused_clearly() -> None:
+    """A blob of format version 2 says so, rather than being misread."""
+    spec = reference.Model.load(GOLDEN).spec
+    spec.version = 2
+    with pytest.raises(MbnnError, match="version") as info:
+        pyruntime.Model.load(write_blob(spec))
+    assert info.value.name == "MBNN_ERR_VERSION"
+
+
+HEADER_CASES = [
+    (16, "<H", 0, "MBNN_ERR_BAD_HEADER"),  # no layers
+    (16, "<H", 9, "MBNN_ERR_BAD_HEADER"),  # more than MBNN_MAX_LAYERS
+    (18, "<H", 1, "MBNN_ERR_BAD_HEADER"),  # flags of a later version
+    (25, "<B", 31, "MBNN_ERR_BAD_HEADER"),  # out_frac_bits
+    (26, "<B", 25, "MBNN_ERR_BAD_HEADER"),  # rms_shift
+    (LAYER[0] + 0, "<B", 2, "MBNN_ERR_BAD_LAYER"),  # unknown input kind
+    (LAYER[1] + 0, "<B", 0, "MBNN_ERR_BAD_LAYER"),  # int8 input after layer 0
+    (LAYER[0] + 1, "<B", 3, "MBNN_ERR_BAD_LAYER"),  # unknown layer flag
+    (LAYER[0] + 3, "<B", 32, "MBNN_ERR_BAD_LAYER"),  # bwd_shift
+    (LAYER[0] + 4, "<H", 0, "MBNN_ERR_BAD_LAYER"),  # n_in 0
+    (LAYER[0] + 6, "<H", 9000, "MBNN_ERR_BAD_LAYER"),  # n_out above MBNN_MAX_WIDTH
+    (LAYER[1] + 4, "<H", 36, "MBNN_ERR_BAD_LAYER"),  # sizes do not chain
+    (LAYER[0] + 8, "<I", (1 << 24) + 1, "MBNN_ERR_BAD_LAYER"),  # learning rate
+    (LAYER[0] + 12, "<I", 0xFFFFFFFC, "MBNN_ERR_BAD_OFFSET"),  # offset + size overflows 32 bits
+    (LAYER[0] + 12, "<I", TOTAL - 4, "MBNN_ERR_BAD_OFFSET"),  # array passes the end
+    (LAYER[0] + 20, "<I", 34, "MBNN_ERR_BAD_OFFSET"),  # misaligned
+    (LAYER[2] + 24, "<I", 16, "MBNN_ERR_BAD_OFFSET"),  # inside the header
+    (LAYER[0] + 16, "<I", 0, "MBNN_ERR_BAD_OFFSET"),  # learning layer without hidden weights
+    (LAYER[1] + 1, "<B", 1, "MBNN_ERR_BAD_OFFSET"),  # learns, but has no hidden weights or table
+]
+
+
+@pytest.mark.parametrize(("offset", "fmt", "value", "want"), HEADER_CASES)
+def test_bad_field_gets_its_status(offset: int, fmt: str, value: int, want: str) -> None:
+    """A field out of range (with a valid CRC) is named by its own status."""
+    assert status_of(patch(GOLDEN, offset, fmt, value)) == want
+
+
+def test_bad_tables_and_inconsistent_weights() -> None:
+    """Values out of range in the gscale and meta tables, or bits that disagree with
+    the hidden weights of a learning layer: bad weights."""
+    off_gscale, off_meta = field(GOLDEN, LAYER[2] + 24), field(GOLDEN, LAYER[2] + 28)
+    off_hidden = field(GOLDEN, LAYER[0] + 16)
+    assert status_of(patch(GOLDEN, off_gscale, "<i", 40000)) == "MBNN_ERR_BAD_WEIGHTS"
+    assert status_of(patch(GOLDEN, off_meta + 10, "<H", 32769)) == "MBNN_ERR_BAD_WEIGHTS"
+    h = field(GOLDEN, off_hidden, "<b")
+    assert status_of(patch(GOLDEN, off_hidden, "<b", -1 - h)) == "MBNN_ERR_BAD_WEIGHTS"
+
+
+def test_padding_bits_never_change_a_result() -> None:
+    """Set every padding bit of every row to 1: the blob still loads and computes
+    exactly what it did, in C and in the reference."""
+    blob = bytearray(GOLDEN)
+    for entry in LAYER:
+        n_in, n_out = struct.unpack_from("<HH", GOLDEN, entry + 4)
+        words, off = (n_in + 31) // 32, field(GOLDEN, entry + 12)
+        pad = (0xFFFFFFFF << (n_in % 32)) & 0xFFFFFFFF if n_in % 32 else 0
+        for row in range(n_out):
+            at = off + 4 * (row * words + words - 1)
+            struct.pack_into("<I", blob, at, field(blob, at) | pad)
+    struct.pack_into("<I", blob, 12, zlib.crc32(bytes(blob[16:])))
+    x = np.random.default_rng(0).integers(-128, 128, (50, 20)).astype(np.int8)
+    y = np.arange(50) % 5
+    clean, dirty = pyruntime.Model.load(GOLDEN), pyruntime.Model.load(bytes(blob))
+    np.testing.assert_array_equal(clean.infer(x), dirty.infer(x))
+    np.testing.assert_array_equal(clean.learn(x, y), dirty.learn(x, y))
+    np.testing.assert_array_equal(clean.infer(x), dirty.infer(x))
+    np.testing.assert_array_equal(reference.Model.load(bytes(blob)).infer(x), reference.Model.load(GOLDEN).infer(x))
