@@ -6,9 +6,14 @@
 #   CFLAGS += $(MBNN_CFLAGS)       # -I for mbnn.h
 #   objects from $(MBNN_SRCS)
 #
+# Only the runtime's sources are listed here (pyruntime/_build.py takes every
+# .c named in this file); the C tests are listed in tests/tests.mk.
+#
 # The runtime needs only <stddef.h>, <stdint.h> and <string.h> (memcpy,
 # memset, memcmp); no malloc, no globals, no floating point.
-MBNN_DIR ?= $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+ifndef MBNN_DIR
+MBNN_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+endif
 MBNN_SRCS := \
 	$(MBNN_DIR)/src/mbnn_crc.c \
 	$(MBNN_DIR)/src/mbnn_infer.c \
@@ -19,3 +24,4 @@ MBNN_SRCS := \
 MBNN_HDRS := $(MBNN_DIR)/include/mbnn.h $(MBNN_DIR)/src/mbnn_internal.h
 MBNN_INC := $(MBNN_DIR)/include
 MBNN_CFLAGS := -I$(MBNN_INC)
+

@@ -89,7 +89,10 @@ typedef struct {
 /* Human-readable name of a status ("blob CRC mismatch"); never NULL. */
 const char *mbnn_strerror(mbnn_status status);
 
-/* Validate a blob and report the arena bytes needed for a mode. */
+/* Validate a blob and report the arena bytes needed for a mode. For
+ * MBNN_MODE_LEARN on a blob in which no layer learns: MBNN_ERR_NO_LEARN (and
+ * *arena_len is left alone). A mode other than MBNN_MODE_LEARN counts as
+ * MBNN_MODE_INFER. */
 mbnn_status mbnn_arena_size(const void *blob, size_t blob_len, mbnn_mode mode,
                             size_t *arena_len);
 

@@ -51,7 +51,7 @@ static int32_t mbnn_preact_bits(const mbnn_layer *L, uint32_t i, const uint32_t 
     return (int32_t)L->n_in - 2 * (int32_t)ones;
 }
 
-uint16_t mbnn_argmax(const int32_t *logits, uint32_t n)
+uint16_t mbnn_i_argmax(const int32_t *logits, uint32_t n)
 {
     uint32_t i, best = 0;
     for (i = 1; i < n; i++) {
@@ -62,7 +62,7 @@ uint16_t mbnn_argmax(const int32_t *logits, uint32_t n)
     return (uint16_t)best;
 }
 
-void mbnn_forward(const mbnn_model *model, const mbnn_scratch *s, const int8_t *q, int32_t *logits)
+void mbnn_i_forward(const mbnn_model *model, const mbnn_scratch *s, const int8_t *q, int32_t *logits)
 {
     uint32_t l, n_layers = model->n_layers;
     const uint32_t *u = NULL;
@@ -128,8 +128,8 @@ mbnn_status mbnn_infer(mbnn_model *model, const int8_t *x, int32_t *logits)
     if (model == NULL || x == NULL || logits == NULL || model->blob == NULL) {
         return MBNN_ERR_NULL;
     }
-    mbnn_scratch_map(model, &s);
-    mbnn_forward(model, &s, x, logits);
+    mbnn_i_scratch_map(model, &s);
+    mbnn_i_forward(model, &s, x, logits);
     return MBNN_OK;
 }
 
@@ -140,8 +140,8 @@ mbnn_status mbnn_predict(mbnn_model *model, const int8_t *x, uint16_t *predictio
     if (model == NULL || x == NULL || prediction == NULL || model->blob == NULL) {
         return MBNN_ERR_NULL;
     }
-    mbnn_scratch_map(model, &s);
-    mbnn_forward(model, &s, x, s.logits);
-    *prediction = mbnn_argmax(s.logits, model->n_classes);
+    mbnn_i_scratch_map(model, &s);
+    mbnn_i_forward(model, &s, x, s.logits);
+    *prediction = mbnn_i_argmax(s.logits, model->n_classes);
     return MBNN_OK;
 }

@@ -3,7 +3,11 @@
  *
  * Everything here is shared between the runtime's source files: the integer
  * helpers of docs/ARITHMETIC.md ("Notation"), little-endian readers for the
- * blob header, and the map of the arena.
+ * blob header, and the map of the arena. Functions shared between files are
+ * named mbnn_i_* (internal); the static inline helpers mbnn_*.
+ *
+ * The arrays of a blob are read in place as uint32_t/int32_t/uint16_t, so
+ * the runtime assumes a little-endian machine (every target is).
  */
 #ifndef MBNN_INTERNAL_H
 #define MBNN_INTERNAL_H
@@ -121,36 +125,36 @@ typedef struct {
 } mbnn_scratch;
 
 /* Bytes of scratch a validated model needs (learn: learning layout). */
-size_t mbnn_scratch_size(const mbnn_model *model, int learn);
+size_t mbnn_i_scratch_size(const mbnn_model *model, int learn);
 
 /* Bytes of the per-layer learning arrays (bits copy, rms, hidden) of all
  * layers that learn. */
-size_t mbnn_learn_arrays_size(const mbnn_model *model);
+size_t mbnn_i_learn_arrays_size(const mbnn_model *model);
 
 /* Point s at the parts of model->scratch. */
-void mbnn_scratch_map(const mbnn_model *model, mbnn_scratch *s);
+void mbnn_i_scratch_map(const mbnn_model *model, mbnn_scratch *s);
 
 /* Validate a blob (docs/FORMAT.md "What the runtime checks") and fill the
  * blob-derived fields of *model (layers point into the blob). Does not touch
  * anything else; *model may be partly written on error. */
-mbnn_status mbnn_parse_blob(mbnn_model *model, const void *blob, size_t blob_len);
+mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_len);
 
 /* Forward pass on one sample. Writes logits (n_classes) and, on a learning
  * model, keeps every layer's input bits and every hidden layer's window bits
  * in the scratch. */
-void mbnn_forward(const mbnn_model *model, const mbnn_scratch *s, const int8_t *x,
+void mbnn_i_forward(const mbnn_model *model, const mbnn_scratch *s, const int8_t *x,
                   int32_t *logits);
 
 /* argmax of n logits, ties to the lowest index. */
-uint16_t mbnn_argmax(const int32_t *logits, uint32_t n);
+uint16_t mbnn_i_argmax(const int32_t *logits, uint32_t n);
 
 /* Integer square root: the largest s with s * s <= r. */
-uint32_t mbnn_isqrt(uint32_t r);
+uint32_t mbnn_i_isqrt(uint32_t r);
 
 /* The lowbias32 hash of the random generator (ARITHMETIC.md). */
-uint32_t mbnn_mix32(uint32_t x);
+uint32_t mbnn_i_mix32(uint32_t x);
 
 /* 65536 * exp(-d / 2^frac_bits) for d >= 0 (ARITHMETIC.md step 2). */
-uint32_t mbnn_exp2neg(int64_t d, unsigned frac_bits);
+uint32_t mbnn_i_exp2neg(int64_t d, unsigned frac_bits);
 
 #endif /* MBNN_INTERNAL_H */

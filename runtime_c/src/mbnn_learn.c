@@ -22,7 +22,7 @@ static const int32_t mbnn_exp2_table[17] = {
     44376, 42495, 40693, 38968, 37316, 35734, 34219, 32768,
 };
 
-uint32_t mbnn_exp2neg(int64_t d, unsigned frac_bits)
+uint32_t mbnn_i_exp2neg(int64_t d, unsigned frac_bits)
 {
     int64_t t = mbnn_asr64(d * MBNN_LOG2E_Q16, frac_bits); /* d < 2^32: fits */
     int64_t ip = mbnn_asr64(t, 16);
@@ -38,7 +38,7 @@ uint32_t mbnn_exp2neg(int64_t d, unsigned frac_bits)
     return (uint32_t)mbnn_asr32(v, (unsigned)ip);
 }
 
-uint32_t mbnn_mix32(uint32_t x)
+uint32_t mbnn_i_mix32(uint32_t x)
 {
     x ^= x >> 16;
     x *= 0x7FEB352Du;
@@ -48,7 +48,7 @@ uint32_t mbnn_mix32(uint32_t x)
     return x;
 }
 
-uint32_t mbnn_isqrt(uint32_t r)
+uint32_t mbnn_i_isqrt(uint32_t r)
 {
     uint32_t res = 0, bit = 1u << 30;
 
@@ -138,7 +138,7 @@ static int mbnn_apply(int8_t *h, int32_t D, const uint16_t *meta, uint32_t key, 
     iq = mbnn_asr32(D, 16);
     f = D - iq * 65536; /* 0 .. 65535 */
     nh = old + iq;
-    if (f != 0 && (int32_t)(mbnn_mix32(key + idx) >> 16) < f) {
+    if (f != 0 && (int32_t)(mbnn_i_mix32(key + idx) >> 16) < f) {
         nh += 1;
     }
     nh = mbnn_clamp32(nh, -128, 127);
@@ -176,7 +176,7 @@ static void mbnn_update(const mbnn_model *model, uint32_t l, const int32_t *delt
             continue; /* the row does not change */
         }
         /* r >= 1 here, so s >= 1. */
-        n = mbnn_clamp32((d * 256) / (int32_t)mbnn_isqrt(r), -MBNN_NORM_MAX, MBNN_NORM_MAX);
+        n = mbnn_clamp32((d * 256) / (int32_t)mbnn_i_isqrt(r), -MBNN_NORM_MAX, MBNN_NORM_MAX);
         step = (int32_t)mbnn_clamp64(mbnn_asr64(-(int64_t)n * L->lr_q16, 8), -MBNN_STEP_MAX,
                                      MBNN_STEP_MAX);
         if (step == 0) {
@@ -219,12 +219,12 @@ mbnn_status mbnn_learn(mbnn_model *model, const int8_t *x, uint16_t label, uint1
     if (label >= n_classes) {
         return MBNN_ERR_BAD_LABEL;
     }
-    mbnn_scratch_map(model, &s);
+    mbnn_i_scratch_map(model, &s);
 
     /* 1. Forward, keeping inputs and windows; prediction before the update. */
-    mbnn_forward(model, &s, x, s.logits);
+    mbnn_i_forward(model, &s, x, s.logits);
     if (prediction != NULL) {
-        *prediction = mbnn_argmax(s.logits, n_classes);
+        *prediction = mbnn_i_argmax(s.logits, n_classes);
     }
 
     /* 2. Softmax error in Q15: E_i = exp2neg(zmax - z_i), p_i = E_i 2^15 / S.
@@ -232,11 +232,11 @@ mbnn_status mbnn_learn(mbnn_model *model, const int8_t *x, uint16_t label, uint1
     delta = s.err[0];
     below = s.err[1];
     {
-        int32_t zmax = s.logits[mbnn_argmax(s.logits, n_classes)];
+        int32_t zmax = s.logits[mbnn_i_argmax(s.logits, n_classes)];
         uint32_t *e = (uint32_t *)(void *)delta;
         sum = 0;
         for (i = 0; i < n_classes; i++) {
-            e[i] = mbnn_exp2neg((int64_t)zmax - s.logits[i], model->out_frac_bits);
+            e[i] = mbnn_i_exp2neg((int64_t)zmax - s.logits[i], model->out_frac_bits);
             sum += e[i];
         }
         /* 3. Output error, in place. */
@@ -257,7 +257,7 @@ mbnn_status mbnn_learn(mbnn_model *model, const int8_t *x, uint16_t label, uint1
     while (!model->layers[lowest].learns) {
         lowest++;
     }
-    key = mbnn_mix32(model->seed + model->step * MBNN_GOLDEN_RATIO_32);
+    key = mbnn_i_mix32(model->seed + model->step * MBNN_GOLDEN_RATIO_32);
     for (l = model->n_layers - 1u;; l--) {
         int32_t *tmp;
         if (l > lowest) {

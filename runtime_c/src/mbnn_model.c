@@ -33,7 +33,7 @@ static int mbnn_array_ok(uint32_t off, uint32_t size, uint32_t table_end, uint32
     return size <= total - off;
 }
 
-mbnn_status mbnn_parse_blob(mbnn_model *model, const void *blob, size_t blob_len)
+mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_len)
 {
     const uint8_t *b = (const uint8_t *)blob;
     uint32_t total, n_layers, table_end, base, l;
@@ -202,7 +202,7 @@ static int mbnn_any_learns(const mbnn_model *model)
     return 0;
 }
 
-size_t mbnn_learn_arrays_size(const mbnn_model *model)
+size_t mbnn_i_learn_arrays_size(const mbnn_model *model)
 {
     size_t size = 0;
     uint32_t l;
@@ -217,7 +217,7 @@ size_t mbnn_learn_arrays_size(const mbnn_model *model)
     return size;
 }
 
-size_t mbnn_scratch_size(const mbnn_model *model, int learn)
+size_t mbnn_i_scratch_size(const mbnn_model *model, int learn)
 {
     size_t size = 4u * (size_t)model->n_classes;
     uint32_t l, max_words = 0, max_width = 0;
@@ -247,7 +247,7 @@ size_t mbnn_scratch_size(const mbnn_model *model, int learn)
     return size;
 }
 
-void mbnn_scratch_map(const mbnn_model *model, mbnn_scratch *s)
+void mbnn_i_scratch_map(const mbnn_model *model, mbnn_scratch *s)
 {
     uint8_t *p = model->scratch;
     uint32_t l, max_words = 0, max_width = 0;
@@ -288,7 +288,7 @@ mbnn_status mbnn_arena_size(const void *blob, size_t blob_len, mbnn_mode mode, s
     if (arena_len == NULL) {
         return MBNN_ERR_NULL;
     }
-    st = mbnn_parse_blob(&m, blob, blob_len);
+    st = mbnn_i_parse_blob(&m, blob, blob_len);
     if (st != MBNN_OK) {
         return st;
     }
@@ -296,9 +296,9 @@ mbnn_status mbnn_arena_size(const void *blob, size_t blob_len, mbnn_mode mode, s
         if (!mbnn_any_learns(&m)) {
             return MBNN_ERR_NO_LEARN;
         }
-        *arena_len = mbnn_learn_arrays_size(&m) + mbnn_scratch_size(&m, 1);
+        *arena_len = mbnn_i_learn_arrays_size(&m) + mbnn_i_scratch_size(&m, 1);
     } else {
-        *arena_len = mbnn_scratch_size(&m, 0);
+        *arena_len = mbnn_i_scratch_size(&m, 0);
     }
     return MBNN_OK;
 }
@@ -314,21 +314,21 @@ mbnn_status mbnn_model_init(mbnn_model *model, const void *blob, size_t blob_len
     if (model == NULL) {
         return MBNN_ERR_NULL;
     }
-    st = mbnn_parse_blob(model, blob, blob_len);
+    st = mbnn_i_parse_blob(model, blob, blob_len);
     if (st == MBNN_OK && arena == NULL) {
         st = MBNN_ERR_NULL;
     }
     if (st == MBNN_OK && ((uintptr_t)arena % 4u) != 0u) {
         st = MBNN_ERR_ALIGN;
     }
-    if (st == MBNN_OK && arena_len < mbnn_scratch_size(model, 0)) {
+    if (st == MBNN_OK && arena_len < mbnn_i_scratch_size(model, 0)) {
         st = MBNN_ERR_ARENA_TOO_SMALL;
     }
     if (st != MBNN_OK) {
         memset(model, 0, sizeof(*model));
         return st;
     }
-    learn_size = mbnn_learn_arrays_size(model) + mbnn_scratch_size(model, 1);
+    learn_size = mbnn_i_learn_arrays_size(model) + mbnn_i_scratch_size(model, 1);
     model->can_learn = (uint8_t)(mbnn_any_learns(model) && arena_len >= learn_size);
     if (model->can_learn) {
         for (l = 0; l < model->n_layers; l++) {
@@ -350,10 +350,10 @@ mbnn_status mbnn_model_init(mbnn_model *model, const void *blob, size_t blob_len
             memset(L->hidden + n_weights, 0, mbnn_pad4(n_weights) - n_weights);
             p += mbnn_pad4(n_weights);
         }
-        model->scratch_len = mbnn_scratch_size(model, 1);
+        model->scratch_len = mbnn_i_scratch_size(model, 1);
     } else {
         /* Inference only: the binary weights are read from the blob. */
-        model->scratch_len = mbnn_scratch_size(model, 0);
+        model->scratch_len = mbnn_i_scratch_size(model, 0);
     }
     model->scratch = p;
     model->step = 0;

@@ -40,7 +40,7 @@ KEYS = {
 
 # Fields of mbnn_golden (golden.h), in declaration order.
 ORDER = [
-    "name", "blob", "blob_len", "n_inputs", "n_classes",
+    "name", "blob", "blob_len", "n_inputs", "n_classes", "arena_infer", "arena_learn",
     "n_infer", "infer_inputs", "infer_logits", "infer_predictions",
     "n_learn", "learn_inputs", "learn_labels", "learn_predictions", "learn_losses",
     "has_state", "state_size", "state_crc", "has_step", "step_after", "logits_after",
@@ -64,17 +64,39 @@ def parse_blob(blob: bytes) -> dict:
     for idx in range(n_layers):
         kind, flags, _, _, n_in, n_out = struct.unpack_from("<BBBBHH", blob, 32 + 32 * idx)
         layers.append((kind, flags & 1, n_in, n_out))
-    widths = sum(n_in + n_out for _, _, n_in, n_out in layers)
     return {
         "total": total,
         "n_inputs": layers[0][2],
         "n_classes": layers[-1][3],
-        # Upper bounds: the learning arena holds copies of arrays of the blob
-        # plus small per-neuron buffers; the state holds the hidden weights and
-        # one u32 per neuron of layers that learn.
-        "arena_bound": total + 16 * widths + 64 * n_layers + 256,
-        "state_bound": total + 64,
+        "arena_infer": arena_size(layers, learn=False),
+        "arena_learn": arena_size(layers, learn=True) if any(l[1] for l in layers) else 0,
+        "state": 32 + sum(align4(n_in * n_out) + 4 * n_out for _, learns, n_in, n_out in layers if learns),
     }
+
+
+def align4(n: int) -> int:
+    return (n + 3) & ~3
+
+
+def words(n: int) -> int:
+    return (n + 31) // 32
+
+
+def arena_size(layers: list, learn: bool) -> int:
+    """The arena mbnn_arena_size reports (the layout in runtime_c/src/mbnn_model.c);
+    the C tests check that the two agree, and size their buffers with it."""
+    size = 4 * layers[-1][3]  # logits
+    max_words = max(words(n_in) for _, _, n_in, _ in layers)
+    max_width = max(max(n_in, n_out) for _, _, n_in, n_out in layers)
+    if not learn:
+        return size + 2 * 4 * max_words
+    for idx, (_, learns, n_in, n_out) in enumerate(layers):
+        if learns:
+            size += 4 * n_out * words(n_in) + 4 * n_out + align4(n_out * n_in)
+        size += 4 * words(n_in)
+        if idx + 1 < len(layers):
+            size += 4 * words(n_out)
+    return size + 2 * 4 * max_width
 
 
 def c_array(ctype: str, name: str, values: list[int], per_line: int = 12) -> str:
@@ -112,6 +134,8 @@ def embed_one(name: str, blob_path: str, io_path: str | None) -> tuple[str, str,
         "blob_len": str(len(blob)),
         "n_inputs": str(facts["n_inputs"]),
         "n_classes": str(facts["n_classes"]),
+        "arena_infer": f"{facts['arena_infer']}u",
+        "arena_learn": f"{facts['arena_learn']}u",
     }
     n_in, n_cls = facts["n_inputs"], facts["n_classes"]
 
@@ -182,8 +206,9 @@ def main(argv: list[str]) -> None:
         "#ifndef MBNN_GOLDEN_DATA_H\n#define MBNN_GOLDEN_DATA_H\n"
         f"#define MBNN_GOLDEN_COUNT {len(inits)}\n"
         f"#define MBNN_GOLDEN_MAX_BLOB {max(f['total'] for f in facts_all) + 8}\n"
-        f"#define MBNN_GOLDEN_MAX_ARENA {max(f['arena_bound'] for f in facts_all)}\n"
-        f"#define MBNN_GOLDEN_MAX_STATE {max(f['state_bound'] for f in facts_all)}\n"
+        f"#define MBNN_GOLDEN_MAX_ARENA {max(max(f['arena_learn'], f['arena_infer']) for f in facts_all)}\n"
+        f"#define MBNN_GOLDEN_MAX_INFER_ARENA {max(f['arena_infer'] for f in facts_all)}\n"
+        f"#define MBNN_GOLDEN_MAX_STATE {max(f['state'] for f in facts_all)}\n"
         f"#define MBNN_GOLDEN_MAX_INPUTS {max(f['n_inputs'] for f in facts_all)}\n"
         f"#define MBNN_GOLDEN_MAX_CLASSES {max(f['n_classes'] for f in facts_all)}\n"
         "#endif\n"

@@ -14,6 +14,9 @@ typedef struct {
     const uint32_t *blob; /* 4-byte aligned, as the runtime needs */
     uint32_t blob_len;
     uint32_t n_inputs, n_classes;
+    /* mbnn_arena_size for inference and learning (0: no layer learns), as
+     * embed.py computes it from the layout in mbnn_model.c. */
+    uint32_t arena_infer, arena_learn;
     /* Inference on a fresh model. */
     uint32_t n_infer;
     const int8_t *infer_inputs;       /* n_infer * n_inputs */

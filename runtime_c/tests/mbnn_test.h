@@ -37,6 +37,16 @@ void mbnn_test_wr32(uint8_t *p, uint32_t v);
 /* A blob's n_layers and flags of layer l. */
 unsigned mbnn_test_n_layers(const uint8_t *blob);
 
+/* Buffers shared by the test files (so that the tests fit a small board's
+ * RAM): two learning arenas, one inference arena, a blob copy with room to
+ * shift it by a byte, three state buffers. */
+#define MBNN_TEST_ARENA_WORDS (MBNN_GOLDEN_MAX_ARENA / 4 + 1)
+extern uint32_t mbnn_test_arena_a[MBNN_TEST_ARENA_WORDS];
+extern uint32_t mbnn_test_arena_b[MBNN_TEST_ARENA_WORDS];
+extern uint32_t mbnn_test_arena_c[MBNN_GOLDEN_MAX_INFER_ARENA / 4 + 1];
+extern uint32_t mbnn_test_blob_buf[MBNN_GOLDEN_MAX_BLOB / 4 + 2];
+extern uint8_t mbnn_test_state_buf[3][MBNN_GOLDEN_MAX_STATE];
+
 /* The test groups (one per file). */
 void mbnn_test_core(void);
 void mbnn_test_golden(void);

@@ -5,11 +5,8 @@
 
 #include "mbnn_test.h"
 
-#define BLOB_WORDS (MBNN_GOLDEN_MAX_BLOB / 4 + 2)
-
-static uint32_t arena[MBNN_GOLDEN_MAX_ARENA / 4 + 2];
-static uint32_t edit_words[BLOB_WORDS];
-static uint32_t shifted_words[BLOB_WORDS + 1];
+#define arena mbnn_test_arena_a
+#define edit_words mbnn_test_blob_buf
 
 static int model_is_zero(const mbnn_model *m)
 {
@@ -97,7 +94,7 @@ static void test_truncated_and_flipped(const mbnn_golden *g, unsigned n_masks)
     CHECK_EQ(bad_flip, 0);
     /* The blob is intact again, and a longer buffer is fine. */
     CHECK_STATUS(init_status(b, g->blob_len), MBNN_OK);
-    CHECK_STATUS(init_status(b, sizeof(edit_words)), MBNN_OK);
+    CHECK_STATUS(init_status(b, g->blob_len + 4u), MBNN_OK);
 }
 
 static void test_header(const mbnn_golden *g)
@@ -310,11 +307,13 @@ static void test_arena_and_args(const mbnn_golden *g)
     size_t infer_size = 0, learn_size = 0, n = 0;
     int32_t logits[MBNN_GOLDEN_MAX_CLASSES];
     uint16_t pred;
-    uint8_t *shifted = (uint8_t *)shifted_words + 1;
+    uint8_t *shifted = (uint8_t *)edit_words + 1;
     mbnn_status learn_st = mbnn_arena_size(g->blob, g->blob_len, MBNN_MODE_LEARN, &learn_size);
 
     CHECK_STATUS(mbnn_arena_size(g->blob, g->blob_len, MBNN_MODE_INFER, &infer_size), MBNN_OK);
     CHECK(learn_st == MBNN_OK || learn_st == MBNN_ERR_NO_LEARN);
+    CHECK_STATUS(mbnn_arena_size(g->blob, g->blob_len, (mbnn_mode)7, &n), MBNN_OK);
+    CHECK_EQ(n, infer_size);
     CHECK_STATUS(mbnn_arena_size(g->blob, g->blob_len, MBNN_MODE_INFER, NULL), MBNN_ERR_NULL);
     CHECK_STATUS(mbnn_arena_size(NULL, g->blob_len, MBNN_MODE_INFER, &n), MBNN_ERR_NULL);
 

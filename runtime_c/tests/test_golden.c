@@ -5,13 +5,10 @@
 
 #include "mbnn_test.h"
 
-#define ARENA_WORDS (MBNN_GOLDEN_MAX_ARENA / 4 + 1)
-#define STATE_BYTES MBNN_GOLDEN_MAX_STATE
-
-static uint32_t arena[ARENA_WORDS];
-static uint32_t blob_words[MBNN_GOLDEN_MAX_BLOB / 4 + 1];
-static uint8_t state[STATE_BYTES];
-static uint8_t state2[STATE_BYTES];
+#define arena mbnn_test_arena_a
+#define blob_words mbnn_test_blob_buf
+#define state mbnn_test_state_buf[0]
+#define state2 mbnn_test_state_buf[1]
 
 static int has_learning_layer(const mbnn_golden *g)
 {
@@ -85,9 +82,12 @@ static void test_golden_one(const mbnn_golden *g)
     }
     CHECK_STATUS(mbnn_arena_size(g->blob, g->blob_len, MBNN_MODE_INFER, &infer_size), MBNN_OK);
     CHECK(infer_size > 0 && infer_size <= sizeof(arena));
+    CHECK_EQ(infer_size, g->arena_infer);
+    CHECK_EQ(learns, g->arena_learn > 0);
     if (learns) {
         CHECK_STATUS(mbnn_arena_size(g->blob, g->blob_len, MBNN_MODE_LEARN, &learn_size), MBNN_OK);
         CHECK(learn_size > infer_size && learn_size <= sizeof(arena));
+        CHECK_EQ(learn_size, g->arena_learn);
     }
     if (infer_size > sizeof(arena) || learn_size > sizeof(arena)) {
         return;
@@ -131,6 +131,12 @@ static void test_golden_one(const mbnn_golden *g)
     }
     if (g->logits_after != NULL) {
         check_inference(g, &m, g->logits_after, NULL);
+    }
+    /* Inference changes nothing of the learned state. */
+    if (g->has_state && state_size <= sizeof(state)) {
+        CHECK_EQ(m.step, g->n_learn);
+        CHECK_STATUS(mbnn_state_save(&m, state, sizeof(state)), MBNN_OK);
+        CHECK_EQ(mbnn_crc32(0, state, state_size), g->state_crc);
     }
 
     /* Padding bits of every row set to 1 in the blob: nothing changes. */

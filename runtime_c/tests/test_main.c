@@ -6,6 +6,11 @@
 #endif
 
 unsigned long mbnn_test_passed, mbnn_test_failed;
+uint32_t mbnn_test_arena_a[MBNN_TEST_ARENA_WORDS];
+uint32_t mbnn_test_arena_b[MBNN_TEST_ARENA_WORDS];
+uint32_t mbnn_test_arena_c[MBNN_GOLDEN_MAX_INFER_ARENA / 4 + 1];
+uint32_t mbnn_test_blob_buf[MBNN_GOLDEN_MAX_BLOB / 4 + 2];
+uint8_t mbnn_test_state_buf[3][MBNN_GOLDEN_MAX_STATE];
 
 void mbnn_test_record(int ok, const char *file, int line, const char *what)
 {
