@@ -34,7 +34,7 @@ _mbnn_setup() {
     }
 
     # ---------------------------------------------------------------- apt
-    local pkgs=(gcc make clang gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+    local pkgs=(gcc make clang libclang-rt-14-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
                 gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
                 dataset-fashion-mnist)
     local py="${MBNN_PYTHON:-}"

@@ -57,8 +57,8 @@ def test_c_runtime_gcc_and_clang() -> None:
 
 def test_c_runtime_sanitizers() -> None:
     """make sanitize: the same tests under -fsanitize=address,undefined, no recovery."""
-    require("make", "gcc")
-    assert_all_passed(make("sanitize", "sanitize"), runs=1)
+    require("make", "gcc", "clang")
+    assert_all_passed(make("sanitize", "sanitize"), runs=2)
 
 
 def test_c_runtime_cross_compiles() -> None:
