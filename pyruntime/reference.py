@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from export.blob import KIND_INT8, BlobSpec, LayerSpec, read_blob
+from pyruntime.errors import MbnnError, status_value
 
 # 65536 * 2^(-k/16), k = 0..16, and round(2^16 * log2(e)) (ARITHMETIC.md step 2).
 EXP2_TABLE = np.array(
@@ -81,6 +82,7 @@ class Model:
         self.spec = spec
         self.blob_crc = blob_crc
         self.step = 0
+        self.can_learn = any(ls.learns for ls in spec.layers)
         self.layers: list[_Layer] = []
         base = 0
         for ls in spec.layers:
@@ -91,11 +93,12 @@ class Model:
             base += ls.n_out * ls.n_in
 
     @classmethod
-    def load(cls, source: str | os.PathLike | bytes) -> Model:
-        """Load a blob from a path or from its bytes."""
+    def load(cls, source: str | os.PathLike | bytes, learn: bool = True) -> Model:
+        """Load a blob from a path or from its bytes; learn=False makes it inference only."""
         data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else open(source, "rb").read()
-        spec = read_blob(data)
-        return cls(spec, struct.unpack_from("<I", data, 12)[0])
+        model = cls(read_blob(data), struct.unpack_from("<I", data, 12)[0])
+        model.can_learn = model.can_learn and learn
+        return model
 
     @property
     def n_inputs(self) -> int:
@@ -151,10 +154,10 @@ class Model:
         y = np.asarray(y).astype(np.int64).reshape(-1)
         if len(y) != len(q):
             raise ValueError(f"got {len(q)} samples and {len(y)} labels")
-        if not any(layer.hidden is not None for layer in self.layers):
-            raise ValueError("no layer of this model learns; export it with --learn all or last")
+        if not self.can_learn:
+            raise MbnnError(status_value("MBNN_ERR_NO_LEARN"))
         if np.any((y < 0) | (y >= self.n_classes)):
-            raise ValueError(f"labels must be in 0..{self.n_classes - 1}")
+            raise MbnnError(status_value("MBNN_ERR_BAD_LABEL"))
         self.last_losses = np.zeros(len(q), dtype=np.int64)
         preds = np.zeros(len(q), dtype=np.int64)
         for n in range(len(q)):
@@ -234,15 +237,16 @@ class Model:
         """Replace the learned state; everything is checked before anything changes."""
         data = bytes(data)
         expected = len(self.state())
+        corrupt, other = MbnnError(status_value("MBNN_ERR_STATE_CORRUPT")), MbnnError(status_value("MBNN_ERR_STATE_MODEL"))
         if len(data) < 32:
-            raise ValueError("learned state corrupt: too short")
+            raise corrupt
         magic, version, total, crc, model_crc, step, n_learn, _ = struct.unpack_from("<4sIIIIIII", data)
-        if magic != STATE_MAGIC or version != STATE_VERSION or total > len(data):
-            raise ValueError("learned state corrupt: bad magic, version or size")
+        if magic != STATE_MAGIC or version != STATE_VERSION or total > len(data) or total < 32:
+            raise corrupt
         if zlib.crc32(data[16:total]) != crc:
-            raise ValueError("learned state corrupt: CRC mismatch")
+            raise corrupt
         if model_crc != self.blob_crc or total != expected:
-            raise ValueError("learned state belongs to another model")
+            raise other
         pos, new = 32, []
         for layer in self._learning_layers():
             n_out, n_in = layer.hidden.shape
@@ -251,7 +255,7 @@ class Model:
             rms = np.frombuffer(data, "<u4", n_out, pos).astype(np.int64)
             pos += 4 * n_out
             if np.any(rms > 1 << 30):
-                raise ValueError("learned state corrupt: error statistic out of range")
+                raise corrupt
             new.append((layer, h, rms))
         for layer, h, rms in new:
             layer.hidden, layer.rms = h, rms

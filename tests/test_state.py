@@ -104,3 +104,19 @@ def test_inference_only_model_cannot_learn() -> None:
     with pytest.raises(MbnnError) as info:
         model.learn(*_stream(1))
     assert info.value.name == "MBNN_ERR_NO_LEARN"
+
+
+@pytest.mark.parametrize("impl", [pyruntime.Model, reference.Model], ids=["c", "reference"])
+def test_errors_are_the_same_in_c_and_reference(impl) -> None:
+    """Both implementations name a bad label, a bad state and a frozen model alike."""
+    x, y = _stream(3)
+    model = impl.load(GOLDEN)
+    with pytest.raises(MbnnError, match="label out of range"):
+        model.learn(x, np.array([0, 5, 1]))
+    assert model.step == 0
+    with pytest.raises(MbnnError) as info:
+        model.load_state(b"MBST" + bytes(40))
+    assert info.value.name == "MBNN_ERR_STATE_CORRUPT"
+    with pytest.raises(MbnnError) as info:
+        impl.load(GOLDEN, learn=False).learn(x, y)
+    assert info.value.name == "MBNN_ERR_NO_LEARN"
