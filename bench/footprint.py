@@ -136,7 +136,8 @@ def measure(board: Board, kind: str) -> dict:
     return {
         "board": board.name, "model": kind, "shape": "-".join(map(str, SHAPES[kind][1])),
         "flash": flash, "runtime": rt["code"] + rt["rodata"], "blob": model,
-        "app": rt["app"] - model, "lib": rt["lib"], "used": used,
+        # app: the firmware's own code and data, start-up and alignment padding (the rest)
+        "app": flash - rt["code"] - rt["rodata"] - model - rt["lib"], "lib": rt["lib"], "used": used,
         "ram": ram, "arena": arena, "state": state, "stack": stack,
         "ram_other": ram - arena - state - stack, "rt_ram": rt["ram"],
         "infer": infer, "learn": learn,

@@ -1,0 +1,28 @@
+/*
+ * The stream learner under ESP-IDF: the console UART is stdin/stdout (the
+ * same code as the host's learner_stdio.c). The UART driver makes reads
+ * blocking, and line-ending translation is switched off in both directions,
+ * because the stream is binary and the log must reach the host unchanged.
+ */
+#include <stdio.h>
+
+#include "driver/uart.h"
+#include "esp_vfs_dev.h"
+
+#define LEARNER_NO_MAIN
+#define LEARNER_CONFIG "learner_config.h"
+#include "learner_stdio.c"
+
+void app_main(void)
+{
+    setvbuf(stdin, NULL, _IONBF, 0);
+    uart_driver_install(CONFIG_ESP_CONSOLE_UART_NUM, 1024, 0, 0, NULL, 0);
+    esp_vfs_dev_uart_use_driver(CONFIG_ESP_CONSOLE_UART_NUM);
+    esp_vfs_dev_uart_port_set_rx_line_endings(CONFIG_ESP_CONSOLE_UART_NUM, ESP_LINE_ENDINGS_LF);
+    esp_vfs_dev_uart_port_set_tx_line_endings(CONFIG_ESP_CONSOLE_UART_NUM, ESP_LINE_ENDINGS_LF);
+    printf("metabnn stream learner ready\n");
+    for (;;) {
+        int rc = learner_stdio_main(NULL);
+        printf("done %d\n", rc);
+    }
+}

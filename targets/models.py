@@ -1,0 +1,85 @@
+"""Small random models and streams for parity runs and footprint figures.
+
+Every emulated board runs the same models, so they must fit the smallest one
+(the micro:bit's Cortex-M0: 16 KiB of RAM for the arena, the saved state,
+the stack and the rest). Two shapes, each with a layer width that is not a
+multiple of 32 (padding) and, in the int8 one, a frozen layer between two that
+learn (errors flow through a layer that does not learn):
+
+- "int8": 50 int8 features -> 33 -> 24 (frozen) -> 10 classes
+- "bits": 70 features binarized by sign -> 40 -> 10 classes
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from export.blob import KIND_BITS, KIND_INT8, BlobSpec, LayerSpec, meta_table, write_blob
+
+from targets.stream import Stream
+
+SHAPES = {
+    "int8": (KIND_INT8, [50, 33, 24, 10], [True, False, True]),
+    "bits": (KIND_BITS, [70, 40, 10], [True, True]),
+}
+
+
+def random_blob(kind: str = "int8", seed: int = 0, sizes: list[int] | None = None,
+                learns: list[bool] | None = None) -> bytes:
+    """A .mbnn blob with random weights and constants that make learning active:
+    thresholds near the middle of each neuron's range, STE windows that open for
+    a fair share of samples, learning rates that flip bits now and then."""
+    input_kind, default_sizes, default_learns = SHAPES[kind]
+    sizes = sizes or default_sizes
+    learns = learns or default_learns
+    rng = np.random.default_rng(seed)
+    frac = 12
+    layers = []
+    for idx in range(len(sizes) - 1):
+        n_in, n_out = sizes[idx], sizes[idx + 1]
+        lkind = input_kind if idx == 0 else KIND_BITS
+        hidden = np.clip(rng.normal(0, 12, (n_out, n_in)).round(), -128, 127).astype(np.int8)
+        spread = math.sqrt(n_in) * (70 if lkind == KIND_INT8 else 1)
+        if idx < len(sizes) - 2:
+            threshold = rng.normal(0, spread * 0.3, n_out).round()
+            width = np.abs(rng.normal(spread, spread * 0.3, n_out)).round()
+            params = (threshold, threshold - width, threshold + width)
+            gscale = rng.integers(8192, 32768, n_out)
+        else:
+            one = 2.0 ** frac
+            params = ((one * 2 / spread * rng.uniform(0.5, 1, n_out)).round(),
+                      (one * rng.uniform(-0.5, 0.5, n_out)).round())
+            gscale = rng.integers(16384, 32768, n_out)
+        layers.append(LayerSpec(
+            bits=(hidden < 0).astype(np.uint8),
+            params=tuple(np.asarray(p, dtype=np.int64) for p in params),
+            gscale=gscale,
+            input_kind=lkind,
+            hidden=hidden if learns[idx] else None,
+            meta=meta_table(1.35, 4) if learns[idx] else None,
+            lr_q16=(3 << 16) if learns[idx] else 0,
+            hscale_log2=4,
+            bwd_shift=2,
+        ))
+    return write_blob(BlobSpec(layers, input_zero_point=0 if kind == "int8" else 0,
+                               out_frac_bits=frac, rms_shift=6, seed=int(rng.integers(0, 2**32))))
+
+
+def random_stream(n_inputs: int, n_classes: int, n: int = 1100, unlabelled_every: int = 11,
+                  seed: int = 1) -> Stream:
+    """n int8 samples of noisy class prototypes (each class a random sign
+    pattern over the features, scaled by random magnitudes, plus Gaussian
+    noise), so that there is something to learn: the prequential accuracy of
+    the parity models rises to about 60% (int8) and 97% (bits) within the stream. Every
+    `unlabelled_every`-th sample has no label (predict only). The default
+    gives 1000 learning steps."""
+    rng = np.random.default_rng(seed)
+    protos = rng.choice([-1, 1], (n_classes, n_inputs))
+    y = rng.integers(0, n_classes, n).astype(np.int64)
+    x = protos[y] * rng.integers(20, 128, (n, n_inputs)) + rng.normal(0, 60, (n, n_inputs))
+    x = np.clip(np.round(x), -128, 127).astype(np.int8)
+    if unlabelled_every:
+        y[unlabelled_every - 1::unlabelled_every] = -1
+    return Stream(x, y)
