@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -124,6 +125,15 @@ def cmd_serial(args) -> int:
     return 0 if log.splitlines()[-1].startswith("end ") else 1
 
 
+def cmd_arduino_lib(args) -> int:
+    from targets.arduino_lib import make_arduino_library
+
+    lib = make_arduino_library(Path(args.out))
+    zipped = shutil.make_archive(str(lib), "zip", lib.parent, lib.name)
+    print(f"wrote {lib}/ and {zipped} (Arduino IDE: Sketch > Include Library > Add .ZIP Library)")
+    return 0
+
+
 def cmd_boards(args) -> int:
     from targets.boards import BOARDS, COMPILE_ONLY
 
@@ -184,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--timeout", type=float, default=600.0)
     sp.add_argument("--log", help="also write the log here")
     sp.set_defaults(fn=cmd_serial)
+
+    sp = sub.add_parser("arduino-lib", help="write the runtime as an Arduino library folder and zip")
+    sp.add_argument("-o", "--out", default="build/arduino", help="folder to write metabnn/ and metabnn.zip in")
+    sp.set_defaults(fn=cmd_arduino_lib)
 
     sp = sub.add_parser("boards", help="list the emulated boards")
     sp.set_defaults(fn=cmd_boards)

@@ -40,26 +40,26 @@ def test_library_json_points_at_the_runtime():
     assert learner["build"]["srcFilter"] == ["-<*>", "+<learner.c>"]
 
 
-def test_library_properties_and_arduino_sources():
-    props = dict(line.split("=", 1) for line in (ROOT / "library.properties").read_text().splitlines()
+def test_arduino_library_is_self_contained_and_compiles(tmp_path):
+    """`python -m targets arduino-lib` writes library.properties and src/ with every
+    runtime source; the folder compiles on its own (nothing outside it is needed)."""
+    need("gcc")
+    from targets.arduino_lib import make_arduino_library
+
+    lib = make_arduino_library(tmp_path)
+    props = dict(line.split("=", 1) for line in (lib / "library.properties").read_text().splitlines()
                  if line and not line.startswith("#"))
     for key in ("name", "version", "author", "maintainer", "sentence", "paragraph", "category", "url",
                 "architectures", "includes"):
         assert props.get(key), key
     assert props["version"] == json.loads((ROOT / "library.json").read_text())["version"]
-    # The Arduino IDE compiles src/: it must pull in every runtime source, once.
-    shim = (ROOT / "src" / "metabnn_runtime.c").read_text()
-    assert sorted(re.findall(r'#include "\.\./(runtime_c/src/\w+\.c)"', shim)) == runtime_sources()
-    assert (ROOT / "src" / props["includes"]).is_file()
-
-
-def test_arduino_shim_compiles_as_one_unit(tmp_path):
-    need("gcc")
+    assert sorted("runtime_c/src/" + p.name for p in (lib / "src").glob("*.c")) == runtime_sources()
+    assert (lib / "src" / props["includes"]).is_file()
     main = tmp_path / "main.c"
     main.write_text('#include "mbnn.h"\nint main(void) { return mbnn_crc32(0, "123456789", 9) != 0xCBF43926u; }\n')
-    exe = tmp_path / "shim"
-    subprocess.run(["gcc", "-std=c99", "-Wall", "-Werror", "-I", ROOT / "src", main,
-                    ROOT / "src" / "metabnn_runtime.c", "-o", exe], check=True)
+    exe = tmp_path / "arduino_lib"
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Werror", "-I", lib / "src", main,
+                    *sorted((lib / "src").glob("*.c")), "-o", exe], check=True)
     assert subprocess.run([exe]).returncode == 0
 
 
@@ -114,7 +114,7 @@ def test_platformio_library_manifests_parse():
     schema.ManifestSchema.load_spdx_licenses = staticmethod(
         lambda: {"licenses": [{"licenseId": "MIT"}], "exceptions": []})
     try:
-        for path in (ROOT / "library.json", ROOT / "library.properties", ROOT / "targets/common/library.json"):
+        for path in (ROOT / "library.json", ROOT / "targets/arduino/library.properties", ROOT / "targets/common/library.json"):
             data = ManifestParserFactory.new_from_file(str(path)).as_dict()
             assert schema.ManifestSchema().load_manifest(data)["name"].startswith("metabnn")
     finally:

@@ -1,0 +1,24 @@
+"""The runtime as an Arduino library: a self-contained folder (library.properties
+and src/ with the runtime's sources) that the Arduino IDE installs with
+"Sketch > Include Library > Add .ZIP Library" once zipped. Generated, so the
+repository keeps one copy of the code (runtime_c/)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_arduino_library(out: Path) -> Path:
+    """Write the Arduino library into out/metabnn (replacing it); return that folder."""
+    lib = Path(out) / "metabnn"
+    if lib.exists():
+        shutil.rmtree(lib)
+    (lib / "src").mkdir(parents=True)
+    shutil.copy2(ROOT / "targets" / "arduino" / "library.properties", lib)
+    shutil.copy2(ROOT / "runtime_c" / "include" / "mbnn.h", lib / "src")
+    for source in sorted((ROOT / "runtime_c" / "src").glob("*.[ch]")):
+        shutil.copy2(source, lib / "src")
+    return lib
