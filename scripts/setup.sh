@@ -5,7 +5,7 @@
 #
 # 1. Debian packages: host C compilers, cross toolchains for Cortex-M and
 #    RISC-V, QEMU, Fashion-MNIST (apt-get update only when something is missing).
-# 2. .venv in the repository with `pip install -e .[dev]`. The C runtime's
+# 2. .venv in the repository with `pip install -e .[dev,pio]`. The C runtime's
 #    Python binding (pyruntime._mbnn) is compiled at install time, so the
 #    install is redone when pyproject.toml, setup.py, pyruntime/_build.py or
 #    the C sources change (stamps keyed on hashes of those files).
@@ -34,7 +34,7 @@ _mbnn_setup() {
     }
 
     # ---------------------------------------------------------------- apt
-    local pkgs=(gcc make clang libclang-rt-14-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+    local pkgs=(gcc make cmake clang libclang-rt-14-dev gcc-xtensa-lx106 picolibc-xtensa-lx106-elf gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
                 gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
                 dataset-fashion-mnist)
     local py="${MBNN_PYTHON:-}"
@@ -101,11 +101,11 @@ _mbnn_setup() {
         "$py" -m venv "$venv" >>"$log" 2>&1 || { fail "python -m venv .venv"; return 1; }
     fi
     if [ "$(cat "$deps_stamp" 2>/dev/null)" != "$deps_hash" ]; then
-        echo "setup: pip install -e .[dev] into .venv (about 1 min the first time: torch, onnx, ...)"
+        echo "setup: pip install -e .[dev,pio] into .venv (about 1 min the first time: torch, onnx, ...)"
         rm -f "$ext_stamp"
         { "$vpy" -m pip install -q --upgrade pip setuptools wheel cffi &&
-          "$vpy" -m pip install -q --no-build-isolation -e ".[dev]"; } >>"$log" 2>&1 ||
-            { fail "pip install -e .[dev]"; return 1; }
+          "$vpy" -m pip install -q --no-build-isolation -e ".[dev,pio]"; } >>"$log" 2>&1 ||
+            { fail "pip install -e .[dev,pio]"; return 1; }
         echo "$deps_hash" >"$deps_stamp"
         echo "$ext_hash" >"$ext_stamp"
         did+="venv "

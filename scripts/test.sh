@@ -6,4 +6,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
+export MBNN_REQUIRE_TARGETS=1  # a missing toolchain or QEMU fails instead of skipping
 exec .venv/bin/python -m pytest -q tests "$@"
