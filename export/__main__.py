@@ -46,7 +46,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--learn", default="all", choices=["all", "last", "none"],
                    help="layers that learn on the device (default all)")
     p.add_argument("--verify", metavar="DATASET", help="compare blob and PyTorch on DATASET's test split")
-    p.add_argument("--hscale-log2", metavar="E", help="hidden-weight scale 2^-E, one E or one per layer (default: chosen)")
+    p.add_argument("--hscale-log2", metavar="E",
+                   help="hidden-weight scale 2^-E, one E or one per layer (default: chosen)")
     p.add_argument("--device-lr", type=float, default=DEFAULT_DEVICE_LR,
                    help=f"device learning rate in weight units (default {DEFAULT_DEVICE_LR})")
     p.add_argument("--rms-shift", type=int, default=DEFAULT_RMS_SHIFT,
@@ -70,8 +71,10 @@ def _check_writable(path: str, what: str) -> Path:
     parent = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
         raise UsageError(f"cannot write {what} {out}: it is a directory")
-    if not parent.is_dir():
+    if not parent.exists():
         raise UsageError(f"cannot write {what} {out}: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {what} {out}: {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
         raise UsageError(f"cannot write {what} {out}: permission denied")
     return out
@@ -144,7 +147,8 @@ def verify(model, blob: bytes, ds, onnx: bytes | None = None) -> tuple[str, bool
 
     runtime, name = _runtime(blob, learn=False)
     pt = model.predict(torch.from_numpy(ds.x_test)).numpy()
-    q = np.clip(np.rint(ds.x_test.astype(np.float64) / ds.input_scale) + ds.input_zero_point, -128, 127)
+    # the blob's input quantization (the model's), as a device would apply it
+    q = np.clip(np.rint(ds.x_test.astype(np.float64) / model.input_scale) + model.input_zero_point, -128, 127)
     dev = np.asarray(runtime.predict(q.astype(np.int8)))
     acc_pt = 100.0 * np.mean(pt == ds.y_test)
     acc_dev = 100.0 * np.mean(dev == ds.y_test)
@@ -210,19 +214,22 @@ def run(argv: list[str] | None = None) -> int:
     if args.onnx:
         from export.onnx_export import onnx_bytes
 
-        onnx = onnx_bytes(model)
+        try:
+            onnx = onnx_bytes(model)
+        except ImportError as exc:
+            raise UsageError(f"--onnx needs onnx and onnxscript ({exc}); pip install onnx onnxscript") from None
         contents.append(onnx)
     written: list[Path] = []
-    try:
-        for path, data in zip(paths, contents):
-            existed = path.exists()
+    for (path, data), (_, what) in zip(zip(paths, contents), outputs):
+        existed = path.exists()
+        try:
             write_atomic(path, data)
-            if not existed:
-                written.append(path)
-    except OSError as exc:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise UsageError(f"cannot write {exc.filename or ''}: {exc.strerror or exc}") from None
+        except OSError as exc:
+            for done in written:  # all or nothing
+                done.unlink(missing_ok=True)
+            raise UsageError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+        if not existed:
+            written.append(path)
     print(describe(spec, info, blob, args.output))
     for path, what in outputs[1:]:
         print(f"wrote {what} {path}")

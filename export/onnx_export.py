@@ -44,8 +44,9 @@ class InferenceNet(nn.Module):
             h = (q - self.zp) * self.scale
         for idx in range(self.n_layers):
             a = h @ getattr(self, f"w{idx}")
-            # BatchNorm written out as torch's eval kernel computes it.
-            h = (a - getattr(self, f"m{idx}")) / getattr(self, f"s{idx}") * getattr(self, f"g{idx}") + getattr(self, f"b{idx}")
+            # BatchNorm in eval mode, written out
+            mean, std = getattr(self, f"m{idx}"), getattr(self, f"s{idx}")
+            h = (a - mean) / std * getattr(self, f"g{idx}") + getattr(self, f"b{idx}")
             if idx != self.n_layers - 1:
                 h = torch.where(h >= 0, 1.0, -1.0)
         return h

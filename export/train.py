@@ -1,0 +1,162 @@
+"""Train a MetaBNN with MetaAdam and save a checkpoint.
+
+    python -m export.train --dataset mnist --sizes 784,256,256,10 --epochs 5 --meta 1.35 -o model.pt
+
+Defaults follow the authors' code: batch 100, lr 0.005, hidden weights
+U(-0.05, 0.05), cross-entropy loss. `--int8-grid E` keeps the hidden weights on
+the device's int8 grid with scale 2^-E (see export/grid.py) so the export is
+lossless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from export import data as datasets
+from export.checkpoint import save_checkpoint
+from export.grid import GridConstraint
+from export.model import MetaBNN
+from export.optim import MetaAdam
+
+
+def _floats(text: str) -> float | list[float]:
+    vals = [float(v) for v in text.split(",")]
+    return vals[0] if len(vals) == 1 else vals
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",")]
+
+
+@torch.no_grad()
+def evaluate(model: MetaBNN, x: torch.Tensor, y: torch.Tensor, batch: int = 2000) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy in %) of the model in eval mode."""
+    was = model.training
+    model.eval()
+    loss, correct = 0.0, 0
+    for i in range(0, len(x), batch):
+        out = model(x[i : i + batch])
+        loss += torch.nn.functional.cross_entropy(out, y[i : i + batch], reduction="sum").item()
+        correct += int((out.argmax(1) == y[i : i + batch]).sum())
+    model.train(was)
+    return loss / len(x), 100.0 * correct / len(x)
+
+
+def train(
+    ds: datasets.Dataset,
+    sizes: Sequence[int],
+    epochs: int = 5,
+    lr: float = 0.005,
+    meta: float | Sequence[float] = 1.35,
+    batch: int = 100,
+    weight_decay: float = 0.0,
+    binarize_input: bool = False,
+    int8_grid: Sequence[int | None] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    log=print,
+) -> tuple[MetaBNN, dict[str, Any], list[dict[str, Any]]]:
+    """Train a new MetaBNN on ds; returns (model in eval mode, settings, per-epoch history)."""
+    sizes = list(sizes)
+    if sizes[0] != ds.n_features:
+        raise ValueError(f"--sizes starts with {sizes[0]} inputs but {ds.name} has {ds.n_features} features")
+    if sizes[-1] < int(ds.y_train.max()) + 1:
+        raise ValueError(f"--sizes ends with {sizes[-1]} classes but {ds.name} has {int(ds.y_train.max()) + 1}")
+    torch.manual_seed(seed)
+    model = MetaBNN(sizes, binarize_input=binarize_input, input_scale=ds.input_scale,
+                    input_zero_point=ds.input_zero_point)
+    if int8_grid is not None and len(int8_grid) == 1:
+        int8_grid = list(int8_grid) * model.n_layers
+    grid = GridConstraint(model, int8_grid, seed=seed) if int8_grid is not None else None
+    opt = MetaAdam(model.parameters(), lr=lr, meta=meta, weight_decay=weight_decay)
+    xtr, ytr = torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train)
+    xte, yte = torch.from_numpy(ds.x_test), torch.from_numpy(ds.y_test)
+    gen = torch.Generator().manual_seed(seed)
+    settings = {
+        "dataset": ds.name, "epochs": epochs, "lr": lr, "meta": meta, "batch": batch,
+        "weight_decay": weight_decay, "int8_grid": list(int8_grid) if int8_grid is not None else None,
+        "seed": seed, "optimizer": "MetaAdam", "betas": [0.9, 0.999], "eps": 1e-8,
+    }
+    history: list[dict[str, Any]] = []
+    for epoch in range(1, epochs + 1):
+        t0 = time.time()
+        model.train()
+        order = torch.randperm(len(xtr), generator=gen)
+        batches = range(0, len(xtr), batch)
+        if progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch")
+        for i in batches:
+            idx = order[i : i + batch]
+            if len(idx) < 2:  # BatchNorm needs two samples
+                continue
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(xtr[idx]), ytr[idx])
+            loss.backward()
+            opt.step()
+            if grid is not None:
+                grid.apply()
+        tr_loss, tr_acc = evaluate(model, xtr, ytr)
+        te_loss, te_acc = evaluate(model, xte, yte)
+        rec = {"epoch": epoch, "loss": tr_loss, "test_loss": te_loss, "train_acc": tr_acc, "test_acc": te_acc,
+               "seconds": time.time() - t0}
+        history.append(rec)
+        log(f"epoch {epoch}/{epochs}  loss {tr_loss:.4f}  train {tr_acc:.2f}%  test {te_acc:.2f}%  "
+            f"({rec['seconds']:.1f} s)")
+    model.eval()
+    return model, settings, history
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line on stderr, status 2
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
+    p = _Parser(prog="python -m export.train", description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="mnist", help=f"one of {', '.join(datasets.NAMES)} (default mnist)")
+    p.add_argument("--sizes", type=_ints, default=[784, 256, 256, 10], help="layer widths, inputs first")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--lr", type=float, default=0.005)
+    p.add_argument("--meta", type=_floats, default=1.35, help="metaplasticity m, one value or one per layer")
+    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--binarize-input", action="store_true", help="first layer reads sign bits of the input")
+    p.add_argument("--int8-grid", type=_ints, default=None, metavar="E",
+                   help="keep hidden weights on the int8 grid of scale 2^-E (one E or one per layer)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("-o", "--output", default="model.pt")
+    args = p.parse_args(argv)
+    try:
+        ds = datasets.load(args.dataset)
+        n_layers = len(args.sizes) - 1
+        if args.int8_grid is not None and len(args.int8_grid) not in (1, n_layers):
+            raise ValueError(f"--int8-grid needs 1 or {n_layers} values")
+        if isinstance(args.meta, list) and len(args.meta) != n_layers:
+            raise ValueError(f"--meta needs 1 or {n_layers} values")
+        model, settings, history = train(
+            ds, args.sizes, args.epochs, args.lr, args.meta, args.batch, args.weight_decay,
+            args.binarize_input, args.int8_grid, args.seed, progress=not args.no_progress,
+        )
+        save_checkpoint(args.output, model, settings, history)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"saved {args.output}: test accuracy {history[-1]['test_acc']:.2f}%" if history else f"saved {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main())
