@@ -93,7 +93,8 @@ def train(
         if progress:
             from tqdm import tqdm
 
-            batches = tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch")
+            # disable=None: a bar on a terminal, nothing in a log file or CI
+            batches = tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch", disable=None)
         for i in batches:
             idx = order[i : i + batch]
             if len(idx) < 2:  # BatchNorm needs two samples
