@@ -5,6 +5,7 @@ constant neurons, learning on any subset of layers."""
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 
@@ -72,3 +73,30 @@ def random_stream(rng: np.random.Generator, n: int, n_inputs: int, n_classes: in
     proj = rng.normal(size=(n_inputs, n_classes))
     y = np.argmax(x.astype(np.float64) @ proj, axis=1)
     return x, y.astype(np.int64)
+
+
+def golden_io(blob: bytes, rng: np.random.Generator, n_infer: int, n_learn: int) -> tuple[dict, bytes]:
+    """What the reference computes for a blob (the key format of tests/data/golden_io.json):
+    logits and predictions of n_infer samples, then n_learn learning steps; and the state after."""
+    from pyruntime.reference import Model
+
+    model = Model.load(blob)
+    x_inf, _ = random_stream(rng, n_infer, model.n_inputs, model.n_classes)
+    x_learn, y_learn = random_stream(rng, n_learn, model.n_inputs, model.n_classes)
+    io = {
+        "infer_inputs": x_inf.tolist(),
+        "infer_logits": model.infer(x_inf).tolist(),
+        "infer_predictions": model.predict(x_inf).tolist(),
+        "learn_inputs": x_learn.tolist(),
+        "learn_labels": y_learn.tolist(),
+        "learn_predictions": model.learn(x_learn, y_learn).tolist(),
+        "learn_losses": model.last_losses.tolist(),
+    }
+    state = model.state()
+    io.update(
+        state_size=len(state),
+        state_crc_after_learning=zlib.crc32(state),
+        step_after_learning=model.step,
+        logits_after_learning=model.infer(x_inf).tolist(),
+    )
+    return io, state

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +29,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from blobgen import random_spec, random_stream  # noqa: E402
+from blobgen import golden_io, random_spec  # noqa: E402
 from export.blob import KIND_BITS, KIND_INT8, meta_table, write_atomic, write_blob  # noqa: E402
-from pyruntime.reference import Model  # noqa: E402
 
 
 def extreme(spec):
@@ -63,29 +61,11 @@ def make(name: str, seed: int, sizes, kind, learns, n_learn: int, edit) -> None:
     if edit is not None:
         spec = edit(spec)
     blob = write_blob(spec)
-    model = Model.load(blob)
-    x_inf, _ = random_stream(rng, 12, model.n_inputs, model.n_classes)
-    x_learn, y_learn = random_stream(rng, n_learn, model.n_inputs, model.n_classes)
-    io = {
-        "infer_inputs": x_inf.tolist(),
-        "infer_logits": model.infer(x_inf).tolist(),
-        "infer_predictions": model.predict(x_inf).tolist(),
-        "learn_inputs": x_learn.tolist(),
-        "learn_labels": y_learn.tolist(),
-        "learn_predictions": model.learn(x_learn, y_learn).tolist(),
-        "learn_losses": model.last_losses.tolist(),
-    }
-    state = model.state()
-    io.update(
-        state_size=len(state),
-        state_crc_after_learning=zlib.crc32(state),
-        step_after_learning=model.step,
-        logits_after_learning=model.infer(x_inf).tolist(),
-    )
+    io, state = golden_io(blob, rng, 12, n_learn)
     (HERE / "data").mkdir(exist_ok=True)
     write_atomic(HERE / "data" / f"{name}.mbnn", blob)
     write_atomic(HERE / "data" / f"{name}.json", (json.dumps(io) + "\n").encode())
-    acc = float(np.mean(np.asarray(io["learn_predictions"]) == y_learn))
+    acc = float(np.mean(np.asarray(io["learn_predictions"]) == io["learn_labels"]))
     print(f"{name}: {len(blob)} bytes, state {len(state)} bytes, accuracy while learning {acc:.2f}")
 
 
