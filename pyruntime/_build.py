@@ -67,6 +67,8 @@ mbnn_status mbnn_learn(mbnn_model *model, const int8_t *x, uint16_t label,
 mbnn_status mbnn_state_size(const mbnn_model *model, size_t *size);
 mbnn_status mbnn_state_save(const mbnn_model *model, void *buf, size_t buf_len);
 mbnn_status mbnn_state_load(mbnn_model *model, const void *buf, size_t buf_len);
+mbnn_status mbnn_state_pick(const mbnn_model *model, const void *slot_a, size_t len_a,
+                            const void *slot_b, size_t len_b, unsigned *slot);
 uint32_t mbnn_crc32(uint32_t crc, const void *data, size_t len);
 
 mbnn_status mbnnpy_infer_batch(mbnn_model *model, const int8_t *x, size_t n,

@@ -248,6 +248,18 @@ class Model:
         buf = _aligned_copy(data)
         _check(lib.mbnn_state_load(self._m, ffi.from_buffer("uint8_t[]", buf), len(data)))
 
+    def pick_state(self, slot_a: bytes | None, slot_b: bytes | None) -> int:
+        """Which of two saved states to load (0 or 1), as a device with two flash
+        slots does at start: the valid state of this model with the larger step.
+        Raises MbnnError when neither slot holds one; save the next state over the
+        other slot."""
+        slots = [b"" if s is None else bytes(s) for s in (slot_a, slot_b)]
+        bufs = [_aligned_copy(s) for s in slots]
+        ptrs = [ffi.from_buffer("uint8_t[]", b) if len(s) else ffi.NULL for s, b in zip(slots, bufs)]
+        slot = ffi.new("unsigned *")
+        _check(lib.mbnn_state_pick(self._m, ptrs[0], len(slots[0]), ptrs[1], len(slots[1]), slot))
+        return int(slot[0])
+
 
 def _restore(blob: bytes, learn: bool, state: bytes | None) -> Model:
     model = Model(blob, learn=learn)

@@ -120,3 +120,43 @@ def test_errors_are_the_same_in_c_and_reference(impl) -> None:
     with pytest.raises(MbnnError) as info:
         impl.load(GOLDEN, learn=False).learn(x, y)
     assert info.value.name == "MBNN_ERR_NO_LEARN"
+
+
+def _with_step(state: bytes, step: int) -> bytes:
+    """The same state claiming another step count (CRC recomputed)."""
+    out = bytearray(state)
+    struct.pack_into("<I", out, 20, step)
+    struct.pack_into("<I", out, 12, zlib.crc32(bytes(out[16:])))
+    return bytes(out)
+
+
+def test_two_slots_survive_a_reset_in_the_middle_of_a_write() -> None:
+    """Saving alternates between two slots; a write cut short by a reset leaves a
+    slot that fails its CRC, and the other slot, one save older, is loaded."""
+    x, y = _stream(60)
+    model = pyruntime.Model.load(GOLDEN)
+    model.learn(x[:20], y[:20])
+    slot_a = model.state()  # step 20
+    model.learn(x[20:40], y[20:40])
+    newer = model.state()  # step 40, to be written over slot b
+    assert model.pick_state(slot_a, newer) == 1 and model.pick_state(newer, slot_a) == 0
+    old_b = _with_step(slot_a, 7)
+    for cut in (1, len(newer) // 2, len(newer) - 1):  # reset after `cut` bytes of the write
+        torn = newer[:cut] + old_b[cut:]
+        assert model.pick_state(slot_a, torn) == 0
+    assert model.pick_state(None, newer) == 1 and model.pick_state(slot_a, None) == 0
+    with pytest.raises(MbnnError) as info:
+        model.pick_state(None, newer[:-1])
+    assert info.value.name == "MBNN_ERR_STATE_CORRUPT"
+    fresh = pyruntime.Model.load(GOLDEN)
+    fresh.load_state([slot_a, newer][fresh.pick_state(slot_a, newer)])
+    assert fresh.state() == newer
+
+
+def test_slot_choice_follows_serial_number_arithmetic() -> None:
+    """Step counts compare mod 2^32: 1 is newer than 2^32 - 1 (the count wrapped)."""
+    model = pyruntime.Model.load(GOLDEN)
+    state = model.state()
+    assert model.pick_state(_with_step(state, 2**32 - 1), _with_step(state, 1)) == 1
+    assert model.pick_state(_with_step(state, 5), _with_step(state, 4)) == 0
+    assert model.pick_state(_with_step(state, 9), _with_step(state, 9)) == 0

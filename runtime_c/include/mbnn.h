@@ -126,6 +126,14 @@ mbnn_status mbnn_state_save(const mbnn_model *model, void *buf, size_t buf_len);
  * error the model keeps the state it had. */
 mbnn_status mbnn_state_load(mbnn_model *model, const void *buf, size_t buf_len);
 
+/* Two-slot persistence that survives a reset in the middle of a write: of two
+ * buffers holding saved states (either may be NULL: never written), *slot
+ * receives 0 or 1, the one to load: the valid state of this model with the
+ * larger step (compared mod 2^32, so the count may wrap). Save the next state
+ * over the other slot. When neither is valid: slot a's status, *slot unchanged. */
+mbnn_status mbnn_state_pick(const mbnn_model *model, const void *slot_a, size_t len_a,
+                            const void *slot_b, size_t len_b, unsigned *slot);
+
 /* CRC-32 (IEEE 802.3, as zlib) of len bytes, continuing from crc (start: 0). */
 uint32_t mbnn_crc32(uint32_t crc, const void *data, size_t len);
 

@@ -82,13 +82,13 @@ mbnn_status mbnn_state_save(const mbnn_model *model, void *buf, size_t buf_len)
     return MBNN_OK;
 }
 
-mbnn_status mbnn_state_load(mbnn_model *model, const void *buf, size_t buf_len)
+/* Every check of a saved state against this model, changing nothing. */
+static mbnn_status mbnn_state_check(const mbnn_model *model, const uint8_t *p, size_t buf_len)
 {
-    const uint8_t *p = (const uint8_t *)buf;
     size_t size, pos;
-    uint32_t total, l, i, j, n_learning;
+    uint32_t total, l, i, n_learning;
 
-    if (model == NULL || buf == NULL || model->blob == NULL) {
+    if (model == NULL || p == NULL || model->blob == NULL) {
         return MBNN_ERR_NULL;
     }
     if (!model->can_learn) {
@@ -127,6 +127,43 @@ mbnn_status mbnn_state_load(mbnn_model *model, const void *buf, size_t buf_len)
             }
             pos += 4;
         }
+    }
+    return MBNN_OK;
+}
+
+mbnn_status mbnn_state_pick(const mbnn_model *model, const void *slot_a, size_t len_a,
+                            const void *slot_b, size_t len_b, unsigned *slot)
+{
+    mbnn_status a, b;
+
+    if (model == NULL || slot == NULL) {
+        return MBNN_ERR_NULL;
+    }
+    a = slot_a == NULL ? MBNN_ERR_STATE_CORRUPT : mbnn_state_check(model, (const uint8_t *)slot_a, len_a);
+    b = slot_b == NULL ? MBNN_ERR_STATE_CORRUPT : mbnn_state_check(model, (const uint8_t *)slot_b, len_b);
+    if (a != MBNN_OK && b != MBNN_OK) {
+        return a;
+    }
+    if (a == MBNN_OK && b == MBNN_OK) {
+        /* Serial number arithmetic (RFC 1982): b is newer when b - a, taken
+         * mod 2^32, lies in 1 .. 2^31 - 1, so the step count may wrap. */
+        uint32_t diff = mbnn_rd32((const uint8_t *)slot_b + 20) - mbnn_rd32((const uint8_t *)slot_a + 20);
+        *slot = (diff != 0u && diff < 0x80000000u) ? 1u : 0u;
+    } else {
+        *slot = a == MBNN_OK ? 0u : 1u;
+    }
+    return MBNN_OK;
+}
+
+mbnn_status mbnn_state_load(mbnn_model *model, const void *buf, size_t buf_len)
+{
+    const uint8_t *p = (const uint8_t *)buf;
+    size_t pos;
+    uint32_t l, i, j;
+    mbnn_status status = mbnn_state_check(model, p, buf_len);
+
+    if (status != MBNN_OK) {
+        return status;
     }
     /* All checked: replace the state, and the binary weights with its signs. */
     pos = MBNN_STATE_HEADER_SIZE;

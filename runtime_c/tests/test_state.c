@@ -106,6 +106,36 @@ static void expect_refused(mbnn_model *m, const uint8_t *buf, size_t len, size_t
     }
 }
 
+/* Two slots: saved (older) and edit (newer); a write of edit cut short by a
+ * reset leaves it failing its CRC, and the older slot is picked. */
+static void test_two_slots(const mbnn_golden *g, size_t learn_size, size_t size)
+{
+    mbnn_model a;
+    unsigned slot = 9u;
+    size_t cut;
+    uint32_t bad = 0;
+
+    CHECK_STATUS(mbnn_model_init(&a, g->blob, g->blob_len, arena_a, learn_size), MBNN_OK);
+    learn_range(g, &a, 0, 5);
+    CHECK_STATUS(mbnn_state_save(&a, saved, size), MBNN_OK);
+    learn_range(g, &a, 5, 9);
+    CHECK_STATUS(mbnn_state_save(&a, edit, size), MBNN_OK);
+    CHECK_STATUS(mbnn_state_pick(&a, saved, size, edit, size, &slot), MBNN_OK);
+    CHECK_EQ(slot, 1);
+    CHECK_STATUS(mbnn_state_pick(&a, edit, size, saved, size, &slot), MBNN_OK);
+    CHECK_EQ(slot, 0);
+    CHECK_STATUS(mbnn_state_pick(&a, NULL, 0, saved, size, &slot), MBNN_OK);
+    CHECK_EQ(slot, 1);
+    for (cut = 1; cut < size; cut += 7u) {
+        memcpy(scratch, edit, cut); /* the new state, written up to the reset */
+        memcpy(scratch + cut, saved, size - cut);
+        slot = 9u;
+        bad += mbnn_state_pick(&a, saved, size, scratch, size, &slot) != MBNN_OK || slot != 0u;
+    }
+    CHECK_EQ(bad, 0);
+    CHECK_STATUS(mbnn_state_pick(&a, NULL, 0, saved, size - 1u, &slot), MBNN_ERR_STATE_CORRUPT);
+}
+
 static void test_corrupt(const mbnn_golden *g, size_t learn_size, size_t size)
 {
     mbnn_model a, m;
@@ -250,6 +280,7 @@ void mbnn_test_state(void)
         }
         test_round_trip(g, learn_size, size);
         test_corrupt(g, learn_size, size);
+        test_two_slots(g, learn_size, size);
         test_bad_label(g, learn_size, size);
         test_side_by_side(g, learn_size, infer_size);
     }
