@@ -15,8 +15,10 @@ NAME is one of (each has the paper's settings as defaults; ``--help`` lists them
 - ``quadratic``: the quadratic binary task of Fig. 5a-b.
 - ``device``: the device's int8, one-sample-at-a-time rule (the C runtime through
   pyruntime, or the numpy reference) on a permuted sequence, from a network
-  pretrained on the first task.
+  pretrained on the first task; ``--stream-pretrain K``: stream learning
+  instead (pretrained on K samples, the device learns from the rest).
 - ``plot``: several result CSVs side by side in one figure.
+- ``table``: markdown rows (final accuracies, minutes, command) of run summaries.
 
 Modules: ``common`` (files and plots), ``continual`` (float training), ``ewc``,
 ``quadratic``, ``device``. Outputs go to ``build/results/`` (gitignored).

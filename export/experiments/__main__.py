@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from export.experiments import common, continual, quadratic
+from export.experiments import common, continual, device, quadratic
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,14 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     quadratic.add_args(q)
     q.set_defaults(func=quadratic.cmd_quadratic)
 
-    try:
-        from export.experiments import device
-    except ImportError:  # pragma: no cover - the device experiment needs export.fold
-        device = None
-    if device is not None:
-        q = sub.add_parser("device", help="the device's int8 one-sample learning rule on a task sequence")
-        device.add_args(q)
-        q.set_defaults(func=device.cmd_device)
+    q = sub.add_parser("device", help="the device's int8 one-sample learning rule on a task sequence")
+    device.add_args(q)
+    q.set_defaults(func=device.cmd_device)
+
+    q = sub.add_parser("table", help="markdown rows of run summaries (NAME.json)")
+    q.add_argument("json", nargs="+")
+    q.set_defaults(func=lambda a, argv: print(common.markdown_table(a.json)) or {})
 
     q = sub.add_parser("plot", help="result CSVs side by side")
     q.add_argument("csv", nargs="+")

@@ -150,3 +150,18 @@ def plot_continual(csv_paths: Sequence[str | os.PathLike], titles: Sequence[str]
     fig.tight_layout()
     fig.savefig(png, dpi=90)
     plt.close(fig)
+
+
+def markdown_table(json_paths: Sequence[str | os.PathLike]) -> str:
+    """One markdown row per run summary (NAME.json): final accuracy per task, mean, minutes, command."""
+    lines = ["| run | final accuracy per task (%) | mean | min | command |", "|---|---|---|---|---|"]
+    for path in json_paths:
+        s = json.loads(Path(path).read_text())
+        final = s.get("final")
+        if not final:
+            continue
+        accs = [final[k] for k in sorted((k for k in final if k.startswith("acc_task")),
+                                           key=lambda k: int(k[len("acc_task"):]))]
+        lines.append(f"| {s['name']} | {'/'.join(f'{a:.1f}' for a in accs)} | {final['mean_acc']:.1f} | "
+                     f"{s.get('seconds', 0) / 60:.0f} | `{s['command']}` |")
+    return "\n".join(lines)

@@ -20,6 +20,12 @@ no task identity anywhere, each sample seen `--passes` times.
    the fraction of saturated hidden weights (|h + 0.5| > 127, i.e. h = 127 or
    -128) and the fraction of binary weights that flipped since the last
    measurement.
+
+With ``--stream-pretrain K`` the "tasks" are instead one data set cut in two:
+the first K training samples (pretraining in float) and the rest, which the
+device learns from as a stream (Stream-Fashion-MNIST on the device). Both are
+tested on the data set's one test set. ``--samples 0`` with K = all gives the
+offline reference: the same network trained on everything, exported.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import argparse
 import hashlib
 import json
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +56,21 @@ def _ints(text: str) -> list[int]:
 
 def _floats(text: str) -> list[float]:
     return [float(v) for v in text.split(",")]
+
+
+def stream_split(base: str, first: int, seed: int = 0) -> list[datasets.Dataset]:
+    """Stream learning on the device: [the first `first` training samples (pretraining), the rest (the stream)].
+
+    Both share the dataset's test set, so acc_task1 and acc_task2 measure the same thing (on
+    different test subsets when --test-subset is used).
+    """
+    ds = datasets.load(base)
+    order = np.random.default_rng(seed).permutation(len(ds.x_train))
+    a, b = order[:first], order[first:]
+    return [datasets.Dataset(f"{ds.name}[:{first}]", ds.x_train[a], ds.y_train[a], ds.x_test, ds.y_test,
+                             ds.input_scale, ds.input_zero_point),
+            datasets.Dataset(f"{ds.name}[{first}:]", ds.x_train[b], ds.y_train[b], ds.x_test, ds.y_test,
+                             ds.input_scale, ds.input_zero_point)]
 
 
 def permuted_tasks(base: str, n_tasks: int, perm_seed: int = 0) -> list[datasets.Dataset]:
@@ -73,11 +95,12 @@ def calibrate_bn(model: MetaBNN, x: np.ndarray, batch: int = 500) -> None:
 
 
 def pretrain(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: float, hscale: int, seed: int,
-             cache_dir: Path, train_subset: int | None = None) -> tuple[MetaBNN, dict[str, Any]]:
-    """A MetaBNN trained on the first task on the int8 grid (cached by its settings)."""
-    key = json.dumps([task.name, list(sizes), epochs, meta, hscale, seed, train_subset])
-    path = cache_dir / f"pretrained_{hashlib.sha1(key.encode()).hexdigest()[:10]}.pt"
-    if path.is_file():
+             cache_dir: Path | None, train_subset: int | None = None, lr: float = 0.005,
+             log=common.log) -> tuple[MetaBNN, dict[str, Any]]:
+    """A MetaBNN trained on the first task on the int8 grid (cached by its settings when cache_dir is given)."""
+    key = json.dumps([task.name, list(sizes), epochs, meta, hscale, seed, train_subset] + ([lr] if lr != 0.005 else []))
+    path = cache_dir / f"pretrained_{hashlib.sha1(key.encode()).hexdigest()[:10]}.pt" if cache_dir else None
+    if path is not None and path.is_file():
         model, ckpt = load_model(path)
         return model, ckpt["settings"]
     if epochs > 0:
@@ -88,8 +111,8 @@ def pretrain(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: fl
             idx = np.random.default_rng(seed).permutation(len(ds.x_train))[:train_subset]
             ds = datasets.Dataset(ds.name, ds.x_train[idx], ds.y_train[idx], ds.x_test, ds.y_test,
                                   ds.input_scale, ds.input_zero_point)
-        model, settings, history = train(ds, sizes, epochs=epochs, meta=meta, int8_grid=[hscale], seed=seed,
-                                         progress=False, log=common.log)
+        model, settings, history = train(ds, sizes, epochs=epochs, lr=lr, meta=meta, int8_grid=[hscale], seed=seed,
+                                         progress=False, log=log)
     else:
         torch.manual_seed(seed)
         model = MetaBNN(sizes, input_scale=task.input_scale, input_zero_point=task.input_zero_point)
@@ -98,8 +121,9 @@ def pretrain(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: fl
         GridConstraint(model, [hscale] * model.n_layers)
         calibrate_bn(model, task.x_train[:5000])
         settings, history = {"meta": meta, "int8_grid": [hscale] * model.n_layers, "epochs": 0}, []
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(path, model, settings, history)
+    if path is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(path, model, settings, history)
     return model, settings
 
 
@@ -153,11 +177,13 @@ def run_device(
     seed: int = 0,
     cache_dir: Path = common.DEFAULT_OUT / "cache",
     pretrain_subset: int | None = None,
+    pretrain_lr: float = 0.005,
+    log: bool = True,
 ) -> list[dict[str, Any]]:
     """Pretrain on task 1 (float), then the runtime learns the rest one sample at a time; rows of measurements."""
     timer = common.Timer()
     model, settings = pretrain(tasks[0], sizes, pretrain_epochs, pretrain_meta, hscale, seed, cache_dir,
-                               pretrain_subset)
+                               pretrain_subset, pretrain_lr, log=common.log if log else (lambda m: None))
     blob = make_blob(model, settings, hscale, device_lr, lr_mult, meta, rms_shift, seed + 1)
     rt = load_runtime(blob, runtime)
     quant = tasks[0].quantize
@@ -166,7 +192,7 @@ def run_device(
     for t in tasks:
         idx = rng.permutation(len(t.x_test))[:test_subset] if test_subset else np.arange(len(t.x_test))
         tests.append((quant(t.x_test[idx]), t.y_test[idx]))
-    shapes = [(o, i) for i, o in zip(sizes[:-1], sizes[1:])]
+    shapes = [(o, i) for i, o in pairwise(sizes)]
     n_w = [o * i for o, i in shapes]
     prev = hidden_of(rt, shapes)
     rows: list[dict[str, Any]] = []
@@ -189,11 +215,12 @@ def run_device(
         prev = hid
         row["seconds"] = timer()
         rows.append(row)
-        common.log(f"task {task_idx + 1} +{seen}: acc " + " ".join(f"{a:.1f}" for a in accs)
-                   + f"  mean {row['mean_acc']:.2f}  stream {row['stream_acc']:.1f}  sat "
-                   + "/".join(f"{row[f'sat_l{k + 1}']:.2f}" for k in range(len(hid)))
-                   + "  flips " + "/".join(f"{row[f'flips_l{k + 1}']:.4f}" for k in range(len(hid)))
-                   + f"  ({row['seconds']:.0f} s)")
+        if log:
+            common.log(f"task {task_idx + 1} +{seen}: acc " + " ".join(f"{a:.1f}" for a in accs)
+                       + f"  mean {row['mean_acc']:.2f}  stream {row['stream_acc']:.1f}  sat "
+                       + "/".join(f"{row[f'sat_l{k + 1}']:.2f}" for k in range(len(hid)))
+                       + "  flips " + "/".join(f"{row[f'flips_l{k + 1}']:.4f}" for k in range(len(hid)))
+                       + f"  ({row['seconds']:.0f} s)")
 
     first = 1 if pretrain_epochs > 0 else 0
     measure(0, 0, None)
@@ -238,6 +265,7 @@ def plot_device(csv_path: Path, png: Path, title: str) -> None:
     axes[1].legend(fontsize=7)
     axes[2].set_ylabel("binary weights flipped since last point")
     axes[2].set_yscale("symlog", linthresh=1e-4)
+    axes[2].set_ylim(bottom=0)
     axes[2].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(png, dpi=80)
@@ -252,6 +280,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pretrain-epochs", type=int, default=5, help="float epochs on task 1 (0: learn from scratch)")
     p.add_argument("--pretrain-meta", type=float, default=1.35)
     p.add_argument("--pretrain-subset", type=int, default=None)
+    p.add_argument("--pretrain-lr", type=float, default=0.005)
     p.add_argument("--hscale", type=int, default=5, help="E: a hidden weight h stands for (h + 0.5) 2^-E")
     p.add_argument("--device-lr", type=float, default=0.002, help="weight units per unit of normalized error")
     p.add_argument("--lr-mult", type=_floats, default=[1.0], help="per-layer multipliers of the device lr")
@@ -261,6 +290,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--passes", type=int, default=1, help="times each sample is seen")
     p.add_argument("--eval-every", type=int, default=2500)
     p.add_argument("--test-subset", type=int, default=2000, help="test samples per task (0: all)")
+    p.add_argument("--stream-pretrain", type=int, default=None, metavar="K",
+                   help="stream learning instead of permuted tasks: pretrain on K samples of --dataset, "
+                        "then the device learns from the rest (task 2 = the stream; same test set)")
     p.add_argument("--runtime", choices=["c", "reference"], default="c")
     p.add_argument("--perm-seed", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
@@ -272,14 +304,18 @@ def add_args(p: argparse.ArgumentParser) -> None:
 def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the device experiment, write CSV, JSON and PNG."""
     common.set_threads(args.threads)
-    tasks = permuted_tasks(args.dataset, args.tasks, args.perm_seed)
+    if args.stream_pretrain:
+        tasks = stream_split(args.dataset, args.stream_pretrain, args.seed)
+    else:
+        tasks = permuted_tasks(args.dataset, args.tasks, args.perm_seed)
     rows = run_device(tasks, args.sizes, args.pretrain_epochs, args.pretrain_meta, args.hscale, args.device_lr,
                       args.lr_mult, args.meta, args.rms_shift, args.samples, args.passes, args.eval_every,
                       args.test_subset or None, args.runtime, args.seed, Path(args.out) / "cache",
-                      args.pretrain_subset)
+                      args.pretrain_subset, args.pretrain_lr)
     meta = "-".join(f"{m:g}" for m in args.meta)
     lrm = "-".join(f"{m:g}" for m in args.lr_mult)
-    name = args.name or (f"device_p{args.dataset}{args.tasks}_{'-'.join(map(str, args.sizes))}_m{meta}_lr{args.device_lr:g}"
+    seq = f"stream{args.dataset}{args.stream_pretrain}" if args.stream_pretrain else f"p{args.dataset}{args.tasks}"
+    name = args.name or (f"device_{seq}_{'-'.join(map(str, args.sizes))}_m{meta}_lr{args.device_lr:g}"
                          f"x{lrm}_E{args.hscale}_n{args.samples}x{args.passes}_pre{args.pretrain_epochs}_s{args.seed}")
     csv_path = common.out_path(args.out, name, "csv")
     common.write_csv(csv_path, rows)

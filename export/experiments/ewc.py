@@ -31,21 +31,18 @@ from export.model import MetaBNN
 
 @torch.no_grad()
 def _batch_stats(model: MetaBNN, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Mean and variance of every BatchNorm's input on x (a forward pass with batch statistics)."""
+    """Mean and variance of every BatchNorm's input on x (for a model that keeps no running statistics)."""
     stats: list[tuple[torch.Tensor, torch.Tensor]] = []
     hooks = [bn.register_forward_pre_hook(lambda m, inp: stats.append((inp[0].mean(0), inp[0].var(0, unbiased=False))))
              for bn in model.bns]
     was = model.training
     model.train()
-    saved = [(bn.momentum,) for bn in model.bns]
     try:
         model(x)
     finally:
         for h in hooks:
             h.remove()
         model.train(was)
-        for bn, (mom,) in zip(model.bns, saved):
-            bn.momentum = mom
     return stats
 
 
