@@ -9,20 +9,7 @@ from export.blob import BlobError, meta_table, read_blob, write_blob
 from export.fold import choose_hscale, fold, fold_hidden_bn, fold_output_bn, quantize_hidden
 from export.train import train
 from pyruntime import reference
-
-
-def _runtimes():
-    params = [pytest.param(reference.Model.load, id="reference")]
-    try:
-        from pyruntime.model import Model
-
-        params.append(pytest.param(Model.load, id="C"))
-    except ImportError:
-        params.append(pytest.param(None, id="C", marks=pytest.mark.skip(reason="C runtime not built")))
-    return params
-
-
-RUNTIMES = _runtimes()
+from runtimes import RUNTIMES
 
 
 @pytest.fixture(scope="module")

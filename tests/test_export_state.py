@@ -13,17 +13,7 @@ from export.fold import fold
 from export.state import StateError
 from export.train import train
 from pyruntime import reference
-
-
-def _runtimes():
-    params = [pytest.param(reference.Model.load, id="reference")]
-    try:
-        from pyruntime.model import Model
-
-        params.append(pytest.param(Model.load, id="C"))
-    except ImportError:
-        params.append(pytest.param(None, id="C", marks=pytest.mark.skip(reason="C runtime not built")))
-    return params
+from runtimes import RUNTIMES
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +29,7 @@ def setup(tmp_path_factory):
     return path, model, settings, ds, task2
 
 
-@pytest.mark.parametrize("load", _runtimes())
+@pytest.mark.parametrize("load", RUNTIMES)
 @pytest.mark.parametrize("learn", ["all", "last"])
 def test_device_state_reproduces_device_predictions(setup, load, learn):
     path, model, settings, ds, task2 = setup
@@ -47,7 +37,7 @@ def test_device_state_reproduces_device_predictions(setup, load, learn):
     assert info.flipped[0].any() and info.flipped[1].any()
     blob = write_blob(spec)
     dev = load(blob)
-    n = 300 if load is reference.Model.load else len(task2.y_train)
+    n = 300 if load == reference.Model.load else len(task2.y_train)
     dev.learn(task2.quantize(task2.x_train[:n]), task2.y_train[:n])
     state = dev.state()
     for restored in (load_state(path, state, learn=learn), load_state(path, state, blob=blob)):
