@@ -236,7 +236,7 @@ class Model:
     def load_state(self, data: bytes) -> None:
         """Replace the learned state; everything is checked before anything changes."""
         data = bytes(data)
-        expected = len(self.state())
+        expected = 32 + sum(((l.hidden.size + 3) & ~3) + 4 * len(l.rms) for l in self._learning_layers())
         corrupt, other = MbnnError(status_value("MBNN_ERR_STATE_CORRUPT")), MbnnError(status_value("MBNN_ERR_STATE_MODEL"))
         if len(data) < 32:
             raise corrupt
