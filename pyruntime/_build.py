@@ -6,15 +6,18 @@ this file in `cffi_modules`). To build it by hand into the source tree:
 
     python pyruntime/_build.py
 
-The list of C files comes from runtime_c/sources.mk when it exists (the
-runtime's Makefile shares it), else from a glob of runtime_c/src/*.c.
+The list of C files is runtime_c/sources.txt (the one list every build
+reads); the declarations come from runtime_c/include/mbnn.h through the C
+preprocessor.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import re
+import shlex
+import subprocess
+import sysconfig
 
 import cffi
 
@@ -25,52 +28,9 @@ INCLUDE = os.path.join(RUNTIME, "include")
 # The public API (runtime_c/include/mbnn.h) as cffi needs it. `...` lets the
 # compiler fill in the enum values and the struct layout, so only the fields
 # Python reads are named here.
-CDEF = """
-typedef enum {
-    MBNN_OK, MBNN_ERR_NULL, MBNN_ERR_TRUNCATED, MBNN_ERR_BAD_MAGIC,
-    MBNN_ERR_VERSION, MBNN_ERR_CRC, MBNN_ERR_BAD_HEADER, MBNN_ERR_BAD_LAYER,
-    MBNN_ERR_BAD_OFFSET, MBNN_ERR_BAD_WEIGHTS, MBNN_ERR_ARENA_TOO_SMALL,
-    MBNN_ERR_ALIGN, MBNN_ERR_NO_LEARN, MBNN_ERR_BAD_LABEL,
-    MBNN_ERR_BUFFER_TOO_SMALL, MBNN_ERR_STATE_CORRUPT, MBNN_ERR_STATE_MODEL,
-    MBNN_STATUS_COUNT, ...
-} mbnn_status;
-
-typedef enum { MBNN_MODE_INFER, MBNN_MODE_LEARN, ... } mbnn_mode;
-
-#define MBNN_FORMAT_VERSION ...
-#define MBNN_STATE_VERSION ...
-#define MBNN_MAX_LAYERS ...
-#define MBNN_MAX_WIDTH ...
-
-typedef struct {
-    uint32_t blob_crc;
-    uint32_t seed;
-    uint32_t step;
-    int8_t zero_point;
-    uint8_t out_frac_bits;
-    uint8_t rms_shift;
-    uint8_t n_layers;
-    uint8_t can_learn;
-    uint16_t n_inputs, n_classes;
-    ...;
-} mbnn_model;
-
-const char *mbnn_strerror(mbnn_status status);
-mbnn_status mbnn_arena_size(const void *blob, size_t blob_len, mbnn_mode mode,
-                            size_t *arena_len);
-mbnn_status mbnn_model_init(mbnn_model *model, const void *blob, size_t blob_len,
-                            void *arena, size_t arena_len);
-mbnn_status mbnn_infer(mbnn_model *model, const int8_t *x, int32_t *logits);
-mbnn_status mbnn_predict(mbnn_model *model, const int8_t *x, uint16_t *prediction);
-mbnn_status mbnn_learn(mbnn_model *model, const int8_t *x, uint16_t label,
-                       uint16_t *prediction, uint32_t *loss);
-mbnn_status mbnn_state_size(const mbnn_model *model, size_t *size);
-mbnn_status mbnn_state_save(const mbnn_model *model, void *buf, size_t buf_len);
-mbnn_status mbnn_state_load(mbnn_model *model, const void *buf, size_t buf_len);
-mbnn_status mbnn_state_pick(const mbnn_model *model, const void *slot_a, size_t len_a,
-                            const void *slot_b, size_t len_b, unsigned *slot);
-uint32_t mbnn_crc32(uint32_t crc, const void *data, size_t len);
-
+# The binding's own batch loops (SOURCE below); the runtime's API comes from
+# mbnn.h itself (api_cdef), so nothing restates it.
+BATCH_CDEF = """
 mbnn_status mbnnpy_infer_batch(mbnn_model *model, const int8_t *x, size_t n,
                                int32_t *logits, size_t *failed);
 mbnn_status mbnnpy_predict_batch(mbnn_model *model, const int8_t *x, size_t n,
@@ -80,6 +40,26 @@ mbnn_status mbnnpy_learn_batch(mbnn_model *model, const int8_t *x,
                                uint16_t *predictions, uint32_t *losses,
                                size_t *failed);
 """
+
+
+def _compiler() -> list[str]:
+    return shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+
+
+def api_cdef() -> str:
+    """The declarations of runtime_c/include/mbnn.h as cffi reads them: the header
+    run through the C preprocessor (its #include lines dropped: cffi knows the
+    standard types), and its integer macros as cffi constants."""
+    with open(os.path.join(INCLUDE, "mbnn.h"), encoding="utf-8") as fh:
+        header = "".join(line for line in fh if not line.lstrip().startswith("#include"))
+
+    def cpp(*flags: str) -> str:
+        return subprocess.run([*_compiler(), "-E", "-P", *flags, "-x", "c", "-"], input=header,
+                              capture_output=True, text=True, check=True).stdout
+
+    macros = [m.group(1) for m in re.finditer(r"^#define (MBNN_\w+) (?!\")\S", cpp("-dM"), re.M)]
+    return cpp() + "".join(f"#define {name} ...\n" for name in macros)
+
 
 # Loops over samples, in C so that a batch costs one call from Python. Each
 # stops at the first error and stores the index of the failing sample in
@@ -144,24 +124,9 @@ static mbnn_status mbnnpy_learn_batch(mbnn_model *model, const int8_t *x,
 
 
 def c_sources() -> list[str]:
-    """The runtime's C files, absolute paths, sorted."""
-    mk = os.path.join(RUNTIME, "sources.mk")
-    found: list[str] = []
-    if os.path.exists(mk):
-        with open(mk, encoding="utf-8") as fh:
-            text = fh.read().replace("\\\n", " ")
-        for line in text.splitlines():
-            line = line.split("#", 1)[0]
-            for token in re.findall(r"[\w./$(){}-]+\.c\b", line):
-                token = re.sub(r"^\$[({]\w+[)}]/?", "", token)  # $(MBNN_DIR)/src/x.c
-                for base in (RUNTIME, ROOT):
-                    path = os.path.normpath(os.path.join(base, token))
-                    if os.path.isfile(path):
-                        found.append(path)
-                        break
-    if not found:
-        found = glob.glob(os.path.join(RUNTIME, "src", "*.c"))
-    return sorted(set(found))
+    """The runtime's C files (runtime_c/sources.txt, the one list), absolute paths."""
+    with open(os.path.join(RUNTIME, "sources.txt"), encoding="utf-8") as fh:
+        return [os.path.join(RUNTIME, line) for line in fh.read().split()]
 
 
 def make_builder(relative: bool) -> cffi.FFI:
@@ -173,7 +138,7 @@ def make_builder(relative: bool) -> cffi.FFI:
         return os.path.relpath(path, ROOT) if relative else path
 
     builder = cffi.FFI()
-    builder.cdef(CDEF)
+    builder.cdef(api_cdef() + BATCH_CDEF)
     builder.set_source(
         "pyruntime._mbnn",
         SOURCE,
@@ -187,11 +152,10 @@ def make_builder(relative: bool) -> cffi.FFI:
 ffibuilder = make_builder(relative=os.path.abspath(os.getcwd()) == ROOT)
 
 if __name__ == "__main__":
+    import glob
     import shutil
     import tempfile
 
-    if not c_sources():
-        raise SystemExit("no C sources in runtime_c/src: nothing to build")
     with tempfile.TemporaryDirectory() as tmp:
         built = make_builder(relative=False).compile(tmpdir=tmp, verbose=False)
         # One module only: a stale _mbnn.cpython-*.so would shadow _mbnn.abi3.so.

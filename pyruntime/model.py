@@ -9,13 +9,12 @@ Loops over samples run in C. Every error of the runtime becomes a
 
 from __future__ import annotations
 
-import os
-import struct
-from typing import Union
-
 import numpy as np
 
+from pyruntime import api
+from pyruntime.api import BlobLike
 from pyruntime.errors import MbnnError
+from pyruntime.format import BLOB_HEADER, quantize
 
 try:
     from pyruntime._mbnn import ffi, lib
@@ -24,9 +23,6 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "the C runtime extension pyruntime._mbnn is not built; run `bash scripts/setup.sh` "
         "(or `pip install -e .` in the repository) to compile runtime_c/ for this machine"
     ) from exc
-
-BlobLike = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray]
-
 
 def _aligned_copy(data: bytes) -> np.ndarray:
     """A 4-byte aligned private copy of data (uint32 words, zero padded)."""
@@ -45,19 +41,6 @@ def _check(status: int, *, sample: int | None = None, detail: str | None = None)
         _raise(status, sample=sample, detail=detail)
 
 
-def _as_bytes(blob: BlobLike) -> bytes:
-    if isinstance(blob, (str, os.PathLike)):
-        with open(blob, "rb") as fh:
-            return fh.read()
-    if isinstance(blob, np.ndarray):
-        return np.ascontiguousarray(blob).tobytes()
-    if isinstance(blob, (bytes, bytearray, memoryview)):
-        return bytes(blob)
-    raise TypeError(
-        f"a blob is a path (str or os.PathLike) or the bytes of a .mbnn file, got {type(blob).__name__}"
-    )
-
-
 class Model:
     """One network bound to its own copy of the blob and its own arena.
 
@@ -71,7 +54,7 @@ class Model:
     """
 
     def __init__(self, blob: BlobLike, learn: bool = True) -> None:
-        data = _as_bytes(blob)
+        data = api.blob_bytes(blob)
         self._learn_requested = bool(learn)
         self._blob_len = len(data)
         self._blob = _aligned_copy(data)
@@ -92,9 +75,8 @@ class Model:
         self.n_inputs = int(self._m.n_inputs)
         self.n_classes = int(self._m.n_classes)
         # Host metadata of the header (docs/FORMAT.md): input quantization.
-        self.input_scale, self.input_zero_point = struct.unpack_from("<fb", data, 20)
-        self.input_scale = float(self.input_scale)
-        self.input_zero_point = int(self.input_zero_point)
+        self.input_scale = float(BLOB_HEADER["input_scale"].read(data))
+        self.input_zero_point = int(BLOB_HEADER["input_zero_point"].read(data))
         #: per-sample losses of the last `learn` call, int64 (N,): 32768 - p(label) in Q15
         self.last_losses = np.zeros(0, dtype=np.int64)
 
@@ -144,22 +126,10 @@ class Model:
     def quantize(self, features) -> np.ndarray:
         """Float features -> int8 as the blob says:
         ``clamp(round(f / input_scale) + input_zero_point, -128, 127)``."""
-        f = np.asarray(features, dtype=np.float64)
-        q = np.rint(f / self.input_scale) + self.input_zero_point
-        return np.clip(q, -128, 127).astype(np.int8)
+        return quantize(features, self.input_scale, self.input_zero_point)
 
     def _x(self, X) -> np.ndarray:
-        want = f"X must be int8 of shape (N, {self.n_inputs})"
-        if not isinstance(X, np.ndarray):
-            raise TypeError(f"{want}, got {type(X).__name__}; pass a numpy array "
-                            "(model.quantize(features) makes one from float features)")
-        if X.dtype != np.int8:
-            raise ValueError(f"{want}, got dtype {X.dtype}; quantize features with "
-                             "model.quantize(features) (the blob's input scale and zero point)")
-        if X.ndim != 2 or X.shape[1] != self.n_inputs:
-            extra = "; for one sample pass X[None, :]" if X.ndim == 1 and X.shape[0] == self.n_inputs else ""
-            raise ValueError(f"{want}, got shape {X.shape}{extra}")
-        return np.ascontiguousarray(X)
+        return api.features(X, self.n_inputs)
 
     # ------------------------------------------------------------ inference
 
@@ -199,21 +169,9 @@ class Model:
         sample); the samples before it stay learned.
         """
         X = self._x(X)
-        y = np.asarray(y)
-        if y.ndim == 0:
-            y = y.reshape(1)
-        if y.shape != (X.shape[0],):
-            raise ValueError(f"y must hold one label per row of X: shape ({X.shape[0]},), got {y.shape}")
-        if y.size and not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"y must be integer class labels in 0..{self.n_classes - 1}, got dtype {y.dtype}")
-        bad = np.flatnonzero((y < 0) | (y >= self.n_classes)) if y.size else []
-        if len(bad):
-            i = int(bad[0])
-            _raise(lib.MBNN_ERR_BAD_LABEL, sample=i,
-                   detail=f"y[{i}] = {y[i]}, classes are 0..{self.n_classes - 1}")
+        labels = api.labels(y, X.shape[0], self.n_classes)
         if not self.can_learn:
             _raise(lib.MBNN_ERR_NO_LEARN)
-        labels = y.astype(np.uint16)
         pred = np.zeros(X.shape[0], dtype=np.uint16)
         loss = np.zeros(X.shape[0], dtype=np.uint32)
         failed = ffi.new("size_t *")

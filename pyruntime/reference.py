@@ -11,15 +11,26 @@ is the floor shift the document calls asr.
 from __future__ import annotations
 
 import math
-import os
-import struct
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from export.blob import KIND_INT8, BlobSpec, LayerSpec, read_blob
-from pyruntime.errors import MbnnError, status_value
+from pyruntime import api
+from pyruntime.api import BlobLike
+from pyruntime.errors import MbnnError
+from pyruntime.format import (
+    KIND_INT8,
+    BlobSpec,
+    LayerSpec,
+    StateError,
+    align4,
+    blob_crc,
+    quantize,
+    read_blob,
+    read_state,
+    words_per_row,
+    write_state,
+)
 
 # 65536 * 2^(-k/16), k = 0..16, and round(2^16 * log2(e)) (ARITHMETIC.md step 2).
 EXP2_TABLE = np.array(
@@ -32,8 +43,6 @@ NORM_MAX = 4096
 STEP_MAX = 1 << 23
 GOLDEN_RATIO_32 = 0x9E3779B9
 MASK32 = 0xFFFFFFFF
-STATE_MAGIC = b"MBST"
-STATE_VERSION = 1
 
 
 def mix32(x: np.ndarray | int) -> np.ndarray:
@@ -75,30 +84,37 @@ class _Layer:
 
 
 class Model:
-    """A .mbnn model computed with the reference integer arithmetic (same interface as pyruntime.Model)."""
+    """A .mbnn model computed with the reference integer arithmetic.
 
-    def __init__(self, spec: BlobSpec, blob_crc: int) -> None:
+    The same interface as `pyruntime.Model` (the C runtime), the same errors
+    (`MbnnError` with the status C returns) for the same calls."""
+
+    def __init__(self, spec: BlobSpec, blob_crc: int, learn: bool = True, blob: bytes | None = None) -> None:
         """Bind a parsed blob; `blob_crc` is its header CRC, which names the model in saved state."""
         self.spec = spec
         self.blob_crc = blob_crc
+        self.blob = blob
         self.step = 0
-        self.can_learn = any(ls.learns for ls in spec.layers)
+        self.can_learn = learn and any(ls.learns for ls in spec.layers)
+        self.input_scale = float(spec.input_scale)
+        self.input_zero_point = int(spec.input_zero_point)
+        #: per-sample losses of the last `learn` call, int64 (N,): 32768 - p(label) in Q15
+        self.last_losses = np.zeros(0, dtype=np.int64)
         self.layers: list[_Layer] = []
         base = 0
         for ls in spec.layers:
             signs = 1 - 2 * ls.bits.astype(np.int64)
-            hidden = ls.hidden.astype(np.int64) if ls.learns else None
-            rms = np.zeros(ls.n_out, dtype=np.int64) if ls.learns else None
+            hidden = ls.hidden.astype(np.int64) if ls.learns and self.can_learn else None
+            rms = np.zeros(ls.n_out, dtype=np.int64) if hidden is not None else None
             self.layers.append(_Layer(ls, base, signs, hidden, rms))
             base += ls.n_out * ls.n_in
 
     @classmethod
-    def load(cls, source: str | os.PathLike | bytes, learn: bool = True) -> Model:
-        """Load a blob from a path or from its bytes; learn=False makes it inference only."""
-        data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else open(source, "rb").read()
-        model = cls(read_blob(data), struct.unpack_from("<I", data, 12)[0])
-        model.can_learn = model.can_learn and learn
-        return model
+    def load(cls, blob: BlobLike, learn: bool = True) -> Model:
+        """Load a blob from a path or from its bytes; learn=False makes it inference only.
+        A bad blob raises MbnnError with the status the C runtime gives it."""
+        data = api.blob_bytes(blob)
+        return cls(read_blob(data), blob_crc(data), learn, data)
 
     @property
     def n_inputs(self) -> int:
@@ -110,13 +126,38 @@ class Model:
         """Number of classes (logits)."""
         return self.spec.n_classes
 
+    @property
+    def out_frac_bits(self) -> int:
+        """Fraction bits of the fixed-point logits."""
+        return self.spec.out_frac_bits
+
+    @property
+    def arena_size(self) -> int:
+        """Bytes of RAM the C runtime needs for this model in its mode (the arena plan of runtime_c/src/mbnn_model.c)."""
+        layers = self.spec.layers
+        size = 4 * self.n_classes
+        if not self.can_learn:
+            return size + 2 * 4 * max(words_per_row(ls.n_in) for ls in layers)
+        for idx, ls in enumerate(layers):
+            if ls.learns:
+                size += 4 * ls.n_out * words_per_row(ls.n_in) + 4 * ls.n_out + align4(ls.n_out * ls.n_in)
+            size += 4 * words_per_row(ls.n_in)
+            if idx < len(layers) - 1:
+                size += 4 * words_per_row(ls.n_out)
+        return size + 2 * 4 * max(max(ls.n_in, ls.n_out) for ls in layers)
+
+    def quantize(self, features) -> np.ndarray:
+        """Float features -> int8 as the blob says (pyruntime.format.quantize)."""
+        return quantize(features, self.input_scale, self.input_zero_point)
+
+    def __repr__(self) -> str:
+        mode = "learn" if self.can_learn else "infer"
+        return f"<pyruntime.reference.Model {self.n_inputs}->{self.n_classes} {mode} step={self.step}>"
+
     # ---------------------------------------------------------------- inference
 
     def _check_x(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        if x.dtype != np.int8 or x.ndim != 2 or x.shape[1] != self.n_inputs:
-            raise ValueError(f"X must be int8 of shape (N, {self.n_inputs}), got {x.dtype} {x.shape}")
-        return x.astype(np.int64)
+        return api.features(x, self.n_inputs).astype(np.int64)
 
     def _forward(self, q: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
         """Inputs of every layer (x - zp, or +/-1), window masks of hidden layers, logits (N, C)."""
@@ -138,31 +179,28 @@ class Model:
                 z = np.clip(scale.astype(np.int64) * a + offset, -(1 << 31), (1 << 31) - 1)
         return inputs, windows, z
 
-    def infer(self, x: np.ndarray) -> np.ndarray:
+    def infer(self, X: np.ndarray) -> np.ndarray:
         """int32 logits (N, n_classes) of int8 samples (N, n_inputs)."""
-        return self._forward(self._check_x(x))[2].astype(np.int32)
+        return self._forward(self._check_x(X))[2].astype(np.int32)
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted classes (N,): argmax of the logits, ties to the lowest index."""
-        return np.argmax(self.infer(x), axis=1)
+        return np.argmax(self.infer(X), axis=1)
 
     # ----------------------------------------------------------------- learning
 
-    def learn(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Learn from samples one after another; return the predictions made before each update."""
-        q = self._check_x(x)
-        y = np.asarray(y).astype(np.int64).reshape(-1)
-        if len(y) != len(q):
-            raise ValueError(f"got {len(q)} samples and {len(y)} labels")
+    def learn(self, X: np.ndarray, y, return_loss: bool = False):
+        """Learn from samples one after another; return the predictions made before
+        each update, with return_loss=True also the losses (as pyruntime.Model.learn)."""
+        q = self._check_x(X)
+        y = api.labels(y, len(q), self.n_classes).astype(np.int64)
         if not self.can_learn:
-            raise MbnnError(status_value("MBNN_ERR_NO_LEARN"))
-        if np.any((y < 0) | (y >= self.n_classes)):
-            raise MbnnError(status_value("MBNN_ERR_BAD_LABEL"))
+            raise MbnnError("MBNN_ERR_NO_LEARN")
         self.last_losses = np.zeros(len(q), dtype=np.int64)
         preds = np.zeros(len(q), dtype=np.int64)
         for n in range(len(q)):
             preds[n], self.last_losses[n] = self._learn_one(q[n : n + 1], int(y[n]))
-        return preds
+        return (preds, self.last_losses.copy()) if return_loss else preds
 
     def _learn_one(self, q: np.ndarray, label: int) -> tuple[int, int]:
         inputs, windows, z = self._forward(q)
@@ -222,42 +260,45 @@ class Model:
     # -------------------------------------------------------------------- state
 
     def _learning_layers(self) -> list[_Layer]:
+        if not self.can_learn:
+            raise MbnnError("MBNN_ERR_NO_LEARN")
         return [layer for layer in self.layers if layer.hidden is not None]
 
     def state(self) -> bytes:
         """The learned state in the format of docs/FORMAT.md ("Learned state")."""
-        parts = []
-        for layer in self._learning_layers():
-            h = layer.hidden.astype(np.int8).tobytes()
-            parts.append(h + b"\0" * (-len(h) % 4) + layer.rms.astype("<u4").tobytes())
-        body = struct.pack("<IIII", self.blob_crc, self.step, len(parts), 0) + b"".join(parts)
-        return struct.pack("<4sIII", STATE_MAGIC, STATE_VERSION, 16 + len(body), zlib.crc32(body)) + body
+        return write_state(self.blob_crc, self.step, [(l.hidden, l.rms) for l in self._learning_layers()])
 
-    def load_state(self, data: bytes) -> None:
+    def _check_state(self, data: object) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"state must be the bytes returned by Model.state(), got {type(data).__name__}")
+        shapes = [l.hidden.shape for l in self._learning_layers()]
+        _crc, step, layers = read_state(bytes(data), shapes, self.blob_crc)
+        return step, layers
+
+    def load_state(self, state: bytes) -> None:
         """Replace the learned state; everything is checked before anything changes."""
-        data = bytes(data)
-        expected = 32 + sum(((l.hidden.size + 3) & ~3) + 4 * len(l.rms) for l in self._learning_layers())
-        corrupt, other = MbnnError(status_value("MBNN_ERR_STATE_CORRUPT")), MbnnError(status_value("MBNN_ERR_STATE_MODEL"))
-        if len(data) < 32:
-            raise corrupt
-        magic, version, total, crc, model_crc, step, n_learn, _ = struct.unpack_from("<4sIIIIIII", data)
-        if magic != STATE_MAGIC or version != STATE_VERSION or total > len(data) or total < 32:
-            raise corrupt
-        if zlib.crc32(data[16:total]) != crc:
-            raise corrupt
-        if model_crc != self.blob_crc or total != expected:
-            raise other
-        pos, new = 32, []
-        for layer in self._learning_layers():
-            n_out, n_in = layer.hidden.shape
-            h = np.frombuffer(data, np.int8, n_out * n_in, pos).astype(np.int64).reshape(n_out, n_in)
-            pos += (n_out * n_in + 3) & ~3
-            rms = np.frombuffer(data, "<u4", n_out, pos).astype(np.int64)
-            pos += 4 * n_out
-            if np.any(rms > 1 << 30):
-                raise corrupt
-            new.append((layer, h, rms))
-        for layer, h, rms in new:
-            layer.hidden, layer.rms = h, rms
-            layer.signs = np.where(h < 0, -1, 1)
+        step, new = self._check_state(state)
+        for layer, (h, rms) in zip(self._learning_layers(), new):
+            layer.hidden, layer.rms = h.astype(np.int64), rms.astype(np.int64)
+            layer.signs = np.where(layer.hidden < 0, -1, 1)
         self.step = step
+
+    def pick_state(self, slot_a: bytes | None, slot_b: bytes | None) -> int:
+        """Which of two saved states to load (0 or 1), as mbnn_state_pick: the valid
+        state of this model with the larger step (RFC 1982 serial numbers)."""
+        steps, errors = [], []
+        for slot in (slot_a, slot_b):
+            try:
+                if slot is None:
+                    raise StateError("MBNN_ERR_STATE_CORRUPT", detail="empty slot")
+                steps.append(self._check_state(bytes(slot))[0])
+                errors.append(None)
+            except MbnnError as exc:
+                steps.append(None)
+                errors.append(exc)
+        if errors[0] and errors[1]:
+            raise errors[0]
+        if errors[0] or errors[1]:
+            return 0 if errors[1] else 1
+        diff = (steps[1] - steps[0]) & MASK32
+        return 1 if 0 < diff < 0x80000000 else 0

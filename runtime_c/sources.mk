@@ -6,22 +6,19 @@
 #   CFLAGS += $(MBNN_CFLAGS)       # -I for mbnn.h
 #   objects from $(MBNN_SRCS)
 #
-# Only the runtime's sources are listed here (pyruntime/_build.py takes every
-# .c named in this file); the C tests are listed in tests/tests.mk.
+# The list itself is sources.txt (one path per line, relative to runtime_c/),
+# the one list that make (here), CMake (CMakeLists.txt, also the ESP-IDF
+# component), the cffi binding (pyruntime/_build.py), PlatformIO (library.json
+# srcFilter, written by python -m pyruntime.codegen) and the Arduino library
+# (targets/arduino_lib.py) read. The C tests are listed in tests/tests.mk.
 #
 # The runtime needs only <stddef.h>, <stdint.h> and <string.h> (memcpy,
 # memset, memcmp); no malloc, no globals, no floating point.
 ifndef MBNN_DIR
 MBNN_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 endif
-MBNN_SRCS := \
-	$(MBNN_DIR)/src/mbnn_crc.c \
-	$(MBNN_DIR)/src/mbnn_infer.c \
-	$(MBNN_DIR)/src/mbnn_learn.c \
-	$(MBNN_DIR)/src/mbnn_model.c \
-	$(MBNN_DIR)/src/mbnn_state.c \
-	$(MBNN_DIR)/src/mbnn_status.c
-MBNN_HDRS := $(MBNN_DIR)/include/mbnn.h $(MBNN_DIR)/src/mbnn_internal.h
+MBNN_SRCS := $(addprefix $(MBNN_DIR)/,$(shell cat $(MBNN_DIR)/sources.txt))
+MBNN_HDRS := $(MBNN_DIR)/include/mbnn.h $(wildcard $(MBNN_DIR)/src/*.h)
 MBNN_INC := $(MBNN_DIR)/include
 MBNN_CFLAGS := -I$(MBNN_INC)
 

@@ -19,6 +19,8 @@ def make_arduino_library(out: Path) -> Path:
     (lib / "src").mkdir(parents=True)
     shutil.copy2(ROOT / "targets" / "arduino" / "library.properties", lib)
     shutil.copy2(ROOT / "runtime_c" / "include" / "mbnn.h", lib / "src")
-    for source in sorted((ROOT / "runtime_c" / "src").glob("*.[ch]")):
+    runtime = ROOT / "runtime_c"
+    sources = [runtime / line for line in (runtime / "sources.txt").read_text().split()]
+    for source in sources + sorted((runtime / "src").glob("*.h")):
         shutil.copy2(source, lib / "src")
     return lib

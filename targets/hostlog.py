@@ -14,6 +14,7 @@ import zlib
 
 import numpy as np
 
+from pyruntime.format import blob_crc
 from targets.stream import Stream
 
 
@@ -24,7 +25,7 @@ def host_log(blob: bytes, stream: Stream) -> tuple[str, bytes]:
     m = Model.load(bytes(blob), learn=True)
     if stream.x.shape[1] != m.n_inputs:
         raise ValueError(f"the stream has {stream.x.shape[1]} features per sample, the model takes {m.n_inputs}")
-    model_crc = int.from_bytes(bytes(blob)[12:16], "little")
+    model_crc = blob_crc(bytes(blob))
     n = len(stream.y)
     lines = [f"metabnn-log 1 model {model_crc:08x} inputs {m.n_inputs} classes {m.n_classes} samples {n}"]
     labelled = correct = 0

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pyruntime.format import quantize, read_blob  # noqa: F401  (quantize: part of this module's API)
+
 MAGIC = b"MBSM"
 VERSION = 1
 NO_LABEL = 0xFFFF
@@ -61,12 +63,6 @@ class Stream:
         return cls(rec[:, 2:].copy().view(np.int8), np.where(y == NO_LABEL, -1, y))
 
 
-def quantize(features: np.ndarray, input_scale: float, input_zero_point: int) -> np.ndarray:
-    """Float features to int8 as docs/FORMAT.md says: clamp(round(f / scale) + zp, -128, 127)."""
-    q = np.round(np.asarray(features, dtype=np.float64) / input_scale) + input_zero_point
-    return np.clip(q, -128, 127).astype(np.int8)
-
-
 def load(path: str | Path, blob: bytes | None = None) -> Stream:
     """Read a stream from .npz (x, optional y) or from a stream file (.bin)."""
     path = Path(path)
@@ -80,8 +76,6 @@ def load(path: str | Path, blob: bytes | None = None) -> Stream:
     if x.dtype != np.int8:
         if blob is None:
             raise ValueError(f"{path}: float features need the model to quantize them")
-        from export.blob import read_blob
-
         spec = read_blob(blob)
         x = quantize(x, spec.input_scale, spec.input_zero_point)
     return Stream(x, y)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pyruntime
-from blobgen import random_spec, random_stream
+from pyruntime.testing import random_spec, random_stream
 from export.blob import KIND_BITS, KIND_INT8, write_blob
 from pyruntime import reference
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blobgen import random_spec
+from pyruntime.testing import random_spec
 from export.blob import BlobError, pack_bits, read_blob, unpack_bits, write_atomic, write_blob
 from pyruntime import reference
 

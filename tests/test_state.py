@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import pyruntime
-from blobgen import random_spec, random_stream
+from pyruntime.testing import random_spec, random_stream
 from export.blob import KIND_BITS, write_blob
 from pyruntime import MbnnError, reference
 

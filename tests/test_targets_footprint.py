@@ -11,7 +11,6 @@ from pathlib import Path
 from targets_util import need, need_board
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
 
 
 def test_footprint_command_runs_and_the_doc_has_its_table():
@@ -42,10 +41,9 @@ def test_plugin_counts_are_repeatable():
     """Two runs of the same firmware count exactly the same instructions."""
     need("gcc")
     need_board("cortex-m3")
-    import footprint
-
-    from export.blob import read_blob
+    from pyruntime.format import read_blob
     from targets import firmware
+    from targets.insncount import instructions, symbols
     from targets.boards import board
     from targets.models import random_blob, random_stream
 
@@ -54,7 +52,7 @@ def test_plugin_counts_are_repeatable():
     stream = random_stream(spec.n_inputs, spec.n_classes, n=40).to_bytes()
     b = board("cortex-m3")
     elf = firmware.build_learner(b, blob)
-    syms = footprint.symbols(b, elf)
-    first = footprint.instructions(b, elf, blob, stream, syms)
-    assert first == footprint.instructions(b, elf, blob, stream, syms)
+    syms = symbols(b, elf)
+    first = instructions(b, elf, blob, stream, syms)
+    assert first == instructions(b, elf, blob, stream, syms)
     assert first[0] > 0 and first[1] > first[0] and first[2] > 0

@@ -24,9 +24,8 @@ ESP32 = ROOT / "targets" / "esp32"
 
 
 def runtime_sources() -> list[str]:
-    """MBNN_SRCS of runtime_c/sources.mk, relative to the repository root."""
-    text = (ROOT / "runtime_c" / "sources.mk").read_text()
-    return sorted("runtime_c/src/" + n for n in re.findall(r"\$\(MBNN_DIR\)/src/(\w+\.c)", text))
+    """runtime_c/sources.txt (the one list of the runtime's sources), relative to the repository root."""
+    return sorted("runtime_c/" + n for n in (ROOT / "runtime_c" / "sources.txt").read_text().split())
 
 
 def test_library_json_points_at_the_runtime():
@@ -68,7 +67,22 @@ def test_esp_idf_component_and_cmake():
     assert re.search(r'^version: "\d+\.\d+\.\d+"', text, re.M) and "idf:" in text
     cmake = (ROOT / "CMakeLists.txt").read_text()
     assert "idf_component_register(SRCS ${MBNN_SOURCES} INCLUDE_DIRS runtime_c/include)" in cmake
-    assert sorted(re.findall(r"(runtime_c/src/\w+\.c)", cmake)) == runtime_sources()
+    assert "file(STRINGS ${CMAKE_CURRENT_LIST_DIR}/runtime_c/sources.txt MBNN_SOURCES)" in cmake
+    assert "runtime_c/sources.txt" in text  # the component ships the list CMakeLists.txt reads
+
+
+def test_every_build_reads_the_one_source_list():
+    """make, the cffi build and PlatformIO's srcFilter name exactly runtime_c/sources.txt."""
+    from pyruntime import _build
+
+    make = subprocess.run(["make", "-s", "-C", ROOT / "runtime_c", "-p", "-n", "golden"], capture_output=True,
+                          text=True).stdout
+    srcs = re.search(r"^MBNN_SRCS := (.*)$", make, re.M).group(1).split()
+    assert sorted("runtime_c/" + p.removeprefix("./") for p in srcs) == runtime_sources()
+    assert sorted(str(Path(p).relative_to(ROOT)) for p in _build.c_sources()) == runtime_sources()
+    lib = json.loads((ROOT / "library.json").read_text())
+    named = [f"runtime_c/src/{p[2:-1]}" for p in lib["build"]["srcFilter"] if p.startswith("+<")]
+    assert sorted(named) == runtime_sources()
 
 
 def test_cmake_builds_the_runtime(tmp_path):

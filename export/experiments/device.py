@@ -47,7 +47,7 @@ from export.checkpoint import load_model, save_checkpoint
 from export.experiments import common
 from export.fold import fold
 from export.model import MetaBNN
-from export.state import parse_state
+from pyruntime.format import read_state
 
 
 def _ints(text: str) -> list[int]:
@@ -155,7 +155,7 @@ def load_runtime(blob: bytes, runtime: str):
 
 def hidden_of(rt, shapes: list[tuple[int, int]]) -> list[np.ndarray]:
     """The int8 hidden weights of every learning layer, from the runtime's saved state."""
-    _crc, _step, layers = parse_state(rt.state(), shapes)
+    _crc, _step, layers = read_state(rt.state(), shapes)
     return [h for h, _ in layers]
 
 

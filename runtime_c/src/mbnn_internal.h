@@ -13,6 +13,7 @@
 #define MBNN_INTERNAL_H
 
 #include "mbnn.h"
+#include "mbnn_format.h" /* offsets, limits, status texts (generated) */
 
 #ifndef MBNN_POPCOUNT_BUILTIN
 #if defined(__GNUC__) || defined(__clang__)
@@ -22,15 +23,6 @@
 #endif
 #endif
 
-/* Sizes of the blob (docs/FORMAT.md). */
-#define MBNN_HEADER_SIZE 32u
-#define MBNN_LAYER_ENTRY_SIZE 32u
-#define MBNN_META_ENTRIES 128u
-#define MBNN_STATE_HEADER_SIZE 32u
-
-/* The input kinds of a layer. */
-#define MBNN_KIND_INT8 0u
-#define MBNN_KIND_BITS 1u
 
 /* asr(x, k) = floor(x / 2^k), without shifting a negative signed value (which
  * C99 leaves to the implementation): for x < 0, floor(x / 2^k) =

@@ -33,6 +33,13 @@ static int mbnn_array_ok(uint32_t off, uint32_t size, uint32_t table_end, uint32
     return size <= total - off;
 }
 
+/* The hidden weights of layer l in the blob (a layer that learns). */
+static const int8_t *mbnn_blob_hidden(const mbnn_model *model, uint32_t l)
+{
+    const uint8_t *e = model->blob + MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * l;
+    return (const int8_t *)(const void *)(model->blob + mbnn_rd32(e + MBNN_LAYER_OFF_HIDDEN));
+}
+
 mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_len)
 {
     const uint8_t *b = (const uint8_t *)blob;
@@ -46,16 +53,16 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
         return MBNN_ERR_ALIGN;
     }
     /* 1-4: size, magic, version, total size. */
-    if (blob_len < 16u) {
+    if (blob_len < MBNN_CRC_START) {
         return MBNN_ERR_TRUNCATED;
     }
-    if (b[0] != 'M' || b[1] != 'B' || b[2] != 'N' || b[3] != 'N') {
+    if (memcmp(b + MBNN_HDR_MAGIC, "MBNN", 4) != 0) {
         return MBNN_ERR_BAD_MAGIC;
     }
-    if (mbnn_rd32(b + 4) != MBNN_FORMAT_VERSION) {
+    if (mbnn_rd32(b + MBNN_HDR_VERSION) != MBNN_FORMAT_VERSION) {
         return MBNN_ERR_VERSION;
     }
-    total = mbnn_rd32(b + 8);
+    total = mbnn_rd32(b + MBNN_HDR_TOTAL_SIZE);
     if ((size_t)total > blob_len) {
         return MBNN_ERR_TRUNCATED;
     }
@@ -63,15 +70,16 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
         return MBNN_ERR_BAD_HEADER;
     }
     /* 5: CRC of [16, total). */
-    if (mbnn_crc32(0u, b + 16, total - 16u) != mbnn_rd32(b + 12)) {
+    if (mbnn_crc32(0u, b + MBNN_CRC_START, total - MBNN_CRC_START) != mbnn_rd32(b + MBNN_HDR_CRC32)) {
         return MBNN_ERR_CRC;
     }
     /* 6: header fields. */
-    n_layers = mbnn_rd16(b + 16);
-    frac = b[25];
-    rms_shift = b[26];
-    if (n_layers < 1u || n_layers > MBNN_MAX_LAYERS || mbnn_rd16(b + 18) != 0u || frac > 30u ||
-        rms_shift > 24u || b[27] != 0u) {
+    n_layers = mbnn_rd16(b + MBNN_HDR_N_LAYERS);
+    frac = b[MBNN_HDR_OUT_FRAC_BITS];
+    rms_shift = b[MBNN_HDR_RMS_SHIFT];
+    if (n_layers < MBNN_HDR_N_LAYERS_MIN || n_layers > (uint32_t)MBNN_MAX_LAYERS ||
+        mbnn_rd16(b + MBNN_HDR_FLAGS) > MBNN_HDR_FLAGS_MAX || frac > MBNN_HDR_OUT_FRAC_BITS_MAX ||
+        rms_shift > MBNN_HDR_RMS_SHIFT_MAX || b[MBNN_HDR_RESERVED] > MBNN_HDR_RESERVED_MAX) {
         return MBNN_ERR_BAD_HEADER;
     }
     table_end = MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * n_layers;
@@ -81,19 +89,21 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
     /* 7: every layer's kind, flags, sizes, shift and learning rate. */
     for (l = 0; l < n_layers; l++) {
         const uint8_t *e = b + MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * l;
-        uint32_t kind = e[0], flags = e[1], bwd = e[3];
-        uint32_t n_in = mbnn_rd16(e + 4), n_out = mbnn_rd16(e + 6);
-        uint32_t lr = mbnn_rd32(e + 8);
-        if (kind > MBNN_KIND_BITS || (l > 0u && kind != MBNN_KIND_BITS)) {
+        uint32_t kind = e[MBNN_LAYER_INPUT_KIND], flags = e[MBNN_LAYER_FLAGS];
+        uint32_t bwd = e[MBNN_LAYER_BWD_SHIFT];
+        uint32_t n_in = mbnn_rd16(e + MBNN_LAYER_N_IN), n_out = mbnn_rd16(e + MBNN_LAYER_N_OUT);
+        uint32_t lr = mbnn_rd32(e + MBNN_LAYER_LR_Q16);
+        if (kind > MBNN_LAYER_INPUT_KIND_MAX || (l > 0u && kind != MBNN_KIND_BITS)) {
             return MBNN_ERR_BAD_LAYER;
         }
-        if ((flags & ~1u) != 0u || bwd > 31u || lr > (1u << 24)) {
+        if (flags > MBNN_LAYER_FLAGS_MAX || bwd > MBNN_LAYER_BWD_SHIFT_MAX || lr > MBNN_LAYER_LR_Q16_MAX) {
             return MBNN_ERR_BAD_LAYER;
         }
-        if (n_in < 1u || n_in > MBNN_MAX_WIDTH || n_out < 1u || n_out > MBNN_MAX_WIDTH) {
+        if (n_in < MBNN_LAYER_N_IN_MIN || n_in > (uint32_t)MBNN_MAX_WIDTH || n_out < MBNN_LAYER_N_OUT_MIN ||
+            n_out > (uint32_t)MBNN_MAX_WIDTH) {
             return MBNN_ERR_BAD_LAYER;
         }
-        if (l > 0u && n_in != mbnn_rd16(e - MBNN_LAYER_ENTRY_SIZE + 6)) {
+        if (l > 0u && n_in != mbnn_rd16(e - MBNN_LAYER_ENTRY_SIZE + MBNN_LAYER_N_OUT)) {
             return MBNN_ERR_BAD_LAYER;
         }
     }
@@ -101,25 +111,26 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
      * hidden and meta when it learns (their offsets are ignored otherwise). */
     for (l = 0; l < n_layers; l++) {
         const uint8_t *e = b + MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * l;
-        uint32_t learns = e[1] & 1u;
-        uint32_t n_in = mbnn_rd16(e + 4), n_out = mbnn_rd16(e + 6);
+        uint32_t learns = e[MBNN_LAYER_FLAGS] & MBNN_FLAG_LEARNS;
+        uint32_t n_in = mbnn_rd16(e + MBNN_LAYER_N_IN), n_out = mbnn_rd16(e + MBNN_LAYER_N_OUT);
         uint32_t n_params = (l + 1u == n_layers) ? 2u : 3u;
-        if (!mbnn_array_ok(mbnn_rd32(e + 12), 4u * n_out * mbnn_words(n_in), table_end, total) ||
-            !mbnn_array_ok(mbnn_rd32(e + 20), 4u * n_params * n_out, table_end, total) ||
-            !mbnn_array_ok(mbnn_rd32(e + 24), 4u * n_out, table_end, total)) {
+        if (!mbnn_array_ok(mbnn_rd32(e + MBNN_LAYER_OFF_BITS), 4u * n_out * mbnn_words(n_in), table_end, total) ||
+            !mbnn_array_ok(mbnn_rd32(e + MBNN_LAYER_OFF_PARAMS), 4u * n_params * n_out, table_end, total) ||
+            !mbnn_array_ok(mbnn_rd32(e + MBNN_LAYER_OFF_GSCALE), 4u * n_out, table_end, total)) {
             return MBNN_ERR_BAD_OFFSET;
         }
-        if (learns && (!mbnn_array_ok(mbnn_rd32(e + 16), n_out * n_in, table_end, total) ||
-                       !mbnn_array_ok(mbnn_rd32(e + 28), 2u * MBNN_META_ENTRIES, table_end, total))) {
+        if (learns && (!mbnn_array_ok(mbnn_rd32(e + MBNN_LAYER_OFF_HIDDEN), n_out * n_in, table_end, total) ||
+                       !mbnn_array_ok(mbnn_rd32(e + MBNN_LAYER_OFF_META), 2u * MBNN_META_ENTRIES, table_end,
+                                      total))) {
             return MBNN_ERR_BAD_OFFSET;
         }
     }
     /* The arrays are valid: bind them. */
     memset(model, 0, sizeof(*model));
     model->blob = b;
-    model->blob_crc = mbnn_rd32(b + 12);
-    model->seed = mbnn_rd32(b + 28);
-    model->zero_point = (int8_t)((int)b[24] - ((b[24] & 0x80u) ? 256 : 0));
+    model->blob_crc = mbnn_rd32(b + MBNN_HDR_CRC32);
+    model->seed = mbnn_rd32(b + MBNN_HDR_SEED);
+    model->zero_point = (int8_t)((int)b[MBNN_HDR_INPUT_ZERO_POINT] - ((b[MBNN_HDR_INPUT_ZERO_POINT] & 0x80u) ? 256 : 0));
     model->out_frac_bits = (uint8_t)frac;
     model->rms_shift = (uint8_t)rms_shift;
     model->n_layers = (uint8_t)n_layers;
@@ -127,25 +138,25 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
     for (l = 0; l < n_layers; l++) {
         const uint8_t *e = b + MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * l;
         mbnn_layer *L = &model->layers[l];
-        uint32_t off_params = mbnn_rd32(e + 20);
-        L->input_kind = e[0];
-        L->learns = (uint8_t)(e[1] & 1u);
-        L->bwd_shift = e[3];
-        L->n_in = (uint16_t)mbnn_rd16(e + 4);
-        L->n_out = (uint16_t)mbnn_rd16(e + 6);
+        uint32_t off_params = mbnn_rd32(e + MBNN_LAYER_OFF_PARAMS);
+        L->input_kind = e[MBNN_LAYER_INPUT_KIND];
+        L->learns = (uint8_t)(e[MBNN_LAYER_FLAGS] & MBNN_FLAG_LEARNS);
+        L->bwd_shift = e[MBNN_LAYER_BWD_SHIFT];
+        L->n_in = (uint16_t)mbnn_rd16(e + MBNN_LAYER_N_IN);
+        L->n_out = (uint16_t)mbnn_rd16(e + MBNN_LAYER_N_OUT);
         L->words = (uint16_t)mbnn_words(L->n_in);
-        L->lr_q16 = mbnn_rd32(e + 8);
+        L->lr_q16 = mbnn_rd32(e + MBNN_LAYER_LR_Q16);
         L->base = base;
         base += (uint32_t)L->n_out * L->n_in;
-        L->bits = (const uint32_t *)(const void *)(b + mbnn_rd32(e + 12));
+        L->bits = (const uint32_t *)(const void *)(b + mbnn_rd32(e + MBNN_LAYER_OFF_BITS));
         L->p0 = (const int32_t *)(const void *)(b + off_params);
         L->p1 = L->p0 + L->n_out;
         L->p2 = (l + 1u == n_layers) ? NULL : L->p1 + L->n_out;
-        L->gscale = (const int32_t *)(const void *)(b + mbnn_rd32(e + 24));
+        L->gscale = (const int32_t *)(const void *)(b + mbnn_rd32(e + MBNN_LAYER_OFF_GSCALE));
         if (L->learns) {
             /* Read-only until mbnn_model_init copies it into the arena. */
             L->hidden = NULL;
-            L->meta = (const uint16_t *)(const void *)(b + mbnn_rd32(e + 28));
+            L->meta = (const uint16_t *)(const void *)(b + mbnn_rd32(e + MBNN_LAYER_OFF_META));
         }
     }
     model->n_inputs = model->layers[0].n_in;
@@ -155,7 +166,7 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
         const mbnn_layer *L = &model->layers[l];
         uint32_t i, j;
         for (i = 0; i < L->n_out; i++) {
-            if (L->gscale[i] < -32767 || L->gscale[i] > 32767) {
+            if (L->gscale[i] < -MBNN_GSCALE_MAX || L->gscale[i] > MBNN_GSCALE_MAX) {
                 return MBNN_ERR_BAD_WEIGHTS;
             }
         }
@@ -163,13 +174,12 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
             continue;
         }
         for (i = 0; i < MBNN_META_ENTRIES; i++) {
-            if (L->meta[i] > 32768u) {
+            if (L->meta[i] > MBNN_META_MAX) {
                 return MBNN_ERR_BAD_WEIGHTS;
             }
         }
         {
-            const int8_t *h = (const int8_t *)(const void *)(b + mbnn_rd32(b + MBNN_HEADER_SIZE +
-                                                                           MBNN_LAYER_ENTRY_SIZE * l + 16));
+            const int8_t *h = mbnn_blob_hidden(model, l);
             for (i = 0; i < L->n_out; i++) {
                 const uint32_t *row = L->bits + (size_t)i * L->words;
                 for (j = 0; j < L->n_in; j++) {
@@ -182,13 +192,6 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
         }
     }
     return MBNN_OK;
-}
-
-/* The hidden weights of layer l in the blob (a layer that learns). */
-static const int8_t *mbnn_blob_hidden(const mbnn_model *model, uint32_t l)
-{
-    const uint8_t *e = model->blob + MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * l;
-    return (const int8_t *)(const void *)(model->blob + mbnn_rd32(e + 16));
 }
 
 static int mbnn_any_learns(const mbnn_model *model)

@@ -7,8 +7,6 @@
 
 #include "mbnn_internal.h"
 
-#define MBNN_RMS_MAX (1u << 30)
-
 static size_t mbnn_state_bytes(const mbnn_model *model, uint32_t *n_learning)
 {
     size_t size = MBNN_STATE_HEADER_SIZE;
@@ -71,14 +69,14 @@ mbnn_status mbnn_state_save(const mbnn_model *model, void *buf, size_t buf_len)
             pos += 4;
         }
     }
-    memcpy(p, "MBST", 4);
-    mbnn_wr32(p + 4, MBNN_STATE_VERSION);
-    mbnn_wr32(p + 8, (uint32_t)size);
-    mbnn_wr32(p + 16, model->blob_crc);
-    mbnn_wr32(p + 20, model->step);
-    mbnn_wr32(p + 24, n_learning);
-    mbnn_wr32(p + 28, 0);
-    mbnn_wr32(p + 12, mbnn_crc32(0, p + 16, size - 16u));
+    memcpy(p + MBNN_ST_MAGIC, "MBST", 4);
+    mbnn_wr32(p + MBNN_ST_VERSION, MBNN_STATE_VERSION);
+    mbnn_wr32(p + MBNN_ST_TOTAL_SIZE, (uint32_t)size);
+    mbnn_wr32(p + MBNN_ST_MODEL_CRC, model->blob_crc);
+    mbnn_wr32(p + MBNN_ST_STEP, model->step);
+    mbnn_wr32(p + MBNN_ST_N_LEARNING_LAYERS, n_learning);
+    mbnn_wr32(p + MBNN_ST_RESERVED, 0);
+    mbnn_wr32(p + MBNN_ST_CRC32, mbnn_crc32(0, p + MBNN_CRC_START, size - MBNN_CRC_START));
     return MBNN_OK;
 }
 
@@ -96,21 +94,21 @@ static mbnn_status mbnn_state_check(const mbnn_model *model, const uint8_t *p, s
     }
     size = mbnn_state_bytes(model, &n_learning);
     /* Size, magic, version, CRC: a damaged buffer. */
-    if (buf_len < MBNN_STATE_HEADER_SIZE || memcmp(p, "MBST", 4) != 0 ||
-        mbnn_rd32(p + 4) != MBNN_STATE_VERSION) {
+    if (buf_len < MBNN_STATE_HEADER_SIZE || memcmp(p + MBNN_ST_MAGIC, "MBST", 4) != 0 ||
+        mbnn_rd32(p + MBNN_ST_VERSION) != MBNN_STATE_VERSION) {
         return MBNN_ERR_STATE_CORRUPT;
     }
-    total = mbnn_rd32(p + 8);
+    total = mbnn_rd32(p + MBNN_ST_TOTAL_SIZE);
     if (total < MBNN_STATE_HEADER_SIZE || (size_t)total > buf_len) {
         return MBNN_ERR_STATE_CORRUPT;
     }
-    if (mbnn_crc32(0, p + 16, total - 16u) != mbnn_rd32(p + 12)) {
+    if (mbnn_crc32(0, p + MBNN_CRC_START, total - MBNN_CRC_START) != mbnn_rd32(p + MBNN_ST_CRC32)) {
         return MBNN_ERR_STATE_CORRUPT;
     }
     /* An intact state of another model (or of this blob's shape but another
      * choice of learning layers). */
-    if (mbnn_rd32(p + 16) != model->blob_crc || (size_t)total != size ||
-        mbnn_rd32(p + 24) != n_learning) {
+    if (mbnn_rd32(p + MBNN_ST_MODEL_CRC) != model->blob_crc || (size_t)total != size ||
+        mbnn_rd32(p + MBNN_ST_N_LEARNING_LAYERS) != n_learning) {
         return MBNN_ERR_STATE_MODEL;
     }
     /* Values: every rms at most 2^30. */
@@ -147,7 +145,8 @@ mbnn_status mbnn_state_pick(const mbnn_model *model, const void *slot_a, size_t 
     if (a == MBNN_OK && b == MBNN_OK) {
         /* Serial number arithmetic (RFC 1982): b is newer when b - a, taken
          * mod 2^32, lies in 1 .. 2^31 - 1, so the step count may wrap. */
-        uint32_t diff = mbnn_rd32((const uint8_t *)slot_b + 20) - mbnn_rd32((const uint8_t *)slot_a + 20);
+        uint32_t diff = mbnn_rd32((const uint8_t *)slot_b + MBNN_ST_STEP) -
+                        mbnn_rd32((const uint8_t *)slot_a + MBNN_ST_STEP);
         *slot = (diff != 0u && diff < 0x80000000u) ? 1u : 0u;
     } else {
         *slot = a == MBNN_OK ? 0u : 1u;
@@ -188,6 +187,6 @@ mbnn_status mbnn_state_load(mbnn_model *model, const void *buf, size_t buf_len)
             pos += 4;
         }
     }
-    model->step = mbnn_rd32(p + 20);
+    model->step = mbnn_rd32(p + MBNN_ST_STEP);
     return MBNN_OK;
 }

@@ -27,9 +27,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
-from blobgen import golden_io, random_spec  # noqa: E402
+from pyruntime.testing import golden_io, random_spec  # noqa: E402
 from export.blob import KIND_BITS, KIND_INT8, meta_table, write_atomic, write_blob  # noqa: E402
 
 

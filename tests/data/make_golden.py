@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parents[1]), str(HERE.parent)]
+sys.path.insert(0, str(HERE.parents[1]))
 
-from blobgen import golden_io, random_spec  # noqa: E402
 from export.blob import KIND_INT8, write_atomic, write_blob  # noqa: E402
+from pyruntime.testing import golden_io, random_spec  # noqa: E402
 
 
 def main() -> None:

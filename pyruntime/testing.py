@@ -1,6 +1,9 @@
-"""Random but sensible .mbnn models for tests: thresholds near the middle of each
-neuron's range, STE windows that open for a fair share of samples, a few
-constant neurons, learning on any subset of layers."""
+"""Random but sensible .mbnn models for tests and benchmarks: thresholds near the
+middle of each neuron's range, STE windows that open for a fair share of
+samples, a few constant neurons, learning on any subset of layers.
+
+In the package (not in tests/) so that tests, benchmarks and the golden-data
+scripts import it the same way: `from pyruntime.testing import random_spec`."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import zlib
 
 import numpy as np
 
-from export.blob import KIND_BITS, KIND_INT8, BlobSpec, LayerSpec, meta_table
+from pyruntime.format import KIND_BITS, KIND_INT8, BlobSpec, LayerSpec, meta_table
 
 
 def random_spec(

@@ -1,0 +1,547 @@
+"""The `.mbnn` blob and the learned state, format version 1: defined once.
+
+The tables below hold every field of the blob header, of a layer entry and of
+the learned-state header: offset, type, allowed range and the status a value
+outside it gets. The reader, writer and validator of this module work from
+them, the reference (`pyruntime.reference`) validates with them exactly as the
+C runtime does, and `python -m pyruntime.codegen` writes from them the C header
+runtime_c/src/mbnn_format.h (offsets, limits, status texts) and the field
+tables of docs/FORMAT.md. Pure numpy; imports nothing from export/ or targets/.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pyruntime.errors import MbnnError
+
+MAGIC = b"MBNN"
+VERSION = 1
+STATE_MAGIC = b"MBST"
+STATE_VERSION = 1
+CRC_START = 16  # both CRCs cover [16, total_size)
+
+# Limits of format version 1 (a runtime may be built with lower ones).
+MAX_LAYERS = 8
+MAX_WIDTH = 8192
+META_ENTRIES = 128
+META_MAX = 32768
+GSCALE_MAX = 32767
+RMS_MAX = 1 << 30
+KIND_INT8 = 0
+KIND_BITS = 1
+FLAG_LEARNS = 1
+
+BAD_HEADER, BAD_LAYER, BAD_OFFSET = "MBNN_ERR_BAD_HEADER", "MBNN_ERR_BAD_LAYER", "MBNN_ERR_BAD_OFFSET"
+BAD_WEIGHTS = "MBNN_ERR_BAD_WEIGHTS"
+STATE_CORRUPT, STATE_MODEL = "MBNN_ERR_STATE_CORRUPT", "MBNN_ERR_STATE_MODEL"
+
+_CTYPES = {"4s": "char[4]", "I": "u32", "H": "u16", "B": "u8", "b": "i8", "f": "f32"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a fixed-size record: where it is, its type, and what it may hold.
+
+    `lo`..`hi` (inclusive) is the allowed range when `status` is set; a value
+    outside gets that status. `doc` is the rule column of docs/FORMAT.md.
+    """
+
+    name: str
+    offset: int
+    code: str  # struct format character(s), little-endian
+    doc: str
+    lo: int | None = None
+    hi: int | None = None
+    status: str | None = None
+
+    @property
+    def size(self) -> int:
+        """Bytes of the field."""
+        return struct.calcsize("<" + self.code)
+
+    @property
+    def ctype(self) -> str:
+        """The type as docs/FORMAT.md names it (u32, i8, ...)."""
+        return _CTYPES[self.code]
+
+    def read(self, data: bytes, base: int = 0) -> Any:
+        """The field's value in the record at `base`."""
+        return struct.unpack_from("<" + self.code, data, base + self.offset)[0]
+
+    def write(self, buf: bytearray, base: int, value: Any) -> None:
+        """Store value into the record at `base` of buf."""
+        struct.pack_into("<" + self.code, buf, base + self.offset, value)
+
+    def allows(self, value: int) -> bool:
+        """Whether value lies in the field's range (always, for a field without one)."""
+        return self.status is None or self.lo <= value <= self.hi
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A fixed-size little-endian record made of fields."""
+
+    name: str
+    size: int
+    fields: tuple[Field, ...]
+
+    def __getitem__(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def unpack(self, data: bytes, base: int = 0) -> dict[str, Any]:
+        """Every field of the record at `base`, by name."""
+        return {f.name: f.read(data, base) for f in self.fields}
+
+    def pack(self, values: dict[str, Any]) -> bytes:
+        """The record's bytes; fields not in values are 0."""
+        buf = bytearray(self.size)
+        for f in self.fields:
+            f.write(buf, 0, values.get(f.name, b"\0" * 4 if f.code == "4s" else 0))
+        return bytes(buf)
+
+    def first_bad(self, values: dict[str, Any]) -> Field | None:
+        """The first field (in table order) whose value is out of its range."""
+        return next((f for f in self.fields if not f.allows(values[f.name])), None)
+
+
+_CRC_DOC = ("CRC-32 (IEEE 802.3, reflected, poly 0xEDB88320, init and final xor 0xFFFFFFFF: "
+            "the one of zlib and PNG) of bytes `[16, total_size)`")
+
+BLOB_HEADER = Layout("header", 32, (
+    Field("magic", 0, "4s", '`"MBNN"`'),
+    Field("version", 4, "I", "`1`; a larger value means a newer format: the runtime refuses it with "
+          "`MBNN_ERR_VERSION`"),
+    Field("total_size", 8, "I", "bytes in the blob; the buffer may be longer, never shorter "
+          "(`MBNN_ERR_TRUNCATED`)"),
+    Field("crc32", 12, "I", _CRC_DOC),
+    Field("n_layers", 16, "H", "1 .. `MBNN_MAX_LAYERS` (8)", 1, MAX_LAYERS, BAD_HEADER),
+    Field("flags", 18, "H", "0 in version 1", 0, 0, BAD_HEADER),
+    Field("input_scale", 20, "f", "IEEE-754 binary32; host metadata only: a feature `f` becomes "
+          "`q = clamp(round(f / input_scale) + input_zero_point, -128, 127)`. The device never reads it."),
+    Field("input_zero_point", 24, "b", "the int8 value of feature 0"),
+    Field("out_frac_bits", 25, "B", "F: logits are fixed point with F fraction bits, 0 .. 30", 0, 30, BAD_HEADER),
+    Field("rms_shift", 26, "B", "β of the running mean square of each neuron's error, 0 .. 24", 0, 24, BAD_HEADER),
+    Field("reserved", 27, "B", "0", 0, 0, BAD_HEADER),
+    Field("seed", 28, "I", "seed of the random generator, any value"),
+))
+
+_IGNORED = "; 0 and ignored when the layer does not learn"
+LAYER_ENTRY = Layout("layer", 32, (
+    Field("input_kind", 0, "B", "0: int8 features (layer 0 only); 1: bits. Layers after 0 are always 1. "
+          "A bit-input layer 0 binarizes the int8 features by sign: `q < 0` is bit 1 (weight/activation −1).",
+          KIND_INT8, KIND_BITS, BAD_LAYER),
+    Field("flags", 1, "B", "bit 0: the layer learns on the device. Other bits 0.", 0, FLAG_LEARNS, BAD_LAYER),
+    Field("hscale_log2", 2, "B", "e: a hidden weight `h` stands for `(h + 0.5) * 2^-e`; host metadata "
+          "(the device uses the metaplastic table built from it)"),
+    Field("bwd_shift", 3, "B", "right shift of the error arriving at this layer's neurons, 0 .. 31 "
+          "(see ARITHMETIC.md)", 0, 31, BAD_LAYER),
+    Field("n_in", 4, "H", "1 .. `MBNN_MAX_WIDTH` (8192); equals n_out of the layer before", 1, MAX_WIDTH, BAD_LAYER),
+    Field("n_out", 6, "H", "1 .. 8192", 1, MAX_WIDTH, BAD_LAYER),
+    Field("lr_q16", 8, "I", "learning rate in hidden-weight steps per unit of normalized error, 16 fraction "
+          "bits, 0 .. 2^24; the writer puts 0 when the layer does not learn", 0, 1 << 24, BAD_LAYER),
+    Field("off_bits", 12, "I", "binary weights: `n_out * W` u32 words, `W = ceil(n_in / 32)`",
+          status=BAD_OFFSET),
+    Field("off_hidden", 16, "I", "hidden weights: `n_out * n_in` i8, row-major" + _IGNORED, status=BAD_OFFSET),
+    Field("off_params", 20, "I", "hidden layer: i32 `threshold[n_out]`, then i32 `lo[n_out]`, then i32 "
+          "`hi[n_out]`; output layer (the last): i32 `scale[n_out]`, then i32 `offset[n_out]`",
+          status=BAD_OFFSET),
+    Field("off_gscale", 24, "I", f"i32 `gscale[n_out]`, each in −{GSCALE_MAX} .. {GSCALE_MAX}", status=BAD_OFFSET),
+    Field("off_meta", 28, "I", f"metaplastic table: u16 `meta[{META_ENTRIES}]`, each 0 .. {META_MAX}" + _IGNORED,
+          status=BAD_OFFSET),
+))
+
+STATE_HEADER = Layout("state", 32, (
+    Field("magic", 0, "4s", '`"MBST"`'),
+    Field("version", 4, "I", "`1`"),
+    Field("total_size", 8, "I", "bytes of the state"),
+    Field("crc32", 12, "I", "crc32 of `[16, total_size)`"),
+    Field("model_crc", 16, "I", "the crc32 field of the blob it belongs to"),
+    Field("step", 20, "I", "learning steps taken (the state of the random generator)"),
+    Field("n_learning_layers", 24, "I", "layers that learn"),
+    Field("reserved", 28, "I", "0"),
+))
+
+# The arrays of a layer entry: offset field, element type, whether only a
+# learning layer has it.
+_OFFSET_FIELDS = ("off_bits", "off_hidden", "off_params", "off_gscale", "off_meta")
+
+
+class BlobError(MbnnError):
+    """A blob that cannot be written or read; `name` is the status the C runtime gives it."""
+
+
+class StateError(MbnnError):
+    """A learned state that does not fit a model; `name` is the runtime's status for it."""
+
+
+@dataclass
+class LayerSpec:
+    """One layer of a blob, unpacked.
+
+    `bits` is uint8 (n_out, n_in) with 1 meaning weight -1. `params` is
+    (threshold, lo, hi) for a hidden layer and (scale, offset) for the output
+    layer, each int32 (n_out,). A layer learns exactly when `hidden` (int8,
+    (n_out, n_in)) is given; then `meta` (uint16, (128,)) is needed too.
+    """
+
+    bits: np.ndarray
+    params: tuple[np.ndarray, ...]
+    gscale: np.ndarray
+    input_kind: int = KIND_BITS
+    hidden: np.ndarray | None = None
+    meta: np.ndarray | None = None
+    lr_q16: int = 0
+    hscale_log2: int = 5
+    bwd_shift: int = 0
+
+    @property
+    def n_out(self) -> int:
+        """Number of neurons."""
+        return int(self.bits.shape[0])
+
+    @property
+    def n_in(self) -> int:
+        """Number of inputs."""
+        return int(self.bits.shape[1])
+
+    @property
+    def learns(self) -> bool:
+        """Whether the device updates this layer's hidden weights."""
+        return self.hidden is not None
+
+
+@dataclass
+class BlobSpec:
+    """A whole network as the blob stores it (docs/FORMAT.md)."""
+
+    layers: list[LayerSpec]
+    input_scale: float = 1.0 / 255.0
+    input_zero_point: int = -128
+    out_frac_bits: int = 16
+    rms_shift: int = 7
+    seed: int = 1
+    version: int = VERSION
+    flags: int = field(default=0, repr=False)
+
+    @property
+    def n_inputs(self) -> int:
+        """Features per sample."""
+        return self.layers[0].n_in
+
+    @property
+    def n_classes(self) -> int:
+        """Number of logits."""
+        return self.layers[-1].n_out
+
+
+# ------------------------------------------------------------------ rules
+
+
+def words_per_row(n_in: int) -> int:
+    """uint32 words that hold one row of n_in bits."""
+    return (n_in + 31) // 32
+
+
+def align4(n: int) -> int:
+    """n rounded up to a multiple of 4."""
+    return (n + 3) & ~3
+
+
+def pack_bits(bits: np.ndarray) -> np.ndarray:
+    """Pack uint8 (rows, n) bits into uint32 (rows, ceil(n/32)), bit j%32 of word j//32."""
+    rows, n = bits.shape
+    padded = np.zeros((rows, words_per_row(n) * 32), dtype=np.uint8)
+    padded[:, :n] = bits != 0
+    return np.packbits(padded, axis=1, bitorder="little").view("<u4").reshape(rows, -1)
+
+
+def unpack_bits(words: np.ndarray, n: int) -> np.ndarray:
+    """Inverse of pack_bits: uint32 (rows, W) -> uint8 (rows, n); padding dropped."""
+    as_bytes = np.ascontiguousarray(words, dtype="<u4").view(np.uint8)
+    return np.unpackbits(as_bytes, axis=1, bitorder="little")[:, :n]
+
+
+def meta_table(m: float, hscale_log2: int) -> np.ndarray:
+    """f_meta = 1 - tanh^2(m |Wh|) in Q15 for the 128 magnitudes (k + 0.5) 2^-e."""
+    scale = 2.0 ** -hscale_log2
+    return np.array(
+        [round(32768 * (1 - math.tanh(m * (k + 0.5) * scale) ** 2)) for k in range(META_ENTRIES)],
+        dtype=np.uint16,
+    )
+
+
+def quantize(features: Any, input_scale: float, input_zero_point: int) -> np.ndarray:
+    """Float features to int8 as the blob header says:
+    ``q = clamp(round(f / input_scale) + input_zero_point, -128, 127)`` (ties to even)."""
+    q = np.rint(np.asarray(features, dtype=np.float64) / input_scale) + input_zero_point
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+def blob_crc(blob: bytes) -> int:
+    """The header CRC of a blob: the name of the model in its learned state."""
+    return BLOB_HEADER["crc32"].read(blob)
+
+
+def _array_sizes(entry: dict[str, Any], last: bool) -> dict[str, int]:
+    """Bytes of each array a layer entry points to."""
+    n_in, n_out = entry["n_in"], entry["n_out"]
+    return {
+        "off_bits": 4 * n_out * words_per_row(n_in),
+        "off_hidden": n_out * n_in,
+        "off_params": 4 * (2 if last else 3) * n_out,
+        "off_gscale": 4 * n_out,
+        "off_meta": 2 * META_ENTRIES,
+    }
+
+
+def _needed(name: str, learns: bool) -> bool:
+    return learns or name not in ("off_hidden", "off_meta")
+
+
+# --------------------------------------------------------------- validate
+
+
+def _blob_error(status: str, detail: str) -> BlobError:
+    return BlobError(status, detail=detail)
+
+
+def validate_blob(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Check a blob exactly as mbnn_model_init does (docs/FORMAT.md "What the
+    runtime checks"), in the same order; raise BlobError with the status C
+    returns. Returns the header and the layer entries, by field name."""
+    data = bytes(data)
+    if len(data) < CRC_START:
+        raise _blob_error("MBNN_ERR_TRUNCATED", f"{len(data)} bytes, a header needs {CRC_START}")
+    if BLOB_HEADER["magic"].read(data) != MAGIC:
+        raise _blob_error("MBNN_ERR_BAD_MAGIC", "export one with `python -m export model.pt`")
+    version = BLOB_HEADER["version"].read(data)
+    if version != VERSION:
+        raise _blob_error("MBNN_ERR_VERSION", f"version {version}, this metabnn reads {VERSION}")
+    total = BLOB_HEADER["total_size"].read(data)
+    if total > len(data):
+        raise _blob_error("MBNN_ERR_TRUNCATED", f"header says {total} bytes, got {len(data)}")
+    if total < BLOB_HEADER.size:
+        raise _blob_error(BAD_HEADER, f"total size {total} is less than a header")
+    data = data[:total]
+    if zlib.crc32(data[CRC_START:]) != BLOB_HEADER["crc32"].read(data):
+        raise _blob_error("MBNN_ERR_CRC", "the file is corrupt")
+    head = BLOB_HEADER.unpack(data)
+    bad = BLOB_HEADER.first_bad(head)
+    if bad is not None:
+        raise _blob_error(bad.status, f"{bad.name} {head[bad.name]} outside {bad.lo}..{bad.hi}")
+    n_layers = head["n_layers"]
+    table_end = BLOB_HEADER.size + LAYER_ENTRY.size * n_layers
+    if table_end > total:
+        raise _blob_error(BAD_HEADER, f"{n_layers} layers do not fit in {total} bytes")
+    entries = [LAYER_ENTRY.unpack(data, BLOB_HEADER.size + LAYER_ENTRY.size * i) for i in range(n_layers)]
+    for idx, e in enumerate(entries):
+        bad = next((f for f in LAYER_ENTRY.fields if f.status == BAD_LAYER and not f.allows(e[f.name])), None)
+        if bad is not None:
+            raise _blob_error(BAD_LAYER, f"layer {idx}: {bad.name} {e[bad.name]} outside {bad.lo}..{bad.hi}")
+        if idx > 0 and e["input_kind"] != KIND_BITS:
+            raise _blob_error(BAD_LAYER, f"layer {idx}: only layer 0 may take int8 features")
+        if idx > 0 and e["n_in"] != entries[idx - 1]["n_out"]:
+            raise _blob_error(BAD_LAYER, f"layer {idx}: n_in {e['n_in']} != n_out of the layer before")
+    for idx, e in enumerate(entries):
+        learns = bool(e["flags"] & FLAG_LEARNS)
+        for name, size in _array_sizes(e, idx == n_layers - 1).items():
+            off = e[name]
+            if _needed(name, learns) and (off == 0 or off % 4 or off < table_end or off > total
+                                          or size > total - off):
+                raise _blob_error(BAD_OFFSET, f"layer {idx}: {name} {off} (+{size} bytes) misaligned, "
+                                              f"inside the layer table or past the end ({total})")
+    for idx, e in enumerate(entries):
+        n_in, n_out = e["n_in"], e["n_out"]
+        gscale = np.frombuffer(data, "<i4", n_out, e["off_gscale"])
+        if np.any(np.abs(gscale.astype(np.int64)) > GSCALE_MAX):
+            raise _blob_error(BAD_WEIGHTS, f"layer {idx}: gscale outside -{GSCALE_MAX}..{GSCALE_MAX}")
+        if not e["flags"] & FLAG_LEARNS:
+            continue
+        if np.any(np.frombuffer(data, "<u2", META_ENTRIES, e["off_meta"]) > META_MAX):
+            raise _blob_error(BAD_WEIGHTS, f"layer {idx}: meta table values above {META_MAX}")
+        words = np.frombuffer(data, "<u4", n_out * words_per_row(n_in), e["off_bits"]).reshape(n_out, -1)
+        hidden = np.frombuffer(data, np.int8, n_out * n_in, e["off_hidden"]).reshape(n_out, n_in)
+        if not np.array_equal(unpack_bits(words, n_in) != 0, hidden < 0):
+            raise _blob_error(BAD_WEIGHTS, f"layer {idx}: bits must equal the sign of the hidden weights")
+    return head, entries
+
+
+# ------------------------------------------------------------ read, write
+
+
+def read_blob(data: bytes) -> BlobSpec:
+    """Parse the bytes of a .mbnn file; raise BlobError (with the C runtime's status) saying what is wrong."""
+    data = bytes(data)
+    head, entries = validate_blob(data)
+    layers = []
+    for idx, e in enumerate(entries):
+        n_in, n_out = e["n_in"], e["n_out"]
+        n_params = 2 if idx == len(entries) - 1 else 3
+        learns = bool(e["flags"] & FLAG_LEARNS)
+
+        def arr(name: str, count: int, dtype: str) -> np.ndarray:
+            return np.frombuffer(data, dtype=dtype, count=count, offset=e[name]).copy()
+
+        params = arr("off_params", n_params * n_out, "<i4").reshape(n_params, n_out)
+        layers.append(LayerSpec(
+            bits=unpack_bits(arr("off_bits", n_out * words_per_row(n_in), "<u4").reshape(n_out, -1), n_in),
+            params=tuple(params[k].copy() for k in range(n_params)),
+            gscale=arr("off_gscale", n_out, "<i4"),
+            input_kind=e["input_kind"],
+            hidden=arr("off_hidden", n_out * n_in, "i1").reshape(n_out, n_in) if learns else None,
+            meta=arr("off_meta", META_ENTRIES, "<u2") if learns else None,
+            lr_q16=e["lr_q16"],
+            hscale_log2=e["hscale_log2"],
+            bwd_shift=e["bwd_shift"],
+        ))
+    return BlobSpec(layers, float(head["input_scale"]), head["input_zero_point"], head["out_frac_bits"],
+                    head["rms_shift"], head["seed"], head["version"], head["flags"])
+
+
+def _check_spec(spec: BlobSpec) -> None:
+    """What must hold before a spec can be packed at all (the rest: validate_blob)."""
+    def error(status: str, detail: str) -> BlobError:
+        return BlobError(status, detail=detail, hint="")
+
+    if not 1 <= len(spec.layers) <= MAX_LAYERS:
+        raise error(BAD_HEADER, f"a blob holds 1 to {MAX_LAYERS} layers, got {len(spec.layers)}")
+    for idx, layer in enumerate(spec.layers):
+        where = f"layer {idx}"
+        if not (1 <= layer.n_in <= MAX_WIDTH and 1 <= layer.n_out <= MAX_WIDTH):
+            raise error(BAD_LAYER, f"{where}: sizes {layer.n_in}x{layer.n_out} outside 1..{MAX_WIDTH}")
+        if idx > 0 and layer.n_in != spec.layers[idx - 1].n_out:
+            raise error(BAD_LAYER, f"{where}: n_in {layer.n_in} != n_out of the layer before")
+        want = 2 if idx == len(spec.layers) - 1 else 3
+        if len(layer.params) != want:
+            raise error(BAD_LAYER, f"{where}: needs {want} parameter arrays, got {len(layer.params)}")
+        if layer.learns:
+            if layer.hidden.shape != layer.bits.shape or layer.meta is None:
+                raise error(BAD_LAYER, f"{where}: a learning layer needs hidden weights of its shape and a meta table")
+            if not np.array_equal(layer.bits != 0, layer.hidden < 0):
+                raise error(BAD_WEIGHTS, f"{where}: bits must equal the sign of the hidden weights")
+
+
+def write_blob(spec: BlobSpec) -> bytes:
+    """Serialize a BlobSpec to the bytes of a .mbnn file (format version spec.version).
+
+    A spec the runtime would refuse raises BlobError with the status it would give."""
+    _check_spec(spec)
+    pos = BLOB_HEADER.size + LAYER_ENTRY.size * len(spec.layers)
+    chunks: list[bytes] = []
+    entries: list[bytes] = []
+
+    def place(arr: np.ndarray) -> int:
+        nonlocal pos
+        data = arr.tobytes()
+        data += b"\0" * (align4(len(data)) - len(data))
+        start = pos
+        chunks.append(data)
+        pos += len(data)
+        return start
+
+    for layer in spec.layers:
+        e = {"input_kind": layer.input_kind, "flags": FLAG_LEARNS if layer.learns else 0,
+             "hscale_log2": layer.hscale_log2, "bwd_shift": layer.bwd_shift,
+             "n_in": layer.n_in, "n_out": layer.n_out, "lr_q16": layer.lr_q16}
+        e["off_bits"] = place(pack_bits(layer.bits))
+        e["off_hidden"] = place(np.asarray(layer.hidden, dtype=np.int8)) if layer.learns else 0
+        e["off_params"] = place(np.concatenate([np.asarray(p, dtype="<i4") for p in layer.params]))
+        e["off_gscale"] = place(np.asarray(layer.gscale, dtype="<i4"))
+        e["off_meta"] = place(np.asarray(layer.meta, dtype="<u2")) if layer.learns else 0
+        try:
+            entries.append(LAYER_ENTRY.pack(e))
+        except struct.error as exc:
+            raise BlobError(BAD_LAYER, detail=f"layer {len(entries)}: {exc}", hint="") from None
+    try:
+        head = BLOB_HEADER.pack({
+            "magic": MAGIC, "version": spec.version, "total_size": pos, "n_layers": len(spec.layers),
+            "flags": spec.flags, "input_scale": spec.input_scale, "input_zero_point": spec.input_zero_point,
+            "out_frac_bits": spec.out_frac_bits, "rms_shift": spec.rms_shift, "seed": spec.seed & 0xFFFFFFFF})
+    except struct.error as exc:
+        raise BlobError(BAD_HEADER, detail=str(exc), hint="") from None
+    out = bytearray(head + b"".join(entries) + b"".join(chunks))
+    BLOB_HEADER["crc32"].write(out, 0, zlib.crc32(out[CRC_START:]))
+    if spec.version == VERSION:  # a test may write another version on purpose
+        try:
+            validate_blob(bytes(out))
+        except BlobError as exc:
+            raise BlobError(exc.name, detail=exc.detail, hint="") from None
+    return bytes(out)
+
+
+# ----------------------------------------------------------- learned state
+
+
+def state_size(shapes: list[tuple[int, int]]) -> int:
+    """Bytes of the learned state of a model whose learning layers have these (n_out, n_in)."""
+    return STATE_HEADER.size + sum(align4(o * i) + 4 * o for o, i in shapes)
+
+
+def write_state(model_crc: int, step: int, layers: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
+    """The learned-state bytes of (hidden int8 (n_out, n_in), rms (n_out,)) per learning layer."""
+    parts = []
+    for hidden, rms in layers:
+        h = np.asarray(hidden).astype(np.int8).tobytes()
+        parts.append(h + b"\0" * (align4(len(h)) - len(h)) + np.asarray(rms).astype("<u4").tobytes())
+    body = b"".join(parts)
+    out = bytearray(STATE_HEADER.pack({
+        "magic": STATE_MAGIC, "version": STATE_VERSION, "total_size": STATE_HEADER.size + len(body),
+        "model_crc": model_crc, "step": step & 0xFFFFFFFF, "n_learning_layers": len(layers)}) + body)
+    STATE_HEADER["crc32"].write(out, 0, zlib.crc32(out[CRC_START:]))
+    return bytes(out)
+
+
+def read_state(data: bytes, shapes: list[tuple[int, int]], model_crc: int | None = None
+               ) -> tuple[int, int, list[tuple[np.ndarray, np.ndarray]]]:
+    """Check a learned state as mbnn_state_load does, in the same order, and unpack it:
+    (model_crc, step, [(hidden int8 (n_out, n_in), rms uint32 (n_out,)) per learning layer]).
+
+    `shapes`: (n_out, n_in) of each learning layer of the model; `model_crc`:
+    the model's blob CRC (None: not checked). Raises StateError with the status
+    of C: MBNN_ERR_STATE_CORRUPT for damaged bytes, MBNN_ERR_STATE_MODEL for a
+    state of another model."""
+    data = bytes(data)
+
+    def corrupt(detail: str) -> StateError:
+        return StateError(STATE_CORRUPT, detail=detail)
+
+    if len(data) < STATE_HEADER.size:
+        raise corrupt(f"learned state too short: {len(data)} bytes")
+    head = STATE_HEADER.unpack(data)
+    if head["magic"] != STATE_MAGIC:
+        raise corrupt("not a metabnn learned state (bad magic)")
+    if head["version"] != STATE_VERSION:
+        raise corrupt(f"learned state version {head['version']} is not supported (this metabnn reads {STATE_VERSION})")
+    total = head["total_size"]
+    if total < STATE_HEADER.size or total > len(data):
+        raise corrupt(f"learned state truncated: header says {total} bytes, got {len(data)}")
+    if zlib.crc32(data[CRC_START:total]) != head["crc32"]:
+        raise corrupt("learned state CRC mismatch: the state is corrupt")
+    if head["n_learning_layers"] != len(shapes):
+        raise StateError(STATE_MODEL, detail=f"learned state has {head['n_learning_layers']} learning layers, "
+                                             f"the model {len(shapes)}")
+    if total != state_size(shapes):
+        raise StateError(STATE_MODEL, detail=f"learned state has {total} bytes, this model's has {state_size(shapes)}")
+    if model_crc is not None and head["model_crc"] != model_crc:
+        raise StateError(STATE_MODEL, detail=f"its model crc is 0x{head['model_crc']:08x}, "
+                                             f"the blob's 0x{model_crc:08x}")
+    pos, layers = STATE_HEADER.size, []
+    for n_out, n_in in shapes:
+        h = np.frombuffer(data, np.int8, n_out * n_in, pos).reshape(n_out, n_in).copy()
+        pos += align4(n_out * n_in)
+        rms = np.frombuffer(data, "<u4", n_out, pos).copy()
+        pos += 4 * n_out
+        if np.any(rms > RMS_MAX):
+            raise corrupt(f"rms value above {RMS_MAX}")
+        layers.append((h, rms))
+    return head["model_crc"], head["step"], layers
