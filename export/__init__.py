@@ -1,6 +1,6 @@
 """Host side of metabnn: train a metaplastic BNN in PyTorch and export it to a .mbnn blob.
 
-`export.blob` (the format) imports only numpy; modules that need torch are
+The format itself is `pyruntime.format` (numpy only); modules that need torch are
 imported lazily, so the host runtime works without importing torch.
 """
 

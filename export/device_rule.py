@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import torch
 
-from export.fold import DEFAULT_DEVICE_LR, DEFAULT_RMS_SHIFT
+from export.fold import DEFAULT_DEVICE_LR, DEFAULT_RMS_SHIFT, learning_layers
 from export.grid import snap_
 from export.model import MetaBNN, sign_pm1
 from export.optim import f_meta
@@ -50,10 +50,7 @@ class DeviceRule:
         seed: int = 0,
     ) -> None:
         n = model.n_layers
-        if isinstance(learn, str):
-            self.learns = [learn == "all" or (learn == "last" and i == n - 1) for i in range(n)]
-        else:
-            self.learns = [bool(v) for v in learn]
+        self.learns = learning_layers(learn, n)
         self.model = model.eval()
         self.lr = float(lr)
         self.meta = [float(meta)] * n if isinstance(meta, (int, float)) else [float(m) for m in meta]

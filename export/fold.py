@@ -56,9 +56,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
-from export.blob import KIND_BITS, KIND_INT8, BlobSpec, LayerSpec, meta_table
+from export.grid import quantize_floor
 from export.model import MetaBNN
+from pyruntime.format import KIND_BITS, KIND_INT8, BlobSpec, LayerSpec, meta_table
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 MAX_FRAC_BITS = 16
@@ -105,8 +107,21 @@ def choose_hscale(w: np.ndarray) -> int:
 
 
 def quantize_hidden(w: np.ndarray, e: int) -> np.ndarray:
-    """int8 hidden weights h = clamp(floor(w / 2^-e), -128, 127)."""
-    return np.clip(np.floor(np.asarray(w, dtype=np.float64) * 2.0**e), -128, 127).astype(np.int64)
+    """int8 hidden weights h = clamp(floor(w / 2^-e), -128, 127) (the rule of export.grid.quantize_floor)."""
+    return quantize_floor(torch.from_numpy(np.asarray(w, dtype=np.float64)), e).numpy().astype(np.int64)
+
+
+def learning_layers(learn: str | Sequence[bool], n: int) -> list[bool]:
+    """Which of n layers learn on the device: "all", "last" (only the output layer),
+    "none", or one bool per layer (the `--learn` option)."""
+    if isinstance(learn, str):
+        if learn not in ("all", "last", "none"):
+            raise ValueError(f"--learn must be all, last or none, not {learn!r}")
+        return [learn == "all" or (learn == "last" and i == n - 1) for i in range(n)]
+    learns = [bool(v) for v in learn]
+    if len(learns) != n:
+        raise ValueError(f"learn: {len(learns)} flags for {n} layers")
+    return learns
 
 
 def fold_hidden_bn(k: np.ndarray, mu: np.ndarray, beta: np.ndarray, unit: float):
@@ -171,14 +186,7 @@ def fold(
     """
     settings = settings or {}
     n = model.n_layers
-    if isinstance(learn, str):
-        if learn not in ("all", "last", "none"):
-            raise ValueError(f"--learn must be all, last or none, not {learn!r}")
-        learns = [learn == "all" or (learn == "last" and i == n - 1) for i in range(n)]
-    else:
-        learns = [bool(v) for v in learn]
-        if len(learns) != n:
-            raise ValueError(f"learn: {len(learns)} flags for {n} layers")
+    learns = learning_layers(learn, n)
     metas = _per_layer(settings.get("meta", 1.35), n, "meta")
     grid = _per_layer(settings.get("int8_grid"), n, "int8_grid")
     override = _per_layer(hscale_log2, n, "hscale_log2")

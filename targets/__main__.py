@@ -102,7 +102,7 @@ def cmd_ctests(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from export.blob import read_blob
+    from pyruntime.format import read_blob
 
     from targets.models import random_blob, random_stream
     from targets.stream import save_npz

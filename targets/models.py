@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from export.blob import KIND_BITS, KIND_INT8, BlobSpec, LayerSpec, meta_table, write_blob
+from pyruntime.format import KIND_BITS, KIND_INT8, BlobSpec, LayerSpec, meta_table, write_blob
 
 from targets.stream import Stream
 

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from export import data as datasets
-from export.blob import meta_table, write_blob
+from pyruntime.format import meta_table, write_blob
 from export.checkpoint import load_model, save_checkpoint
 from export.experiments import common
 from export.fold import fold
