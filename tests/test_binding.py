@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pyruntime
-from pyruntime.testing import random_spec, random_stream
-from export.blob import KIND_BITS, KIND_INT8, write_blob
 from pyruntime import MbnnError, Model
 from pyruntime.errors import STATUS_NAMES, STRERROR
+from pyruntime.format import BLOB_HEADER, KIND_BITS, KIND_INT8, write_blob
+from pyruntime.testing import random_spec, random_stream
 
 try:
     from pyruntime._mbnn import ffi, lib
@@ -36,8 +36,8 @@ def stream(model: Model, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
 def fix_crc(blob: bytes | bytearray) -> bytes:
     """The blob with its header CRC recomputed over [16, total_size)."""
     blob = bytearray(blob)
-    total = struct.unpack_from("<I", blob, 8)[0]
-    struct.pack_into("<I", blob, 12, zlib.crc32(bytes(blob[16:total])))
+    total = BLOB_HEADER["total_size"].read(blob)
+    BLOB_HEADER["crc32"].write(blob, 0, zlib.crc32(bytes(blob[16:total])))
     return bytes(blob)
 
 

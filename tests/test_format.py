@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyruntime.testing import random_spec
-from export.blob import BlobError, pack_bits, read_blob, unpack_bits, write_atomic, write_blob
+from export.blob import write_atomic
 from pyruntime import reference
+from pyruntime.format import BLOB_HEADER, LAYER_ENTRY, BlobError, pack_bits, read_blob, unpack_bits, write_blob
+from pyruntime.testing import random_spec
 
 DATA = Path(__file__).parent / "data"
 
@@ -47,7 +48,8 @@ def test_arrays_are_four_byte_aligned_and_rows_padded() -> None:
     spec = random_spec(np.random.default_rng(5), [33, 7, 65, 3], 0, [True, False, True])
     blob = write_blob(spec)
     for idx in range(3):
-        offsets = struct.unpack_from("<5I", blob, 32 + 32 * idx + 12)
+        entry = LAYER_ENTRY.unpack(blob, BLOB_HEADER.size + LAYER_ENTRY.size * idx)
+        offsets = [entry[name] for name in ("off_bits", "off_hidden", "off_params", "off_gscale", "off_meta")]
         assert all(off % 4 == 0 for off in offsets)
     words = pack_bits(np.ones((2, 33), dtype=np.uint8))
     assert words.shape == (2, 2) and words[0, 1] == 1  # bit 32 is bit 0 of word 1, the rest padding

@@ -12,13 +12,15 @@ import numpy as np
 import pytest
 
 import pyruntime
-from export.blob import write_blob
 from pyruntime import MbnnError, reference
+from pyruntime.format import BLOB_HEADER, LAYER_ENTRY, write_blob
 
 GOLDEN = (Path(__file__).parent / "data" / "golden.mbnn").read_bytes()
 TOTAL = len(GOLDEN)
 # golden.mbnn: layer 0 (int8 20 -> 37, learns), layer 1 (37 -> 33, frozen), layer 2 (33 -> 5, learns)
-LAYER = [32 + 32 * idx for idx in range(3)]
+LAYER = [BLOB_HEADER.size + LAYER_ENTRY.size * idx for idx in range(3)]
+H = {f.name: f.offset for f in BLOB_HEADER.fields}  # offsets by field name (pyruntime/format.py)
+L = {f.name: f.offset for f in LAYER_ENTRY.fields}
 
 
 def status_of(blob: bytes) -> str:
@@ -34,7 +36,7 @@ def patch(blob: bytes, offset: int, fmt: str, value: int) -> bytes:
     """Overwrite one field and recompute the CRC, so that only the field's check can fail."""
     out = bytearray(blob)
     struct.pack_into(fmt, out, offset, value)
-    struct.pack_into("<I", out, 12, zlib.crc32(bytes(out[16:])))
+    struct.pack_into("<I", out, H["crc32"], zlib.crc32(bytes(out[16:])))
     return bytes(out)
 
 
@@ -81,25 +83,25 @@ def test_newer_version_is_refused_clearly() -> None:
 
 
 HEADER_CASES = [
-    (16, "<H", 0, "MBNN_ERR_BAD_HEADER"),  # no layers
-    (16, "<H", 9, "MBNN_ERR_BAD_HEADER"),  # more than MBNN_MAX_LAYERS
-    (18, "<H", 1, "MBNN_ERR_BAD_HEADER"),  # flags of a later version
-    (25, "<B", 31, "MBNN_ERR_BAD_HEADER"),  # out_frac_bits
-    (26, "<B", 25, "MBNN_ERR_BAD_HEADER"),  # rms_shift
-    (LAYER[0] + 0, "<B", 2, "MBNN_ERR_BAD_LAYER"),  # unknown input kind
-    (LAYER[1] + 0, "<B", 0, "MBNN_ERR_BAD_LAYER"),  # int8 input after layer 0
-    (LAYER[0] + 1, "<B", 3, "MBNN_ERR_BAD_LAYER"),  # unknown layer flag
-    (LAYER[0] + 3, "<B", 32, "MBNN_ERR_BAD_LAYER"),  # bwd_shift
-    (LAYER[0] + 4, "<H", 0, "MBNN_ERR_BAD_LAYER"),  # n_in 0
-    (LAYER[0] + 6, "<H", 9000, "MBNN_ERR_BAD_LAYER"),  # n_out above MBNN_MAX_WIDTH
-    (LAYER[1] + 4, "<H", 36, "MBNN_ERR_BAD_LAYER"),  # sizes do not chain
-    (LAYER[0] + 8, "<I", (1 << 24) + 1, "MBNN_ERR_BAD_LAYER"),  # learning rate
-    (LAYER[0] + 12, "<I", 0xFFFFFFFC, "MBNN_ERR_BAD_OFFSET"),  # offset + size overflows 32 bits
-    (LAYER[0] + 12, "<I", TOTAL - 4, "MBNN_ERR_BAD_OFFSET"),  # array passes the end
-    (LAYER[0] + 20, "<I", 34, "MBNN_ERR_BAD_OFFSET"),  # misaligned
-    (LAYER[2] + 24, "<I", 16, "MBNN_ERR_BAD_OFFSET"),  # inside the header
-    (LAYER[0] + 16, "<I", 0, "MBNN_ERR_BAD_OFFSET"),  # learning layer without hidden weights
-    (LAYER[1] + 1, "<B", 1, "MBNN_ERR_BAD_OFFSET"),  # learns, but has no hidden weights or table
+    (H["n_layers"], "<H", 0, "MBNN_ERR_BAD_HEADER"),  # no layers
+    (H["n_layers"], "<H", 9, "MBNN_ERR_BAD_HEADER"),  # more than MBNN_MAX_LAYERS
+    (H["flags"], "<H", 1, "MBNN_ERR_BAD_HEADER"),  # flags of a later version
+    (H["out_frac_bits"], "<B", 31, "MBNN_ERR_BAD_HEADER"),  # out_frac_bits
+    (H["rms_shift"], "<B", 25, "MBNN_ERR_BAD_HEADER"),  # rms_shift
+    (LAYER[0] + L["input_kind"], "<B", 2, "MBNN_ERR_BAD_LAYER"),  # unknown input kind
+    (LAYER[1] + L["input_kind"], "<B", 0, "MBNN_ERR_BAD_LAYER"),  # int8 input after layer 0
+    (LAYER[0] + L["flags"], "<B", 3, "MBNN_ERR_BAD_LAYER"),  # unknown layer flag
+    (LAYER[0] + L["bwd_shift"], "<B", 32, "MBNN_ERR_BAD_LAYER"),  # bwd_shift
+    (LAYER[0] + L["n_in"], "<H", 0, "MBNN_ERR_BAD_LAYER"),  # n_in 0
+    (LAYER[0] + L["n_out"], "<H", 9000, "MBNN_ERR_BAD_LAYER"),  # n_out above MBNN_MAX_WIDTH
+    (LAYER[1] + L["n_in"], "<H", 36, "MBNN_ERR_BAD_LAYER"),  # sizes do not chain
+    (LAYER[0] + L["lr_q16"], "<I", (1 << 24) + 1, "MBNN_ERR_BAD_LAYER"),  # learning rate
+    (LAYER[0] + L["off_bits"], "<I", 0xFFFFFFFC, "MBNN_ERR_BAD_OFFSET"),  # offset + size overflows 32 bits
+    (LAYER[0] + L["off_bits"], "<I", TOTAL - 4, "MBNN_ERR_BAD_OFFSET"),  # array passes the end
+    (LAYER[0] + L["off_params"], "<I", 34, "MBNN_ERR_BAD_OFFSET"),  # misaligned
+    (LAYER[2] + L["off_gscale"], "<I", 16, "MBNN_ERR_BAD_OFFSET"),  # inside the header
+    (LAYER[0] + L["off_hidden"], "<I", 0, "MBNN_ERR_BAD_OFFSET"),  # learning layer without hidden weights
+    (LAYER[1] + L["flags"], "<B", 1, "MBNN_ERR_BAD_OFFSET"),  # learns, but has no hidden weights or table
 ]
 
 
@@ -112,8 +114,8 @@ def test_bad_field_gets_its_status(offset: int, fmt: str, value: int, want: str)
 def test_bad_tables_and_inconsistent_weights() -> None:
     """Values out of range in the gscale and meta tables, or bits that disagree with
     the hidden weights of a learning layer: bad weights."""
-    off_gscale, off_meta = field(GOLDEN, LAYER[2] + 24), field(GOLDEN, LAYER[2] + 28)
-    off_hidden = field(GOLDEN, LAYER[0] + 16)
+    off_gscale, off_meta = field(GOLDEN, LAYER[2] + L["off_gscale"]), field(GOLDEN, LAYER[2] + L["off_meta"])
+    off_hidden = field(GOLDEN, LAYER[0] + L["off_hidden"])
     assert status_of(patch(GOLDEN, off_gscale, "<i", 40000)) == "MBNN_ERR_BAD_WEIGHTS"
     assert status_of(patch(GOLDEN, off_meta + 10, "<H", 32769)) == "MBNN_ERR_BAD_WEIGHTS"
     h = field(GOLDEN, off_hidden, "<b")
@@ -125,13 +127,13 @@ def test_padding_bits_never_change_a_result() -> None:
     exactly what it did, in C and in the reference."""
     blob = bytearray(GOLDEN)
     for entry in LAYER:
-        n_in, n_out = struct.unpack_from("<HH", GOLDEN, entry + 4)
-        words, off = (n_in + 31) // 32, field(GOLDEN, entry + 12)
+        n_in, n_out = struct.unpack_from("<HH", GOLDEN, entry + L["n_in"])
+        words, off = (n_in + 31) // 32, field(GOLDEN, entry + L["off_bits"])
         pad = (0xFFFFFFFF << (n_in % 32)) & 0xFFFFFFFF if n_in % 32 else 0
         for row in range(n_out):
             at = off + 4 * (row * words + words - 1)
             struct.pack_into("<I", blob, at, field(blob, at) | pad)
-    struct.pack_into("<I", blob, 12, zlib.crc32(bytes(blob[16:])))
+    struct.pack_into("<I", blob, H["crc32"], zlib.crc32(bytes(blob[16:])))
     x = np.random.default_rng(0).integers(-128, 128, (50, 20)).astype(np.int8)
     y = np.arange(50) % 5
     clean, dirty = pyruntime.Model.load(GOLDEN), pyruntime.Model.load(bytes(blob))

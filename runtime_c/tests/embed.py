@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Embed golden test data as C arrays, for the C tests (python3 stdlib only).
+"""Embed golden test data as C arrays, for the C tests (numpy and the repository's
+pyruntime: run it with the repository's .venv python, as the Makefile does).
 
     python3 embed.py OUT_DIR NAME=BLOB[:IO_JSON] [NAME=BLOB[:IO_JSON] ...]
 
@@ -20,7 +21,8 @@ import json
 import os
 import struct
 import sys
-import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 # Field of mbnn_golden -> keys accepted in the JSON, first found wins.
 KEYS = {
@@ -55,48 +57,24 @@ def pick(io: dict, field: str):
 
 
 def parse_blob(blob: bytes) -> dict:
-    """The few facts the tests need from a valid blob (docs/FORMAT.md)."""
-    magic, version, total, crc = struct.unpack_from("<4sIII", blob)
-    if magic != b"MBNN" or version != 1 or total != len(blob) or zlib.crc32(blob[16:]) != crc:
-        raise SystemExit("embed.py: not a valid format-1 .mbnn blob")
-    n_layers = struct.unpack_from("<H", blob, 16)[0]
-    layers = []
-    for idx in range(n_layers):
-        kind, flags, _, _, n_in, n_out = struct.unpack_from("<BBBBHH", blob, 32 + 32 * idx)
-        layers.append((kind, flags & 1, n_in, n_out))
+    """The few facts the tests need from a valid blob, from the format module and
+    the reference (pyruntime): sizes, the arena of each mode (the C tests check
+    that mbnn_arena_size agrees) and the size of the learned state."""
+    from pyruntime import MbnnError, format as fmt, reference
+
+    try:
+        spec = fmt.read_blob(blob)
+    except MbnnError as exc:
+        raise SystemExit(f"embed.py: not a valid .mbnn blob: {exc}") from None
+    learning = [(l.n_out, l.n_in) for l in spec.layers if l.learns]
     return {
-        "total": total,
-        "n_inputs": layers[0][2],
-        "n_classes": layers[-1][3],
-        "arena_infer": arena_size(layers, learn=False),
-        "arena_learn": arena_size(layers, learn=True) if any(l[1] for l in layers) else 0,
-        "state": 32 + sum(align4(n_in * n_out) + 4 * n_out for _, learns, n_in, n_out in layers if learns),
+        "total": len(blob),
+        "n_inputs": spec.n_inputs,
+        "n_classes": spec.n_classes,
+        "arena_infer": reference.Model.load(blob, learn=False).arena_size,
+        "arena_learn": reference.Model.load(blob).arena_size if learning else 0,
+        "state": fmt.state_size(learning),
     }
-
-
-def align4(n: int) -> int:
-    return (n + 3) & ~3
-
-
-def words(n: int) -> int:
-    return (n + 31) // 32
-
-
-def arena_size(layers: list, learn: bool) -> int:
-    """The arena mbnn_arena_size reports (the layout in runtime_c/src/mbnn_model.c);
-    the C tests check that the two agree, and size their buffers with it."""
-    size = 4 * layers[-1][3]  # logits
-    max_words = max(words(n_in) for _, _, n_in, _ in layers)
-    max_width = max(max(n_in, n_out) for _, _, n_in, n_out in layers)
-    if not learn:
-        return size + 2 * 4 * max_words
-    for idx, (_, learns, n_in, n_out) in enumerate(layers):
-        if learns:
-            size += 4 * n_out * words(n_in) + 4 * n_out + align4(n_out * n_in)
-        size += 4 * words(n_in)
-        if idx + 1 < len(layers):
-            size += 4 * words(n_out)
-    return size + 2 * 4 * max_width
 
 
 def c_array(ctype: str, name: str, values: list[int], per_line: int = 12) -> str:
