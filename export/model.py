@@ -116,7 +116,8 @@ class MetaBNN(nn.Module):
         }
 
     def quantize_input(self, f: torch.Tensor) -> torch.Tensor:
-        """int8 codes q (as float) of features f: clamp(round(f / scale) + zp, -128, 127)."""
+        """int8 codes q (as float) of features f: clamp(round(f / scale) + zp, -128, 127),
+        the rule of pyruntime.format.quantize written for tensors (training needs them)."""
         return torch.clamp(torch.round(f / self.input_scale) + self.input_zero_point, -128, 127)
 
     def first_input(self, f: torch.Tensor) -> torch.Tensor:
