@@ -17,6 +17,7 @@ endif
 MBNN_SRCS := \
 	$(MBNN_DIR)/src/mbnn_crc.c \
 	$(MBNN_DIR)/src/mbnn_infer.c \
+	$(MBNN_DIR)/src/mbnn_kernels.c \
 	$(MBNN_DIR)/src/mbnn_learn.c \
 	$(MBNN_DIR)/src/mbnn_model.c \
 	$(MBNN_DIR)/src/mbnn_state.c \

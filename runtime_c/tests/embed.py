@@ -87,16 +87,19 @@ def arena_size(layers: list, learn: bool) -> int:
     the C tests check that the two agree, and size their buffers with it."""
     size = 4 * layers[-1][3]  # logits
     max_words = max(words(n_in) for _, _, n_in, _ in layers)
-    max_width = max(max(n_in, n_out) for _, _, n_in, n_out in layers)
+    kind0, n_in0 = layers[0][0], layers[0][2]
+    table = 32 * ((n_in0 + 3) // 4) if kind0 == 0 else 0  # int8 partial-sum tables
     if not learn:
-        return size + 2 * 4 * max_words
+        return size + 2 * 4 * max_words + table
+    lowest = next(idx for idx, layer in enumerate(layers) if layer[1])
+    err_width = max(n_out for _, _, _, n_out in layers[lowest:])
     for idx, (_, learns, n_in, n_out) in enumerate(layers):
         if learns:
             size += 4 * n_out * words(n_in) + 4 * n_out + align4(n_out * n_in)
         size += 4 * words(n_in)
         if idx + 1 < len(layers):
             size += 4 * words(n_out)
-    return size + 2 * 4 * max_width
+    return size + max(2 * 4 * err_width, table)
 
 
 def c_array(ctype: str, name: str, values: list[int], per_line: int = 12) -> str:

@@ -1,0 +1,225 @@
+/*
+ * Forward kernels of one layer (docs/ARITHMETIC.md "Inference"), in two
+ * versions that give the same numbers bit for bit:
+ *
+ *   mbnn_i_layer_*_ref  the plain C99 reference kernels (the definition);
+ *   mbnn_i_layer_*_opt  the optimized kernels (docs/PERFORMANCE.md):
+ *     - bit input: carry-save (Harley-Seal) popcount over blocks of 8 words,
+ *       no library call for popcount; on x86-64 hosts, a POPCNT version
+ *       chosen at run time by CPU feature (the library stays portable);
+ *     - int8 input: partial-sum tables, one 16-entry table per group of 4
+ *       inputs computed once per sample, then one table read per 4 weights.
+ *
+ * mbnn_i_forward uses the optimized ones when MBNN_KERNELS is 1 (default);
+ * the C tests compare both on random layers on every target.
+ *
+ *   int8 input:  a_i = sum_j (bit_ij ? -x_j : x_j),  x_j = q_j - zero_point
+ *   bit input:   a_i = n_in - 2 * popcount(row_i XOR u), padding masked off
+ *   hidden:      v_i = (a_i < threshold_i), window w_i = (lo_i <= a_i <= hi_i)
+ *   output:      z_i = sat32(scale_i * a_i + offset_i)  (64-bit product)
+ */
+#include "mbnn_internal.h"
+
+/* ---- reference kernels ---- */
+
+void mbnn_i_layer_int8_ref(const mbnn_layer *L, const int8_t *q, int32_t zp, uint32_t *out,
+                           uint32_t *win, int32_t *logits)
+{
+    uint32_t i, k, b, n_in = L->n_in;
+    int32_t sum_x = 0;
+
+    for (k = 0; k < n_in; k++) {
+        sum_x += (int32_t)q[k] - zp;
+    }
+    /* a_i = sum_x - 2 * (sum of x_j where the weight is -1), where the sum
+     * over the -1 weights is (sum of their q_j) - (their count) * zp. */
+    for (i = 0; i < L->n_out; i++) {
+        const uint32_t *row = L->bits + (size_t)i * L->words;
+        int32_t neg_q = 0, neg_count = 0;
+        for (k = 0; k < L->words; k++) {
+            uint32_t w = row[k];
+            uint32_t n_bits = n_in - 32u * k < 32u ? n_in - 32u * k : 32u;
+            const int8_t *qk = q + 32u * k;
+            if (n_bits < 32u) {
+                w &= (1u << n_bits) - 1u;
+            }
+            neg_count += (int32_t)mbnn_popcount32(w);
+            for (b = 0; b < n_bits; b++) {
+                neg_q += (int32_t)qk[b] & -(int32_t)((w >> b) & 1u);
+            }
+        }
+        mbnn_emit(L, i, sum_x - 2 * (neg_q - neg_count * zp), out, win, logits);
+    }
+}
+
+void mbnn_i_layer_bits_ref(const mbnn_layer *L, const uint32_t *u, uint32_t *out, uint32_t *win,
+                           int32_t *logits)
+{
+    uint32_t i, k, last = L->words - 1u;
+
+    for (i = 0; i < L->n_out; i++) {
+        const uint32_t *row = L->bits + (size_t)i * L->words;
+        uint32_t ones = 0;
+        for (k = 0; k < last; k++) {
+            ones += mbnn_popcount32(row[k] ^ u[k]);
+        }
+        ones += mbnn_popcount32((row[last] ^ u[last]) & mbnn_last_mask(L->n_in));
+        mbnn_emit(L, i, (int32_t)L->n_in - 2 * (int32_t)ones, out, win, logits);
+    }
+}
+
+/* ---- optimized kernels ---- */
+
+/* Bits set in v without a library call (SWAR: sums of 2, 4, 8 bits, then the
+ * four bytes added by one multiply), whatever MBNN_POPCOUNT_BUILTIN says:
+ * on cores without a popcount instruction __builtin_popcount is a libgcc call. */
+static inline uint32_t mbnn_swar32(uint32_t v)
+{
+    v = v - ((v >> 1) & 0x55555555u);
+    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+    v = (v + (v >> 4)) & 0x0F0F0F0Fu;
+    return (v * 0x01010101u) >> 24;
+}
+
+/* Carry-save adder: the bit-wise sum a + b + c as two bits, h (weight 2) and
+ * l (weight 1). */
+#define MBNN_CSA(h, l, a, b, c)                  \
+    do {                                         \
+        uint32_t csa_u = (a) ^ (b);              \
+        (h) = ((a) & (b)) | (csa_u & (c));       \
+        (l) = csa_u ^ (c);                       \
+    } while (0)
+
+/* popcount(r XOR u) over n words (Harley-Seal, "Faster population counts
+ * using AVX2 instructions", Mula, Kurz, Lemire 2018, section 3): the words
+ * are added bit-wise into counters ones/twos/fours with carry-save adders,
+ * and only the eights (one word per 8 input words) are popcounted. */
+static inline uint32_t mbnn_xor_popcount(const uint32_t *r, const uint32_t *u, uint32_t n)
+{
+    uint32_t ones = 0, twos = 0, fours = 0, eights = 0, total = 0, k = 0;
+
+    for (; k + 8u <= n; k += 8u) {
+        uint32_t twos_a, twos_b, fours_a, fours_b;
+        MBNN_CSA(twos_a, ones, ones, r[k] ^ u[k], r[k + 1u] ^ u[k + 1u]);
+        MBNN_CSA(twos_b, ones, ones, r[k + 2u] ^ u[k + 2u], r[k + 3u] ^ u[k + 3u]);
+        MBNN_CSA(fours_a, twos, twos, twos_a, twos_b);
+        MBNN_CSA(twos_a, ones, ones, r[k + 4u] ^ u[k + 4u], r[k + 5u] ^ u[k + 5u]);
+        MBNN_CSA(twos_b, ones, ones, r[k + 6u] ^ u[k + 6u], r[k + 7u] ^ u[k + 7u]);
+        MBNN_CSA(fours_b, twos, twos, twos_a, twos_b);
+        MBNN_CSA(eights, fours, fours, fours_a, fours_b);
+        total += mbnn_swar32(eights);
+    }
+    total = 8u * total + 4u * mbnn_swar32(fours) + 2u * mbnn_swar32(twos) + mbnn_swar32(ones);
+    for (; k < n; k++) {
+        total += mbnn_swar32(r[k] ^ u[k]);
+    }
+    return total;
+}
+
+#if MBNN_X86_DISPATCH
+/* x86-64 hosts: the same kernel with the POPCNT instruction on 64 bits,
+ * compiled for CPUs that have it and called only when the CPU says so. */
+__attribute__((target("popcnt"))) static void mbnn_layer_bits_popcnt(const mbnn_layer *L,
+                                                                     const uint32_t *u, uint32_t *out,
+                                                                     uint32_t *win, int32_t *logits)
+{
+    uint32_t i, k, last = L->words - 1u, mask = mbnn_last_mask(L->n_in);
+
+    for (i = 0; i < L->n_out; i++) {
+        const uint32_t *row = L->bits + (size_t)i * L->words;
+        uint32_t ones = 0;
+        for (k = 0; k + 1u < last; k += 2u) {
+            uint64_t x = ((uint64_t)(row[k] ^ u[k])) | ((uint64_t)(row[k + 1u] ^ u[k + 1u]) << 32);
+            ones += (uint32_t)__builtin_popcountll(x);
+        }
+        for (; k < last; k++) {
+            ones += (uint32_t)__builtin_popcount(row[k] ^ u[k]);
+        }
+        ones += (uint32_t)__builtin_popcount((row[last] ^ u[last]) & mask);
+        mbnn_emit(L, i, (int32_t)L->n_in - 2 * (int32_t)ones, out, win, logits);
+    }
+}
+#endif
+
+void mbnn_i_layer_bits_opt(const mbnn_layer *L, const uint32_t *u, uint32_t *out, uint32_t *win,
+                           int32_t *logits)
+{
+    uint32_t i, last = L->words - 1u, mask = mbnn_last_mask(L->n_in);
+    uint32_t u_last = u[last] & mask;
+
+#if MBNN_X86_DISPATCH
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("popcnt")) {
+        mbnn_layer_bits_popcnt(L, u, out, win, logits);
+        return;
+    }
+#endif
+    for (i = 0; i < L->n_out; i++) {
+        const uint32_t *row = L->bits + (size_t)i * L->words;
+        uint32_t ones = mbnn_xor_popcount(row, u, last) + mbnn_swar32((row[last] & mask) ^ u_last);
+        mbnn_emit(L, i, (int32_t)L->n_in - 2 * (int32_t)ones, out, win, logits);
+    }
+}
+
+size_t mbnn_i_int8_table_size(uint32_t n_in)
+{
+    return 2u * MBNN_TABLE_ENTRIES * (size_t)((n_in + 3u) / 4u);
+}
+
+/* The partial-sum tables of one sample: for each group g of 4 inputs and
+ * each 4-bit pattern m, t[16 g + m] = sum of x_{4g+b} over the bits b set in
+ * m, x_j = q_j - zp (0 past n_in, so padding bits add nothing). |t| <= 1020. */
+static void mbnn_int8_tables(int16_t *t, const int8_t *q, int32_t zp, uint32_t n_in)
+{
+    uint32_t g, b, n_groups = (n_in + 3u) / 4u;
+
+    for (g = 0; g < n_groups; g++, t += MBNN_TABLE_ENTRIES) {
+        int32_t x[4];
+        for (b = 0; b < 4u; b++) {
+            x[b] = 4u * g + b < n_in ? (int32_t)q[4u * g + b] - zp : 0;
+        }
+        t[0] = 0;
+        t[1] = (int16_t)x[0];
+        t[2] = (int16_t)x[1];
+        t[3] = (int16_t)(x[0] + x[1]);
+        for (b = 0; b < 4u; b++) {
+            t[4 + b] = (int16_t)(t[b] + x[2]);
+        }
+        for (b = 0; b < 8u; b++) {
+            t[8 + b] = (int16_t)(t[b] + x[3]);
+        }
+    }
+}
+
+void mbnn_i_layer_int8_opt(const mbnn_layer *L, const int8_t *q, int32_t zp, int16_t *table,
+                           uint32_t *out, uint32_t *win, int32_t *logits)
+{
+    uint32_t i, k, n_in = L->n_in, words = L->words;
+    int32_t sum_x = 0;
+
+    mbnn_int8_tables(table, q, zp, n_in);
+    for (k = 0; k < n_in; k++) {
+        sum_x += (int32_t)q[k] - zp;
+    }
+    for (i = 0; i < L->n_out; i++) {
+        const uint32_t *row = L->bits + (size_t)i * words;
+        const int16_t *t = table;
+        int32_t neg = 0;
+        /* One word = 8 groups of 4 inputs: one table read per group. The
+         * tables of the last word's missing groups are never read: those
+         * nibbles are padding (the last group's own missing inputs are 0). */
+        for (k = 0; k + 1u < words; k++, t += 8u * MBNN_TABLE_ENTRIES) {
+            uint32_t w = row[k];
+            neg += t[w & 15u] + t[16u + ((w >> 4) & 15u)] + t[32u + ((w >> 8) & 15u)] +
+                   t[48u + ((w >> 12) & 15u)] + t[64u + ((w >> 16) & 15u)] +
+                   t[80u + ((w >> 20) & 15u)] + t[96u + ((w >> 24) & 15u)] + t[112u + (w >> 28)];
+        }
+        {
+            uint32_t w = row[k], g, n_groups = (n_in - 32u * k + 3u) / 4u;
+            for (g = 0; g < n_groups; g++) {
+                neg += t[16u * g + ((w >> (4u * g)) & 15u)];
+            }
+        }
+        mbnn_emit(L, i, sum_x - 2 * neg, out, win, logits);
+    }
+}
