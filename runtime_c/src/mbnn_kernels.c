@@ -94,22 +94,40 @@ static inline uint32_t mbnn_swar32(uint32_t v)
  * using AVX2 instructions", Mula, Kurz, Lemire 2018, section 3): the words
  * are added bit-wise into counters ones/twos/fours with carry-save adders,
  * and only the eights (one word per 8 input words) are popcounted. */
+#ifndef MBNN_POPCOUNT_BLOCK
+#define MBNN_POPCOUNT_BLOCK 4
+#endif
 static inline uint32_t mbnn_xor_popcount(const uint32_t *r, const uint32_t *u, uint32_t n)
 {
-    uint32_t ones = 0, twos = 0, fours = 0, eights = 0, total = 0, k = 0;
+#if MBNN_POPCOUNT_BLOCK == 4
+    uint32_t ones = 0, twos = 0, total = 0, k = 0;
 
-    for (; k + 8u <= n; k += 8u) {
-        uint32_t twos_a, twos_b, fours_a, fours_b;
+    for (; k + 4u <= n; k += 4u) {
+        uint32_t twos_a, twos_b, fours;
         MBNN_CSA(twos_a, ones, ones, r[k] ^ u[k], r[k + 1u] ^ u[k + 1u]);
         MBNN_CSA(twos_b, ones, ones, r[k + 2u] ^ u[k + 2u], r[k + 3u] ^ u[k + 3u]);
-        MBNN_CSA(fours_a, twos, twos, twos_a, twos_b);
-        MBNN_CSA(twos_a, ones, ones, r[k + 4u] ^ u[k + 4u], r[k + 5u] ^ u[k + 5u]);
-        MBNN_CSA(twos_b, ones, ones, r[k + 6u] ^ u[k + 6u], r[k + 7u] ^ u[k + 7u]);
-        MBNN_CSA(fours_b, twos, twos, twos_a, twos_b);
-        MBNN_CSA(eights, fours, fours, fours_a, fours_b);
-        total += mbnn_swar32(eights);
+        MBNN_CSA(fours, twos, twos, twos_a, twos_b);
+        total += mbnn_swar32(fours);
     }
-    total = 8u * total + 4u * mbnn_swar32(fours) + 2u * mbnn_swar32(twos) + mbnn_swar32(ones);
+    total = 4u * total + 2u * mbnn_swar32(twos) + mbnn_swar32(ones);
+#else
+    /* nibble SWAR: 3 words per nibble sum, bytes accumulated */
+    uint32_t total = 0, acc = 0, k = 0, j = 0;
+    for (; k < n; k++) {
+        uint32_t x = r[k] ^ u[k];
+        x = x - ((x >> 1) & 0x55555555u);
+        x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+        acc += x;
+        if (++j == 3u) {
+            total += (acc & 0x0F0F0F0Fu) + ((acc >> 4) & 0x0F0F0F0Fu);
+            acc = 0;
+            j = 0;
+        }
+    }
+    total += (acc & 0x0F0F0F0Fu) + ((acc >> 4) & 0x0F0F0F0Fu);
+    total = (total & 0x00FF00FFu) + ((total >> 8) & 0x00FF00FFu);
+    return (total * 0x00010001u) >> 16;
+#endif
     for (; k < n; k++) {
         total += mbnn_swar32(r[k] ^ u[k]);
     }
@@ -144,8 +162,7 @@ __attribute__((target("popcnt"))) static void mbnn_layer_bits_popcnt(const mbnn_
 void mbnn_i_layer_bits_opt(const mbnn_layer *L, const uint32_t *u, uint32_t *out, uint32_t *win,
                            int32_t *logits)
 {
-    uint32_t i, last = L->words - 1u, mask = mbnn_last_mask(L->n_in);
-    uint32_t u_last = u[last] & mask;
+    uint32_t i, last = L->words - 1u, pad = ~mbnn_last_mask(L->n_in);
 
 #if MBNN_X86_DISPATCH
     __builtin_cpu_init();
@@ -154,9 +171,14 @@ void mbnn_i_layer_bits_opt(const mbnn_layer *L, const uint32_t *u, uint32_t *out
         return;
     }
 #endif
+    /* All words at once, then the padding bits of the last word taken off
+     * (none when n_in is a multiple of 32). */
     for (i = 0; i < L->n_out; i++) {
         const uint32_t *row = L->bits + (size_t)i * L->words;
-        uint32_t ones = mbnn_xor_popcount(row, u, last) + mbnn_swar32((row[last] & mask) ^ u_last);
+        uint32_t ones = mbnn_xor_popcount(row, u, L->words);
+        if (pad != 0u) {
+            ones -= mbnn_swar32((row[last] ^ u[last]) & pad);
+        }
         mbnn_emit(L, i, (int32_t)L->n_in - 2 * (int32_t)ones, out, win, logits);
     }
 }
