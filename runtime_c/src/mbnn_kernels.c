@@ -73,12 +73,16 @@ void mbnn_i_layer_bits_ref(const mbnn_layer *L, const uint32_t *u, uint32_t *out
 /* Bits set in v without a library call (SWAR: sums of 2, 4, 8 bits, then the
  * four bytes added by one multiply), whatever MBNN_POPCOUNT_BUILTIN says:
  * on cores without a popcount instruction __builtin_popcount is a libgcc call. */
-static inline uint32_t mbnn_swar32(uint32_t v)
+static inline uint32_t mbnn_bytes32(uint32_t v)
 {
     v = v - ((v >> 1) & 0x55555555u);
     v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
-    v = (v + (v >> 4)) & 0x0F0F0F0Fu;
-    return (v * 0x01010101u) >> 24;
+    return (v + (v >> 4)) & 0x0F0F0F0Fu; /* bits set in each byte */
+}
+
+static inline uint32_t mbnn_swar32(uint32_t v)
+{
+    return (mbnn_bytes32(v) * 0x01010101u) >> 24;
 }
 
 /* Carry-save adder: the bit-wise sum a + b + c as two bits, h (weight 2) and
@@ -94,42 +98,41 @@ static inline uint32_t mbnn_swar32(uint32_t v)
  * using AVX2 instructions", Mula, Kurz, Lemire 2018, section 3): the words
  * are added bit-wise into counters ones/twos/fours with carry-save adders,
  * and only the eights (one word per 8 input words) are popcounted. */
-#ifndef MBNN_POPCOUNT_BLOCK
-#define MBNN_POPCOUNT_BLOCK 4
-#endif
 static inline uint32_t mbnn_xor_popcount(const uint32_t *r, const uint32_t *u, uint32_t n)
 {
-#if MBNN_POPCOUNT_BLOCK == 4
-    uint32_t ones = 0, twos = 0, total = 0, k = 0;
+    uint32_t total = 0;
 
-    for (; k + 4u <= n; k += 4u) {
-        uint32_t twos_a, twos_b, fours;
-        MBNN_CSA(twos_a, ones, ones, r[k] ^ u[k], r[k + 1u] ^ u[k + 1u]);
-        MBNN_CSA(twos_b, ones, ones, r[k + 2u] ^ u[k + 2u], r[k + 3u] ^ u[k + 3u]);
-        MBNN_CSA(fours, twos, twos, twos_a, twos_b);
-        total += mbnn_swar32(fours);
-    }
-    total = 4u * total + 2u * mbnn_swar32(twos) + mbnn_swar32(ones);
-#else
-    /* nibble SWAR: 3 words per nibble sum, bytes accumulated */
-    uint32_t total = 0, acc = 0, k = 0, j = 0;
-    for (; k < n; k++) {
-        uint32_t x = r[k] ^ u[k];
-        x = x - ((x >> 1) & 0x55555555u);
-        x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
-        acc += x;
-        if (++j == 3u) {
-            total += (acc & 0x0F0F0F0Fu) + ((acc >> 4) & 0x0F0F0F0Fu);
-            acc = 0;
-            j = 0;
+    if (n >= 8u) { /* shorter rows: the counters' final sum would cost more */
+        uint32_t ones = 0, twos = 0, fours = 0;
+        const uint32_t *end = r + (n & ~7u);
+        for (; r != end; r += 8, u += 8) {
+            uint32_t twos_a, twos_b, fours_a, fours_b, eights;
+            MBNN_CSA(twos_a, ones, ones, r[0] ^ u[0], r[1] ^ u[1]);
+            MBNN_CSA(twos_b, ones, ones, r[2] ^ u[2], r[3] ^ u[3]);
+            MBNN_CSA(fours_a, twos, twos, twos_a, twos_b);
+            MBNN_CSA(twos_a, ones, ones, r[4] ^ u[4], r[5] ^ u[5]);
+            MBNN_CSA(twos_b, ones, ones, r[6] ^ u[6], r[7] ^ u[7]);
+            MBNN_CSA(fours_b, twos, twos, twos_a, twos_b);
+            MBNN_CSA(eights, fours, fours, fours_a, fours_b);
+            total += mbnn_swar32(eights);
         }
+        if ((n & 4u) != 0u) {
+            uint32_t twos_a, twos_b, fours_a;
+            MBNN_CSA(twos_a, ones, ones, r[0] ^ u[0], r[1] ^ u[1]);
+            MBNN_CSA(twos_b, ones, ones, r[2] ^ u[2], r[3] ^ u[3]);
+            MBNN_CSA(fours_a, twos, twos, twos_a, twos_b);
+            total += mbnn_swar32(fours & fours_a);
+            fours ^= fours_a;
+            r += 4;
+            u += 4;
+        }
+        /* The three counters at once: per byte at most 4 * 8 + 2 * 8 + 8 = 56. */
+        total = 8u * total + ((((mbnn_bytes32(fours) << 2) + (mbnn_bytes32(twos) << 1) + mbnn_bytes32(ones)) *
+                               0x01010101u) >> 24);
+        n &= 3u;
     }
-    total += (acc & 0x0F0F0F0Fu) + ((acc >> 4) & 0x0F0F0F0Fu);
-    total = (total & 0x00FF00FFu) + ((total >> 8) & 0x00FF00FFu);
-    return (total * 0x00010001u) >> 16;
-#endif
-    for (; k < n; k++) {
-        total += mbnn_swar32(r[k] ^ u[k]);
+    for (; n != 0u; n--) {
+        total += mbnn_swar32(*r++ ^ *u++);
     }
     return total;
 }
