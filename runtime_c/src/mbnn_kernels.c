@@ -18,6 +18,8 @@
  *   hidden:      v_i = (a_i < threshold_i), window w_i = (lo_i <= a_i <= hi_i)
  *   output:      z_i = sat32(scale_i * a_i + offset_i)  (64-bit product)
  */
+#include <string.h>
+
 #include "mbnn_internal.h"
 
 /* ---- reference kernels ---- */
@@ -150,8 +152,10 @@ __attribute__((target("popcnt"))) static void mbnn_layer_bits_popcnt(const mbnn_
         const uint32_t *row = L->bits + (size_t)i * L->words;
         uint32_t ones = 0;
         for (k = 0; k + 1u < last; k += 2u) {
-            uint64_t x = ((uint64_t)(row[k] ^ u[k])) | ((uint64_t)(row[k + 1u] ^ u[k + 1u]) << 32);
-            ones += (uint32_t)__builtin_popcountll(x);
+            uint64_t a, b; /* two words at once (little-endian: same bits) */
+            memcpy(&a, row + k, 8u);
+            memcpy(&b, u + k, 8u);
+            ones += (uint32_t)__builtin_popcountll(a ^ b);
         }
         for (; k < last; k++) {
             ones += (uint32_t)__builtin_popcount(row[k] ^ u[k]);
@@ -216,16 +220,64 @@ static void mbnn_int8_tables(int16_t *t, const int8_t *q, int32_t zp, uint32_t n
     }
 }
 
+#if MBNN_X86_DISPATCH
+#include <immintrin.h>
+
+/* x86-64 hosts with AVX2: the int8 layer 32 inputs at a time. The inputs as
+ * bytes b_j = q_j + 128 (0..255; 0 past n_in) go into the table memory
+ * (8 bytes per input >= 32 per row word); each row word becomes 32 byte
+ * masks (bit j set -> 0xFF), and VPSADBW adds the selected bytes. The sum
+ * over the -1 weights of q_j is then (that sum) - 128 * (their count). */
+__attribute__((target("avx2,popcnt"))) static void mbnn_layer_int8_avx2(
+    const mbnn_layer *L, const int8_t *q, int32_t zp, uint8_t *b, int32_t sum_x, uint32_t *out,
+    uint32_t *win, int32_t *logits)
+{
+    uint32_t i, k, n_in = L->n_in, words = L->words, mask = mbnn_last_mask(n_in);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2,
+                                            2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+
+    for (k = 0; k < 32u * words; k++) {
+        b[k] = k < n_in ? (uint8_t)((int32_t)q[k] + 128) : 0u;
+    }
+    for (i = 0; i < L->n_out; i++) {
+        const uint32_t *row = L->bits + (size_t)i * words;
+        __m256i acc = _mm256_setzero_si256();
+        int32_t count = 0, neg_b;
+        for (k = 0; k < words; k++) {
+            uint32_t w = k + 1u == words ? row[k] & mask : row[k];
+            __m256i m = _mm256_shuffle_epi8(_mm256_set1_epi32((int)w), spread);
+            m = _mm256_cmpeq_epi8(_mm256_and_si256(m, bit), bit);
+            m = _mm256_and_si256(m, _mm256_loadu_si256((const __m256i *)(const void *)(b + 32u * k)));
+            acc = _mm256_add_epi64(acc, _mm256_sad_epu8(m, _mm256_setzero_si256()));
+            count += __builtin_popcount(w);
+        }
+        {
+            __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+            neg_b = (int32_t)(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1));
+        }
+        mbnn_emit(L, i, sum_x - 2 * ((neg_b - 128 * count) - count * zp), out, win, logits);
+    }
+}
+#endif
+
 void mbnn_i_layer_int8_opt(const mbnn_layer *L, const int8_t *q, int32_t zp, int16_t *table,
                            uint32_t *out, uint32_t *win, int32_t *logits)
 {
     uint32_t i, k, n_in = L->n_in, words = L->words;
     int32_t sum_x = 0;
 
-    mbnn_int8_tables(table, q, zp, n_in);
     for (k = 0; k < n_in; k++) {
         sum_x += (int32_t)q[k] - zp;
     }
+#if MBNN_X86_DISPATCH
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt")) {
+        mbnn_layer_int8_avx2(L, q, zp, (uint8_t *)(void *)table, sum_x, out, win, logits);
+        return;
+    }
+#endif
+    mbnn_int8_tables(table, q, zp, n_in);
     for (i = 0; i < L->n_out; i++) {
         const uint32_t *row = L->bits + (size_t)i * words;
         const int16_t *t = table;
