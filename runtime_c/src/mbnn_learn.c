@@ -163,13 +163,43 @@ static MBNN_ALWAYS_INLINE void mbnn_apply(int8_t *h, uint32_t *row, uint32_t j, 
  * Input: the int8 features q (layer 0 with int8 input) or the bits u.
  * Neurons with a zero error (or a zero step) and int8 inputs equal to the
  * zero point (D = 0) are skipped: they change nothing. */
+/* One row of a layer with bit input u: D = -step where the input bit is 1,
+ * else +step. narrow is a constant where this is inlined. */
+static MBNN_ALWAYS_INLINE void mbnn_update_row_bits(int8_t *h, uint32_t *row, const uint32_t *u,
+                                                    uint32_t n_in, int32_t step, const uint16_t *meta,
+                                                    uint32_t idx, int narrow)
+{
+    uint32_t k, b, words = mbnn_words(n_in);
+    for (k = 0; k < words; k++) {
+        uint32_t uw = u[k], n = n_in - 32u * k < 32u ? n_in - 32u * k : 32u;
+        for (b = 0; b < n; b++, uw >>= 1) {
+            mbnn_apply(h, row, 32u * k + b, (uw & 1u) ? -step : step, meta, idx + 32u * k + b, narrow);
+        }
+    }
+}
+
+/* One row of the first layer with int8 input q: D = step7 * (q_j - zp),
+ * nothing where q_j = zp. */
+static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, uint32_t *row, const int8_t *q, int32_t zp,
+                                                    uint32_t n_in, int32_t step7, const uint16_t *meta,
+                                                    uint32_t idx, int narrow)
+{
+    uint32_t j;
+    for (j = 0; j < n_in; j++) {
+        int32_t x = (int32_t)q[j] - zp;
+        if (x != 0) {
+            mbnn_apply(h, row, j, step7 * x, meta, idx + j, narrow);
+        }
+    }
+}
+
 static void mbnn_update(const mbnn_model *model, uint32_t l, const int32_t *delta,
                         const int8_t *q, const uint32_t *u, uint32_t key)
 {
     const mbnn_layer *L = &model->layers[l];
     int32_t zp = model->zero_point;
     unsigned rms_shift = model->rms_shift;
-    uint32_t i, j, n_in = L->n_in;
+    uint32_t i, n_in = L->n_in;
 
     for (i = 0; i < L->n_out; i++) {
         int32_t d = delta[i];
@@ -200,23 +230,15 @@ static void mbnn_update(const mbnn_model *model, uint32_t l, const int32_t *delt
         if (l == 0u && L->input_kind == MBNN_KIND_INT8) {
             /* D = step7 * x_j with |x_j| = |q_j - zp| <= 255. */
             int32_t step7 = mbnn_asr32(step, 7);
-            int narrow = step7 >= -257 && step7 <= 257;
-            if (step7 == 0) {
-                continue;
+            if (step7 >= -257 && step7 <= 257) {
+                mbnn_update_row_int8(h, row, q, zp, n_in, step7, L->meta, idx, 1);
+            } else {
+                mbnn_update_row_int8(h, row, q, zp, n_in, step7, L->meta, idx, 0);
             }
-            for (j = 0; j < n_in; j++) {
-                int32_t x = (int32_t)q[j] - zp;
-                if (x != 0) {
-                    mbnn_apply(h, row, j, step7 * x, L->meta, idx + j, narrow);
-                }
-            }
+        } else if (step >= -65535 && step <= 65535) {
+            mbnn_update_row_bits(h, row, u, n_in, step, L->meta, idx, 1);
         } else {
-            /* D = +-step. */
-            int narrow = step >= -65535 && step <= 65535;
-            for (j = 0; j < n_in; j++) {
-                uint32_t bit = (u[j / 32u] >> (j % 32u)) & 1u;
-                mbnn_apply(h, row, j, bit ? -step : step, L->meta, idx + j, narrow);
-            }
+            mbnn_update_row_bits(h, row, u, n_in, step, L->meta, idx, 0);
         }
     }
 }
