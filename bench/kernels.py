@@ -123,8 +123,8 @@ def mean(v: list[int]) -> float:
     return sum(v) / len(v)
 
 
-def measure(boards: list[str], baseline: str | None) -> list[dict]:
-    """One row per board and model: counts of every variant."""
+def measure(boards: list[str], baseline: str | None, names: list[str] | None = None) -> list[dict]:
+    """One row per board and model (names: a subset of MODELS): counts of every variant."""
     from tqdm import tqdm
 
     rows = []
@@ -133,6 +133,8 @@ def measure(boards: list[str], baseline: str | None) -> list[dict]:
         base_rt = baseline_runtime(baseline, work) if baseline else None
         models = {}
         for name, (sizes, kind, learns) in MODELS.items():
+            if names is not None and name not in names:
+                continue
             rng = np.random.default_rng(0)
             blob = write_blob(random_spec(rng, sizes, kind, learns))
             x, y = random_stream(rng, N_SAMPLES, sizes[0], sizes[-1])
@@ -196,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--boards", nargs="+", default=BOARD_NAMES, choices=BOARD_NAMES)
     p.add_argument("--baseline", help="git revision whose runtime is measured too (public calls only)")
+    p.add_argument("--models", nargs="+", choices=list(MODELS), help="only these models (default: all)")
     p.add_argument("--write", help="replace the tables between the markers in this Markdown file")
     args = p.parse_args(argv)
     if args.write:
@@ -203,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         if not doc.exists() or BEGIN not in doc.read_text() or END not in doc.read_text():
             print(f"kernels.py: {doc} has no table markers ({BEGIN} ... {END})", file=sys.stderr)
             return 2
-    text = tables(measure(args.boards, args.baseline), args.baseline)
+    text = tables(measure(args.boards, args.baseline, args.models), args.baseline)
     print(text)
     if args.write:
         old = doc.read_text()
