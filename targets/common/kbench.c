@@ -105,7 +105,7 @@ static void layer_kernels(mbnn_model *m, const int8_t *x)
                 mbnn_i_layer_bits_opt(L, s.in_bits[l], out, w, zz);
             }
             kbench_end();
-            say(variant == 0 ? "layer " : "layer ");
+            say("layer ");
             say_num(l);
             say(variant == 0 ? " ref\n" : " opt\n");
         }
