@@ -3,7 +3,7 @@ kernel on the emulated boards (docs/PERFORMANCE.md), counted by QEMU with the
 plugin targets/plugin/insncount.c.
 
     .venv/bin/python bench/kernels.py                       # print the tables
-    .venv/bin/python bench/kernels.py --write docs/PERFORMANCE.md [--baseline adfd6db]
+    .venv/bin/python bench/kernels.py --write docs/PERFORMANCE.md [--baseline adfd6db] [--png build/bench/kernels.png]
 
 For each board it builds the benchmark firmware targets/common/kbench.c twice:
 with the optimized kernels (the default, MBNN_KERNELS=1; it also times each
@@ -193,21 +193,56 @@ def tables(rows: list[dict], baseline: str | None) -> str:
     return "\n".join(out)
 
 
+def draw(rows: list[dict], png: Path) -> None:
+    """Bars: instructions per MAC of each layer kernel, reference and optimized, per board."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, ref, opt, seen = [], [], [], set()
+    for r in rows:
+        for lay in r["layers"]:
+            shape = lay["layer"].split(": ", 1)[1]
+            if (r["board"], shape) in seen:  # the same layer kernel in two models
+                continue
+            seen.add((r["board"], shape))
+            labels.append(f"{r['board']}\n{shape}")
+            ref.append(lay["ref"])
+            opt.append(lay["opt"])
+    fig, ax = plt.subplots(figsize=(max(8, 0.5 * len(labels)), 5))
+    idx = np.arange(len(labels))
+    ax.bar(idx - 0.2, ref, 0.4, label="reference kernel")
+    ax.bar(idx + 0.2, opt, 0.4, label="optimized kernel")
+    ax.set_xticks(idx, labels, rotation=90, fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel("instructions per MAC (QEMU count)")
+    ax.set_title("metabnn layer kernels on emulated boards: reference vs optimized")
+    ax.legend()
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=100)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Measure, print the tables, optionally write them into a Markdown file."""
+    """Measure, print the tables, draw the PNG, optionally write the tables into a Markdown file."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--boards", nargs="+", default=BOARD_NAMES, choices=BOARD_NAMES)
     p.add_argument("--baseline", help="git revision whose runtime is measured too (public calls only)")
     p.add_argument("--models", nargs="+", choices=list(MODELS), help="only these models (default: all)")
     p.add_argument("--write", help="replace the tables between the markers in this Markdown file")
+    p.add_argument("--png", default=str(ROOT / "build" / "bench" / "kernels.png"))
     args = p.parse_args(argv)
     if args.write:
         doc = Path(args.write)
         if not doc.exists() or BEGIN not in doc.read_text() or END not in doc.read_text():
             print(f"kernels.py: {doc} has no table markers ({BEGIN} ... {END})", file=sys.stderr)
             return 2
-    text = tables(measure(args.boards, args.baseline, args.models), args.baseline)
+    rows = measure(args.boards, args.baseline, args.models)
+    text = tables(rows, args.baseline)
     print(text)
+    draw(rows, Path(args.png))
+    print(f"plot: {args.png}")
     if args.write:
         old = doc.read_text()
         new = old[: old.index(BEGIN) + len(BEGIN)] + "\n" + text + "\n" + old[old.index(END):]
