@@ -92,44 +92,34 @@ static void kt_compare(const mbnn_layer *L, int int8, int32_t zp, int is_out, in
     CHECK_EQ(win_a[0], win_b[0]);
 }
 
-static void test_bits_kernels(void)
+/* 120 random layers of one kind: the first 40 with 1..40 inputs, then any
+ * width up to the kind's maximum; every third an output layer, every other
+ * one with windows. */
+static void test_kernels_of_kind(int int8, uint32_t state)
 {
-    uint32_t state = 1, trial, i;
+    uint32_t trial, i, max_in = int8 ? KT_MAX_IN_INT8 : KT_MAX_IN_BITS;
     for (trial = 0; trial < 120u; trial++) {
         mbnn_layer L;
-        uint32_t n_in = trial < 40u ? trial + 1u : (uint32_t)kt_range(&state, 1, (int32_t)KT_MAX_IN_BITS);
+        uint32_t n_in = trial < 40u ? trial + 1u : (uint32_t)kt_range(&state, 1, (int32_t)max_in);
         uint32_t n_out = (uint32_t)kt_range(&state, 1, (int32_t)KT_MAX_OUT);
         int is_out = (int)(trial % 3u == 0u);
+        int32_t zp = trial % 4u == 0u ? (trial % 8u == 0u ? -128 : 127) : kt_range(&state, -128, 127);
         kt_layer(&L, &state, n_in, n_out, is_out);
         for (i = 0; i < KT_MAX_WORDS; i++) {
             /* Some inputs equal to a row, so that a count is 0 (or n_in). */
             kt.u[i] = trial % 7u == 1u && i < L.words ? kt.bits[i] : kt_next(&state);
         }
-        kt_compare(&L, 0, 0, is_out, (int)(trial % 2u));
-    }
-}
-
-static void test_int8_kernels(void)
-{
-    uint32_t state = 2, trial, i;
-    for (trial = 0; trial < 120u; trial++) {
-        mbnn_layer L;
-        uint32_t n_in = trial < 40u ? trial + 1u : (uint32_t)kt_range(&state, 1, (int32_t)KT_MAX_IN_INT8);
-        uint32_t n_out = (uint32_t)kt_range(&state, 1, (int32_t)KT_MAX_OUT);
-        int is_out = (int)(trial % 3u == 0u);
-        int32_t zp = trial % 4u == 0u ? (trial % 8u == 0u ? -128 : 127) : kt_range(&state, -128, 127);
-        kt_layer(&L, &state, n_in, n_out, is_out);
         for (i = 0; i < KT_MAX_IN_INT8; i++) {
             uint32_t r = kt_next(&state) % 8u;
             /* extremes, the zero point, and any value */
             kt.q[i] = (int8_t)(r == 0u ? -128 : r == 1u ? 127 : r == 2u ? zp : kt_range(&state, -128, 127));
         }
-        kt_compare(&L, 1, zp, is_out, (int)(trial % 2u));
+        kt_compare(&L, int8, zp, is_out, (int)(trial % 2u));
     }
 }
 
 void mbnn_test_kernels(void)
 {
-    test_bits_kernels();
-    test_int8_kernels();
+    test_kernels_of_kind(0, 1u);
+    test_kernels_of_kind(1, 2u);
 }
