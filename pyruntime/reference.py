@@ -133,18 +133,24 @@ class Model:
 
     @property
     def arena_size(self) -> int:
-        """Bytes of RAM the C runtime needs for this model in its mode (the arena plan of runtime_c/src/mbnn_model.c)."""
+        """Bytes of RAM the C runtime needs for this model in its mode: the arena
+        plan of runtime_c/src/mbnn_model.c (the layout comment at its top)."""
         layers = self.spec.layers
-        size = 4 * self.n_classes
+        first = layers[0]
+        # int8 partial-sum tables of layer 0: 16 int16 entries per group of 4 inputs
+        table = 32 * ((first.n_in + 3) // 4) if first.input_kind == KIND_INT8 else 0
+        size = 4 * self.n_classes  # logits
         if not self.can_learn:
-            return size + 2 * 4 * max(words_per_row(ls.n_in) for ls in layers)
+            return size + 2 * 4 * max(words_per_row(ls.n_in) for ls in layers) + table
+        lowest = next(idx for idx, ls in enumerate(layers) if ls.learns)
+        err_width = max(ls.n_out for ls in layers[lowest:])  # errors of the layers from the lowest that learns
         for idx, ls in enumerate(layers):
-            if ls.learns:
+            if ls.learns:  # bits copy, rms, hidden weights
                 size += 4 * ls.n_out * words_per_row(ls.n_in) + 4 * ls.n_out + align4(ls.n_out * ls.n_in)
-            size += 4 * words_per_row(ls.n_in)
+            size += 4 * words_per_row(ls.n_in)  # input bits, kept for the update
             if idx < len(layers) - 1:
-                size += 4 * words_per_row(ls.n_out)
-        return size + 2 * 4 * max(max(ls.n_in, ls.n_out) for ls in layers)
+                size += 4 * words_per_row(ls.n_out)  # STE window bits
+        return size + max(2 * 4 * err_width, table)  # two error buffers, sharing with the table
 
     def quantize(self, features) -> np.ndarray:
         """Float features -> int8 as the blob says (pyruntime.format.quantize)."""

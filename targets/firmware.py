@@ -33,6 +33,17 @@ def _runnable(board: Board | str) -> Board:
     return b
 
 
+def counting_plugin() -> Path:
+    """The instruction-counting QEMU plugin (targets/plugin/insncount.c), compiled
+    with the host's gcc when missing or older than its source (no QEMU headers needed)."""
+    src = TARGETS / "plugin" / "insncount.c"
+    out = BUILD / "insncount.so"
+    if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(out), str(src)], check=True)
+    return out
+
+
 def state_size(blob: bytes) -> int:
     """Bytes of the learned state (docs/FORMAT.md "Learned state")."""
     return fmt.state_size([(l.n_out, l.n_in) for l in fmt.read_blob(blob).layers if l.learns])

@@ -12,18 +12,6 @@ from pathlib import Path
 from targets import firmware
 from targets.boards import Board
 
-PLUGIN_SRC = Path(__file__).resolve().parent / "plugin" / "insncount.c"
-
-
-def build_plugin() -> Path:
-    """Compile the counting plugin with the host's gcc (no QEMU headers needed)."""
-    out = firmware.BUILD / "insncount.so"
-    if not out.exists() or out.stat().st_mtime < PLUGIN_SRC.stat().st_mtime:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(out), str(PLUGIN_SRC)], check=True)
-    return out
-
-
 def symbols(board: Board, elf: Path) -> dict[str, tuple[int, int]]:
     """name -> (address, size) of every sized symbol."""
     out = subprocess.run([f"{board.cross}nm", "-S", str(elf)], capture_output=True, text=True, check=True).stdout
@@ -40,7 +28,7 @@ def symbols(board: Board, elf: Path) -> dict[str, tuple[int, int]]:
 def instructions(board: Board, elf: Path, blob: bytes, stream: bytes, syms: dict) -> tuple[float, float, int]:
     """Mean instructions per inference and per learning step over the stream,
     and the stack's high-water mark (bytes) of the run."""
-    plugin = build_plugin()
+    plugin = firmware.counting_plugin()
     marks = [syms[n][0] for n in ("learner_mark_infer", "learner_mark_learn", "learner_mark_done")]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "marks.txt"

@@ -1,5 +1,5 @@
 """The C runtime's own tests (runtime_c/tests/), built and run through make:
-with gcc and clang (and the portable SWAR popcount), under AddressSanitizer and
+with gcc and clang (and the portable SWAR popcount, and the reference kernels), under AddressSanitizer and
 UndefinedBehaviorSanitizer, and compiled for Cortex-M0, Cortex-M4 and RISC-V
 rv32imc. Nothing is skipped: a missing compiler fails with what to do."""
 
@@ -50,9 +50,10 @@ def assert_all_passed(out: str, runs: int) -> None:
 
 
 def test_c_runtime_gcc_and_clang() -> None:
-    """make test: gcc, gcc with the SWAR popcount, clang; -Werror with -Wpedantic -Wconversion."""
+    """make test: gcc, gcc with the reference kernels (MBNN_KERNELS=0), gcc with the
+    SWAR popcount and no x86 dispatch, clang; -Werror with -Wpedantic -Wconversion."""
     require("make", "gcc", "clang")
-    assert_all_passed(make("test", "test"), runs=3)
+    assert_all_passed(make("test", "test"), runs=4)
 
 
 def test_c_runtime_sanitizers() -> None:

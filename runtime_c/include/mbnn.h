@@ -9,6 +9,16 @@
  * Compile-time options (define before including, or with -D):
  *   MBNN_POPCOUNT_BUILTIN  1: use __builtin_popcount (gcc, clang) for popcount;
  *                          0: portable SWAR popcount. Default: 1 on gcc/clang.
+ *                          (Used by the reference kernels; the optimized ones
+ *                          never call a library popcount.)
+ *   MBNN_KERNELS           1: the optimized forward kernels (carry-save
+ *                          popcount, partial-sum tables for int8 input; on
+ *                          x86-64 a POPCNT kernel chosen at run time by CPU
+ *                          feature); 0: the plain reference kernels. Both
+ *                          give the same numbers bit for bit. Default: 1.
+ *   MBNN_X86_DISPATCH      1: on x86-64 with gcc/clang, pick the POPCNT kernel
+ *                          at run time (__builtin_cpu_supports). Default: 1
+ *                          there when MBNN_KERNELS is 1, else 0.
  *   MBNN_MAX_LAYERS        layers a model may have, 1 .. 8 (default 8)
  *   MBNN_MAX_WIDTH         inputs or neurons of a layer, 1 .. 8192 (default 8192)
  */

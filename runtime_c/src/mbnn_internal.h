@@ -23,6 +23,31 @@
 #endif
 #endif
 
+#ifndef MBNN_KERNELS
+#define MBNN_KERNELS 1
+#endif
+
+/* x86-64 hosts built with gcc or clang: the bit kernel picks a POPCNT
+ * version at run time (__builtin_cpu_supports), so one build runs on every
+ * x86-64 CPU. Off with the reference kernels. */
+#ifndef MBNN_X86_DISPATCH
+#if MBNN_KERNELS && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MBNN_X86_DISPATCH 1
+#else
+#define MBNN_X86_DISPATCH 0
+#endif
+#endif
+
+/* Inlining of the per-weight step of the learning loop. */
+#if defined(__GNUC__) || defined(__clang__)
+#define MBNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define MBNN_ALWAYS_INLINE inline
+#endif
+
+/* Entries of the partial-sum table of one group of 4 int8 inputs. */
+#define MBNN_TABLE_ENTRIES 16u
+
 
 /* asr(x, k) = floor(x / 2^k), without shifting a negative signed value (which
  * C99 leaves to the implementation): for x < 0, floor(x / 2^k) =
@@ -101,19 +126,51 @@ static inline void mbnn_wr32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)((v >> 24) & 0xFFu);
 }
 
+/* Neuron i of layer L has pre-activation a: on a hidden layer set its bit
+ * in out (a < threshold) and, when win is not NULL, its window bit (lo <= a
+ * <= hi), both zeroed by the caller; on the output layer (logits not NULL)
+ * write its logit sat32(scale * a + offset). */
+static inline void mbnn_emit(const mbnn_layer *L, uint32_t i, int32_t a, uint32_t *out,
+                             uint32_t *win, int32_t *logits)
+{
+    if (logits != NULL) {
+        int64_t z = (int64_t)L->p0[i] * a + L->p1[i];
+        logits[i] = (int32_t)mbnn_clamp64(z, INT32_MIN, INT32_MAX);
+        return;
+    }
+    if (a < L->p0[i]) {
+        out[i / 32u] |= 1u << (i % 32u);
+    }
+    if (win != NULL && L->p1[i] <= a && a <= L->p2[i]) {
+        win[i / 32u] |= 1u << (i % 32u);
+    }
+}
+
+/* The kernels of one layer (mbnn_kernels.c): pre-activations of every
+ * neuron, emitted as above. int8: the first layer with int8 features q and
+ * zero point zp (the optimized kernel fills table, mbnn_i_int8_table_size
+ * bytes, 4-byte aligned); bits: input bits u (padding bits are ignored). */
+void mbnn_i_layer_int8_ref(const mbnn_layer *L, const int8_t *q, int32_t zp, uint32_t *out,
+                           uint32_t *win, int32_t *logits);
+void mbnn_i_layer_int8_opt(const mbnn_layer *L, const int8_t *q, int32_t zp, int16_t *table,
+                           uint32_t *out, uint32_t *win, int32_t *logits);
+void mbnn_i_layer_bits_ref(const mbnn_layer *L, const uint32_t *u, uint32_t *out, uint32_t *win,
+                           int32_t *logits);
+void mbnn_i_layer_bits_opt(const mbnn_layer *L, const uint32_t *u, uint32_t *out, uint32_t *win,
+                           int32_t *logits);
+size_t mbnn_i_int8_table_size(uint32_t n_in);
+
 /* The scratch part of the arena, carved from model->scratch on every call
  * (the model holds no more than the pointer and the length).
  *
- * Inference-only models: logits, then two ping-pong bit buffers of the widest
- * layer input. Learning models: logits, the input bits of every layer (kept for
- * the update), the STE window bits of every hidden layer, and two int32 error
- * buffers of the widest layer. */
+ * The layout is in mbnn_model.c. */
 typedef struct {
     int32_t *logits;                          /* n_classes */
     uint32_t *act[2];                         /* inference only */
     uint32_t *in_bits[MBNN_MAX_LAYERS];       /* learning: words(n_in) per layer */
     uint32_t *window[MBNN_MAX_LAYERS];        /* learning: words(n_out) per hidden layer */
     int32_t *err[2];                          /* learning: widest layer each */
+    int16_t *table;                           /* int8 tables (learning: over err) */
 } mbnn_scratch;
 
 /* Bytes of scratch a validated model needs (learn: learning layout). */

@@ -118,51 +118,96 @@ static void mbnn_propagate(const mbnn_model *model, uint32_t l, const int32_t *d
     }
 }
 
-/* One proposed change D (Q16 hidden-weight steps) to hidden weight *h with
- * random number index idx: metaplastic damping toward zero, stochastic
- * rounding, clamp. Returns 1 when the sign (the binary weight) flipped. */
-static int mbnn_apply(int8_t *h, int32_t D, const uint16_t *meta, uint32_t key, uint32_t idx)
+/* One proposed change D != 0 (Q16 hidden-weight steps) to hidden weight j
+ * of a row (ARITHMETIC.md step 6), with random number index idx: metaplastic
+ * damping toward zero, stochastic rounding, clamp; the binary weight's bit
+ * is flipped with the sign. Inlined into the loops of mbnn_update (no call
+ * per weight).
+ *
+ * The damping asr(D * meta[k], 15): meta[k] <= 32768 (checked at init), so
+ * when |D| <= 65535 the product is at most 65535 * 32768 = 2^31 - 32768 and
+ * fits in 32 bits (narrow: one 32-bit multiply); otherwise it is done in
+ * 64 bits. Both give the same value.
+ *
+ * Stochastic rounding: D = 65536 iq + f with f = D mod 2^16 in 0..65535; the
+ * weight moves by iq, plus 1 when (mix32(key + idx) >> 16) < f (never when
+ * f = 0, as the reference's f != 0 test). */
+static MBNN_ALWAYS_INLINE void mbnn_apply(int8_t *h, uint32_t *row, uint32_t j, int32_t D,
+                                          const uint16_t *meta, uint32_t idx, int narrow)
 {
-    int32_t old = *h, iq, f, nh;
+    int32_t old = h[j], nh;
 
-    if (D == 0) {
-        return 0;
-    }
-    if ((old >= 0 && D < 0) || (old < 0 && D > 0)) {
+    if ((old < 0) != (D < 0)) {
         int32_t k = old >= 0 ? old : -1 - old;
-        D = (int32_t)mbnn_asr64((int64_t)D * meta[k], 15);
+        if (narrow) {
+            D = mbnn_asr32(D * (int32_t)meta[k], 15);
+        } else {
+            D = (int32_t)mbnn_asr64((int64_t)D * meta[k], 15);
+        }
         if (D == 0) {
-            return 0;
+            return;
         }
     }
-    iq = mbnn_asr32(D, 16);
-    f = D - iq * 65536; /* 0 .. 65535 */
-    nh = old + iq;
-    if (f != 0 && (int32_t)(mbnn_i_mix32(key + idx) >> 16) < f) {
+    nh = old + mbnn_asr32(D, 16);
+    if ((mbnn_i_mix32(idx) >> 16) < ((uint32_t)D & 0xFFFFu)) {
         nh += 1;
     }
     nh = mbnn_clamp32(nh, -128, 127);
-    *h = (int8_t)nh;
-    return (nh < 0) != (old < 0);
+    h[j] = (int8_t)nh;
+    if ((nh < 0) != (old < 0)) {
+        row[j / 32u] ^= 1u << (j % 32u);
+    }
 }
 
 /* The metaplastic update of layer l with the error delta at its neurons.
- * Input: the int8 features q (layer 0 with int8 input) or the bits u. */
+ * Input: the int8 features q (layer 0 with int8 input) or the bits u.
+ * Neurons with a zero error (or a zero step) and int8 inputs equal to the
+ * zero point (D = 0) are skipped: they change nothing. */
+/* One row of a layer with bit input u: D = -step where the input bit is 1,
+ * else +step. narrow is a constant where this is inlined. */
+static MBNN_ALWAYS_INLINE void mbnn_update_row_bits(int8_t *h, uint32_t *row, const uint32_t *u,
+                                                    uint32_t n_in, int32_t step, const uint16_t *meta,
+                                                    uint32_t idx, int narrow)
+{
+    uint32_t k, b, words = mbnn_words(n_in);
+    for (k = 0; k < words; k++) {
+        uint32_t uw = u[k], n = n_in - 32u * k < 32u ? n_in - 32u * k : 32u;
+        for (b = 0; b < n; b++, uw >>= 1) {
+            mbnn_apply(h, row, 32u * k + b, (uw & 1u) ? -step : step, meta, idx + 32u * k + b, narrow);
+        }
+    }
+}
+
+/* One row of the first layer with int8 input q: D = step7 * (q_j - zp),
+ * nothing where q_j = zp. */
+static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, uint32_t *row, const int8_t *q, int32_t zp,
+                                                    uint32_t n_in, int32_t step7, const uint16_t *meta,
+                                                    uint32_t idx, int narrow)
+{
+    uint32_t j;
+    for (j = 0; j < n_in; j++) {
+        int32_t x = (int32_t)q[j] - zp;
+        if (x != 0) {
+            mbnn_apply(h, row, j, step7 * x, meta, idx + j, narrow);
+        }
+    }
+}
+
 static void mbnn_update(const mbnn_model *model, uint32_t l, const int32_t *delta,
                         const int8_t *q, const uint32_t *u, uint32_t key)
 {
     const mbnn_layer *L = &model->layers[l];
     int32_t zp = model->zero_point;
     unsigned rms_shift = model->rms_shift;
-    uint32_t i, j;
+    uint32_t i, n_in = L->n_in;
 
     for (i = 0; i < L->n_out; i++) {
         int32_t d = delta[i];
         int32_t sq = d * d; /* < 2^30 */
         uint32_t r = L->rms[i];
-        int8_t *h = L->hidden + (size_t)i * L->n_in;
+        int8_t *h = L->hidden + (size_t)i * n_in;
         uint32_t *row = L->bits_rw + (size_t)i * L->words;
-        uint32_t idx = L->base + i * (uint32_t)L->n_in;
+        uint32_t idx = key + L->base + i * (uint32_t)n_in;
         int32_t n, step;
 
         /* Running mean square; the first non-zero error starts it. */
@@ -183,20 +228,17 @@ static void mbnn_update(const mbnn_model *model, uint32_t l, const int32_t *delt
             continue; /* every D is 0 */
         }
         if (l == 0u && L->input_kind == MBNN_KIND_INT8) {
+            /* D = step7 * x_j with |x_j| = |q_j - zp| <= 255. */
             int32_t step7 = mbnn_asr32(step, 7);
-            for (j = 0; j < L->n_in; j++) {
-                int32_t D = step7 * ((int32_t)q[j] - zp);
-                if (mbnn_apply(&h[j], D, L->meta, key, idx + j)) {
-                    row[j / 32u] ^= 1u << (j % 32u);
-                }
+            if (step7 >= -257 && step7 <= 257) {
+                mbnn_update_row_int8(h, row, q, zp, n_in, step7, L->meta, idx, 1);
+            } else {
+                mbnn_update_row_int8(h, row, q, zp, n_in, step7, L->meta, idx, 0);
             }
+        } else if (step >= -65535 && step <= 65535) {
+            mbnn_update_row_bits(h, row, u, n_in, step, L->meta, idx, 1);
         } else {
-            for (j = 0; j < L->n_in; j++) {
-                int32_t D = ((u[j / 32u] >> (j % 32u)) & 1u) ? -step : step;
-                if (mbnn_apply(&h[j], D, L->meta, key, idx + j)) {
-                    row[j / 32u] ^= 1u << (j % 32u);
-                }
-            }
+            mbnn_update_row_bits(h, row, u, n_in, step, L->meta, idx, 0);
         }
     }
 }

@@ -9,10 +9,14 @@
  *       rms         n_out u32                 (running mean square of the error)
  *       hidden      n_out * n_in i8, padded to a multiple of 4
  *   scratch (model->scratch):
- *       inference:  logits n_classes i32, two bit buffers of the widest input
+ *       inference:  logits n_classes i32, two bit buffers of the widest input,
+ *                   the partial-sum tables of an int8 first layer
+ *                   (mbnn_i_int8_table_size: 8 bytes per input)
  *       learning:   logits n_classes i32, input bits of every layer,
- *                   window bits of every hidden layer, two i32 error buffers
- *                   of the widest layer
+ *                   window bits of every hidden layer, then one region used
+ *                   twice: the partial-sum tables in the forward pass, two
+ *                   i32 error buffers of the widest layer from the lowest
+ *                   that learns up in the backward pass
  */
 #include <string.h>
 
@@ -220,67 +224,68 @@ size_t mbnn_i_learn_arrays_size(const mbnn_model *model)
     return size;
 }
 
-size_t mbnn_i_scratch_size(const mbnn_model *model, int learn)
+/* The scratch layout (the header comment): its size, and, when s is not
+ * NULL, the parts' pointers from base. */
+static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbnn_scratch *s)
 {
-    size_t size = 4u * (size_t)model->n_classes;
-    uint32_t l, max_words = 0, max_width = 0;
+    size_t off = 4u * (size_t)model->n_classes, table = 0, shared;
+    uint32_t l, max_words = 0, err_width = 0, lowest = model->n_layers;
+
     for (l = 0; l < model->n_layers; l++) {
         const mbnn_layer *L = &model->layers[l];
-        if (L->words > max_words) {
-            max_words = L->words;
+        max_words = L->words > max_words ? L->words : max_words;
+        lowest = (L->learns && lowest == model->n_layers) ? l : lowest;
+        /* Errors exist at the neurons of the layers from the lowest that
+         * learns up (their inputs are the outputs of the layer below). */
+        if (lowest < model->n_layers && L->n_out > err_width) {
+            err_width = L->n_out;
         }
-        if (L->n_in > max_width) {
-            max_width = L->n_in;
+    }
+    if (model->layers[0].input_kind == MBNN_KIND_INT8) {
+        table = mbnn_i_int8_table_size(model->layers[0].n_in);
+    }
+    if (s != NULL) {
+        memset(s, 0, sizeof(*s));
+        s->logits = (int32_t *)(void *)base;
+    }
+    if (!learn) {
+        if (s != NULL) {
+            s->act[0] = (uint32_t *)(void *)(base + off);
+            s->act[1] = (uint32_t *)(void *)(base + off + 4u * (size_t)max_words);
+            s->table = (int16_t *)(void *)(base + off + 8u * (size_t)max_words);
         }
-        if (L->n_out > max_width) {
-            max_width = L->n_out;
+        return off + 8u * (size_t)max_words + table;
+    }
+    for (l = 0; l < model->n_layers; l++) {
+        if (s != NULL) {
+            s->in_bits[l] = (uint32_t *)(void *)(base + off);
         }
-        if (learn) {
-            size += 4u * (size_t)L->words; /* input bits */
-            if (l + 1u < model->n_layers) {
-                size += 4u * (size_t)mbnn_words(L->n_out); /* window bits */
+        off += 4u * (size_t)model->layers[l].words;
+        if (l + 1u < model->n_layers) {
+            if (s != NULL) {
+                s->window[l] = (uint32_t *)(void *)(base + off);
             }
+            off += 4u * (size_t)mbnn_words(model->layers[l].n_out);
         }
     }
-    if (learn) {
-        size += 2u * 4u * (size_t)max_width;
-    } else {
-        size += 2u * 4u * (size_t)max_words;
+    /* The table is used in the forward pass only, the errors after it. */
+    shared = 8u * (size_t)err_width > table ? 8u * (size_t)err_width : table;
+    if (s != NULL) {
+        s->err[0] = (int32_t *)(void *)(base + off);
+        s->err[1] = (int32_t *)(void *)(base + off + 4u * (size_t)err_width);
+        s->table = (int16_t *)(void *)(base + off);
     }
-    return size;
+    return off + shared;
+}
+
+size_t mbnn_i_scratch_size(const mbnn_model *model, int learn)
+{
+    return mbnn_layout(model, learn, NULL, NULL);
 }
 
 void mbnn_i_scratch_map(const mbnn_model *model, mbnn_scratch *s)
 {
-    uint8_t *p = model->scratch;
-    uint32_t l, max_words = 0, max_width = 0;
-
-    memset(s, 0, sizeof(*s));
-    for (l = 0; l < model->n_layers; l++) {
-        const mbnn_layer *L = &model->layers[l];
-        max_words = L->words > max_words ? L->words : max_words;
-        max_width = L->n_in > max_width ? L->n_in : max_width;
-        max_width = L->n_out > max_width ? L->n_out : max_width;
-    }
-    s->logits = (int32_t *)(void *)p;
-    p += 4u * (size_t)model->n_classes;
-    if (!model->can_learn) {
-        s->act[0] = (uint32_t *)(void *)p;
-        p += 4u * (size_t)max_words;
-        s->act[1] = (uint32_t *)(void *)p;
-        return;
-    }
-    for (l = 0; l < model->n_layers; l++) {
-        s->in_bits[l] = (uint32_t *)(void *)p;
-        p += 4u * (size_t)model->layers[l].words;
-        if (l + 1u < model->n_layers) {
-            s->window[l] = (uint32_t *)(void *)p;
-            p += 4u * (size_t)mbnn_words(model->layers[l].n_out);
-        }
-    }
-    s->err[0] = (int32_t *)(void *)p;
-    p += 4u * (size_t)max_width;
-    s->err[1] = (int32_t *)(void *)p;
+    (void)mbnn_layout(model, model->can_learn, model->scratch, s);
 }
 
 mbnn_status mbnn_arena_size(const void *blob, size_t blob_len, mbnn_mode mode, size_t *arena_len)

@@ -83,6 +83,7 @@ unsigned mbnn_test_n_layers(const uint8_t *blob)
 int main(void)
 {
     mbnn_test_core();
+    mbnn_test_kernels();
     mbnn_test_golden();
     mbnn_test_blob();
     mbnn_test_state();
