@@ -60,16 +60,16 @@ class Model:
         self._blob = _aligned_copy(data)
         blob_ptr = ffi.from_buffer("uint8_t[]", self._blob)
         size = ffi.new("size_t *")
-        status = lib.MBNN_ERR_NO_LEARN
+        mode, status = lib.MBNN_MODE_INFER, lib.MBNN_ERR_NO_LEARN
         if learn:
-            status = lib.mbnn_arena_size(blob_ptr, self._blob_len, lib.MBNN_MODE_LEARN, size)
+            mode, status = lib.MBNN_MODE_LEARN, lib.mbnn_arena_size(blob_ptr, self._blob_len, lib.MBNN_MODE_LEARN, size)
         if status == lib.MBNN_ERR_NO_LEARN:  # nothing learns: an inference arena
-            status = lib.mbnn_arena_size(blob_ptr, self._blob_len, lib.MBNN_MODE_INFER, size)
+            mode, status = lib.MBNN_MODE_INFER, lib.mbnn_arena_size(blob_ptr, self._blob_len, lib.MBNN_MODE_INFER, size)
         _check(status)
         self._arena = np.zeros(max(1, (size[0] + 3) // 4), dtype=np.uint32)
         self._m = ffi.new("mbnn_model *")
-        _check(lib.mbnn_model_init(self._m, blob_ptr, self._blob_len,
-                                   ffi.from_buffer("uint8_t[]", self._arena), size[0]))
+        _check(lib.mbnn_model_init_mode(self._m, blob_ptr, self._blob_len,
+                                        ffi.from_buffer("uint8_t[]", self._arena), size[0], mode))
         self._blob_ptr = blob_ptr  # keeps the cdata views (and so the buffers) alive
         self._arena_len = int(size[0])
         self.n_inputs = int(self._m.n_inputs)

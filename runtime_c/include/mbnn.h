@@ -126,10 +126,21 @@ const char *mbnn_strerror(mbnn_status status);
 mbnn_status mbnn_arena_size(const void *blob, size_t blob_len, mbnn_mode mode,
                             size_t *arena_len);
 
-/* Validate the blob and bind it with a caller-owned, 4-byte aligned arena. The
- * blob must stay valid and unchanged while the model is used. If the arena holds
- * the MBNN_MODE_LEARN size and a layer learns, the model can learn; else it is
- * inference only. On error nothing is bound and *model is zeroed. */
+/* Validate the blob and bind it with a caller-owned, 4-byte aligned arena, in
+ * the mode the caller asks for. The blob must stay valid and unchanged while
+ * the model is used. MBNN_MODE_LEARN: the arena must hold
+ * mbnn_arena_size(MBNN_MODE_LEARN) bytes (else MBNN_ERR_ARENA_TOO_SMALL) and
+ * a layer must learn (else MBNN_ERR_NO_LEARN), so a device that means to
+ * learn finds out here, not at its first mbnn_learn. MBNN_MODE_INFER:
+ * inference only, whatever the arena's size (at least the MBNN_MODE_INFER
+ * size). On error nothing is bound and *model is zeroed. */
+mbnn_status mbnn_model_init_mode(mbnn_model *model, const void *blob, size_t blob_len,
+                                 void *arena, size_t arena_len, mbnn_mode mode);
+
+/* mbnn_model_init_mode with the mode chosen by the arena: the model can learn
+ * when a layer learns and the arena holds the MBNN_MODE_LEARN size, else it is
+ * inference only; model->can_learn says which. Prefer mbnn_model_init_mode
+ * when the mode matters. */
 mbnn_status mbnn_model_init(mbnn_model *model, const void *blob, size_t blob_len,
                             void *arena, size_t arena_len);
 

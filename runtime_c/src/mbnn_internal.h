@@ -173,13 +173,6 @@ typedef struct {
     int16_t *table;                           /* int8 tables (learning: over err) */
 } mbnn_scratch;
 
-/* Bytes of scratch a validated model needs (learn: learning layout). */
-size_t mbnn_i_scratch_size(const mbnn_model *model, int learn);
-
-/* Bytes of the per-layer learning arrays (bits copy, rms, hidden) of all
- * layers that learn. */
-size_t mbnn_i_learn_arrays_size(const mbnn_model *model);
-
 /* Point s at the parts of model->scratch. */
 void mbnn_i_scratch_map(const mbnn_model *model, mbnn_scratch *s);
 

@@ -209,21 +209,6 @@ static int mbnn_any_learns(const mbnn_model *model)
     return 0;
 }
 
-size_t mbnn_i_learn_arrays_size(const mbnn_model *model)
-{
-    size_t size = 0;
-    uint32_t l;
-    for (l = 0; l < model->n_layers; l++) {
-        const mbnn_layer *L = &model->layers[l];
-        if (L->learns) {
-            size += 4u * (size_t)L->n_out * L->words;
-            size += 4u * (size_t)L->n_out;
-            size += mbnn_pad4((size_t)L->n_out * L->n_in);
-        }
-    }
-    return size;
-}
-
 /* The scratch layout (the header comment): its size, and, when s is not
  * NULL, the parts' pointers from base. */
 static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbnn_scratch *s)
@@ -278,14 +263,38 @@ static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbn
     return off + shared;
 }
 
-size_t mbnn_i_scratch_size(const mbnn_model *model, int learn)
-{
-    return mbnn_layout(model, learn, NULL, NULL);
-}
-
 void mbnn_i_scratch_map(const mbnn_model *model, mbnn_scratch *s)
 {
     (void)mbnn_layout(model, model->can_learn, model->scratch, s);
+}
+
+/* The arena plan (the layout at the top of this file): the learning arrays of
+ * every layer that learns (learn only), then the scratch. Returns the bytes
+ * of the whole arena. With base != NULL it also points the layers' learning
+ * arrays and model->scratch into base. The size query and mbnn_model_init both
+ * call it, so they cannot disagree. */
+static size_t mbnn_plan(mbnn_model *model, int learn, uint8_t *base)
+{
+    size_t off = 0;
+    uint32_t l;
+
+    for (l = 0; learn && l < model->n_layers; l++) {
+        mbnn_layer *L = &model->layers[l];
+        if (!L->learns) {
+            continue;
+        }
+        if (base != NULL) {
+            L->bits_rw = (uint32_t *)(void *)(base + off);
+            L->rms = (uint32_t *)(void *)(base + off + 4u * (size_t)L->n_out * L->words);
+            L->hidden = (int8_t *)(void *)(base + off + 4u * (size_t)L->n_out * (L->words + 1u));
+        }
+        off += 4u * (size_t)L->n_out * L->words + 4u * (size_t)L->n_out + mbnn_pad4((size_t)L->n_out * L->n_in);
+    }
+    if (base != NULL) {
+        model->scratch = base + off;
+        model->scratch_len = mbnn_layout(model, learn, NULL, NULL);
+    }
+    return off + mbnn_layout(model, learn, NULL, NULL);
 }
 
 mbnn_status mbnn_arena_size(const void *blob, size_t blob_len, mbnn_mode mode, size_t *arena_len)
@@ -300,24 +309,42 @@ mbnn_status mbnn_arena_size(const void *blob, size_t blob_len, mbnn_mode mode, s
     if (st != MBNN_OK) {
         return st;
     }
-    if (mode == MBNN_MODE_LEARN) {
-        if (!mbnn_any_learns(&m)) {
-            return MBNN_ERR_NO_LEARN;
-        }
-        *arena_len = mbnn_i_learn_arrays_size(&m) + mbnn_i_scratch_size(&m, 1);
-    } else {
-        *arena_len = mbnn_i_scratch_size(&m, 0);
+    if (mode == MBNN_MODE_LEARN && !mbnn_any_learns(&m)) {
+        return MBNN_ERR_NO_LEARN;
     }
+    *arena_len = mbnn_plan(&m, mode == MBNN_MODE_LEARN, NULL);
     return MBNN_OK;
 }
 
-mbnn_status mbnn_model_init(mbnn_model *model, const void *blob, size_t blob_len, void *arena,
-                            size_t arena_len)
+/* Bind a validated model in the given mode (learn: 0 or 1) to an arena of
+ * its plan's size or more: carve the arena, copy what learning changes. */
+static void mbnn_bind(mbnn_model *model, int learn, uint8_t *arena)
+{
+    uint32_t l;
+
+    model->can_learn = (uint8_t)learn;
+    (void)mbnn_plan(model, learn, arena);
+    for (l = 0; learn && l < model->n_layers; l++) {
+        mbnn_layer *L = &model->layers[l];
+        size_t n_weights = (size_t)L->n_out * L->n_in;
+        if (!L->learns) {
+            continue;
+        }
+        memcpy(L->bits_rw, L->bits, 4u * (size_t)L->n_out * L->words);
+        L->bits = L->bits_rw;
+        memset(L->rms, 0, 4u * (size_t)L->n_out);
+        memcpy(L->hidden, mbnn_blob_hidden(model, l), n_weights);
+        memset(L->hidden + n_weights, 0, mbnn_pad4(n_weights) - n_weights);
+    }
+    model->step = 0;
+}
+
+/* mbnn_model_init and mbnn_model_init_mode; mode < 0: learn when the arena allows. */
+static mbnn_status mbnn_init(mbnn_model *model, const void *blob, size_t blob_len, void *arena,
+                             size_t arena_len, int mode)
 {
     mbnn_status st;
-    size_t learn_size;
-    uint8_t *p = (uint8_t *)arena;
-    uint32_t l;
+    int learn = 0;
 
     if (model == NULL) {
         return MBNN_ERR_NULL;
@@ -329,41 +356,32 @@ mbnn_status mbnn_model_init(mbnn_model *model, const void *blob, size_t blob_len
     if (st == MBNN_OK && ((uintptr_t)arena % 4u) != 0u) {
         st = MBNN_ERR_ALIGN;
     }
-    if (st == MBNN_OK && arena_len < mbnn_i_scratch_size(model, 0)) {
-        st = MBNN_ERR_ARENA_TOO_SMALL;
+    if (st == MBNN_OK && mode == MBNN_MODE_LEARN && !mbnn_any_learns(model)) {
+        st = MBNN_ERR_NO_LEARN;
+    }
+    if (st == MBNN_OK) {
+        learn = mode == MBNN_MODE_LEARN ||
+                (mode < 0 && mbnn_any_learns(model) && arena_len >= mbnn_plan(model, 1, NULL));
+        if (arena_len < mbnn_plan(model, learn, NULL)) {
+            st = MBNN_ERR_ARENA_TOO_SMALL;
+        }
     }
     if (st != MBNN_OK) {
         memset(model, 0, sizeof(*model));
         return st;
     }
-    learn_size = mbnn_i_learn_arrays_size(model) + mbnn_i_scratch_size(model, 1);
-    model->can_learn = (uint8_t)(mbnn_any_learns(model) && arena_len >= learn_size);
-    if (model->can_learn) {
-        for (l = 0; l < model->n_layers; l++) {
-            mbnn_layer *L = &model->layers[l];
-            size_t n_words = (size_t)L->n_out * L->words;
-            size_t n_weights = (size_t)L->n_out * L->n_in;
-            if (!L->learns) {
-                continue;
-            }
-            L->bits_rw = (uint32_t *)(void *)p;
-            memcpy(L->bits_rw, L->bits, 4u * n_words);
-            L->bits = L->bits_rw;
-            p += 4u * n_words;
-            L->rms = (uint32_t *)(void *)p;
-            memset(L->rms, 0, 4u * (size_t)L->n_out);
-            p += 4u * (size_t)L->n_out;
-            L->hidden = (int8_t *)(void *)p;
-            memcpy(L->hidden, mbnn_blob_hidden(model, l), n_weights);
-            memset(L->hidden + n_weights, 0, mbnn_pad4(n_weights) - n_weights);
-            p += mbnn_pad4(n_weights);
-        }
-        model->scratch_len = mbnn_i_scratch_size(model, 1);
-    } else {
-        /* Inference only: the binary weights are read from the blob. */
-        model->scratch_len = mbnn_i_scratch_size(model, 0);
-    }
-    model->scratch = p;
-    model->step = 0;
+    mbnn_bind(model, learn, (uint8_t *)arena);
     return MBNN_OK;
+}
+
+mbnn_status mbnn_model_init(mbnn_model *model, const void *blob, size_t blob_len, void *arena,
+                            size_t arena_len)
+{
+    return mbnn_init(model, blob, blob_len, arena, arena_len, -1);
+}
+
+mbnn_status mbnn_model_init_mode(mbnn_model *model, const void *blob, size_t blob_len, void *arena,
+                                 size_t arena_len, mbnn_mode mode)
+{
+    return mbnn_init(model, blob, blob_len, arena, arena_len, mode == MBNN_MODE_LEARN ? MBNN_MODE_LEARN : MBNN_MODE_INFER);
 }

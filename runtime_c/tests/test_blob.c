@@ -354,6 +354,30 @@ static void test_arena_and_args(const mbnn_golden *g)
     CHECK_STATUS(mbnn_state_save(&m, NULL, 100), MBNN_ERR_NULL);
     CHECK_STATUS(mbnn_state_load(&m, NULL, 100), MBNN_ERR_NULL);
 
+    /* The mode asked for: learning fails at init when the arena is short of the
+     * learning size, inference stays inference with any arena; the automatic
+     * mode learns exactly from the learning size up. */
+    if (learn_st == MBNN_OK) {
+        CHECK(learn_size > infer_size);
+        memset(&m, 0x5A, sizeof(m));
+        CHECK_STATUS(mbnn_model_init_mode(&m, g->blob, g->blob_len, arena, learn_size - 4u, MBNN_MODE_LEARN),
+                     MBNN_ERR_ARENA_TOO_SMALL);
+        CHECK(model_is_zero(&m));
+        CHECK_STATUS(mbnn_model_init_mode(&m, g->blob, g->blob_len, arena, learn_size, MBNN_MODE_LEARN), MBNN_OK);
+        CHECK_EQ(m.can_learn, 1);
+        CHECK_EQ(m.scratch + m.scratch_len, (uint8_t *)arena + learn_size);
+        CHECK_STATUS(mbnn_model_init_mode(&m, g->blob, g->blob_len, arena, sizeof(arena), MBNN_MODE_INFER), MBNN_OK);
+        CHECK_EQ(m.can_learn, 0);
+        CHECK_EQ(m.scratch + m.scratch_len, (uint8_t *)arena + infer_size);
+        CHECK_STATUS(mbnn_learn(&m, g->infer_inputs, 0, NULL, NULL), MBNN_ERR_NO_LEARN);
+        CHECK_STATUS(mbnn_model_init(&m, g->blob, g->blob_len, arena, learn_size - 4u), MBNN_OK);
+        CHECK_EQ(m.can_learn, 0);
+        CHECK_STATUS(mbnn_model_init(&m, g->blob, g->blob_len, arena, learn_size), MBNN_OK);
+        CHECK_EQ(m.can_learn, 1);
+    }
+    CHECK_STATUS(mbnn_model_init_mode(&m, g->blob, g->blob_len, arena, infer_size - 4u, MBNN_MODE_INFER),
+                 MBNN_ERR_ARENA_TOO_SMALL);
+
     /* No layer learns: the learning size is refused, the model infers. */
     {
         uint8_t *b = mbnn_test_copy_blob(g, edit_words);
@@ -365,6 +389,9 @@ static void test_arena_and_args(const mbnn_golden *g)
         n = 777;
         CHECK_STATUS(mbnn_arena_size(b, g->blob_len, MBNN_MODE_LEARN, &n), MBNN_ERR_NO_LEARN);
         CHECK_EQ(n, 777);
+        CHECK_STATUS(mbnn_model_init_mode(&m, b, g->blob_len, arena, sizeof(arena), MBNN_MODE_LEARN),
+                     MBNN_ERR_NO_LEARN);
+        CHECK(model_is_zero(&m));
         CHECK_STATUS(mbnn_model_init(&m, b, g->blob_len, arena, sizeof(arena)), MBNN_OK);
         CHECK_EQ(m.can_learn, 0);
         CHECK_STATUS(mbnn_learn(&m, g->infer_inputs, 0, NULL, NULL), MBNN_ERR_NO_LEARN);

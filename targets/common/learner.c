@@ -70,11 +70,10 @@ int learner_run(const learner_io *io, const learner_memory *mem)
     uint8_t head[LEARNER_STREAM_HEADER];
     int32_t logits[64];
 
-    mbnn_status st = mbnn_model_init(&model, mem->blob, mem->blob_len, mem->arena, mem->arena_len);
+    mbnn_status st = mbnn_model_init_mode(&model, mem->blob, mem->blob_len, mem->arena, mem->arena_len,
+                                          MBNN_MODE_LEARN);
     if (st != MBNN_OK)
         return fail(io, "model", st);
-    if (!model.can_learn)
-        return fail(io, "model", MBNN_ERR_NO_LEARN);
     if (model.n_classes > sizeof logits / sizeof logits[0] || model.n_inputs > mem->features_len)
         return fail(io, "model", MBNN_ERR_BUFFER_TOO_SMALL);
 
