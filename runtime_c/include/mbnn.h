@@ -139,7 +139,9 @@ typedef struct {
     uint32_t size;    /* bytes of the whole state (as mbnn_state_size) */
     uint32_t pos;     /* bytes produced or consumed so far */
     uint32_t crc;     /* save: the state's CRC; load: running CRC of [16, pos) */
+    uint32_t part;    /* load: the rms value being read */
     uint8_t apply;    /* load: 1 writes into the model, 0 only checks */
+    uint8_t bad;      /* load: an rms value above 2^30 was seen */
     uint8_t head[32]; /* load: the state's header as read so far */
 } mbnn_state_stream;
 
