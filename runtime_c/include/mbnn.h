@@ -186,8 +186,9 @@ mbnn_status mbnn_state_pick(const mbnn_model *model, const void *slot_a, size_t 
  *   prog:  program len bytes at addr (addr and len multiples of prog_size, the
  *          bytes erased before; programming only clears bits)
  *   erase: set the block at block_addr (a multiple of block_size) to 0xFF
- * region_size must be a multiple of block_size, block_size of prog_size. */
-typedef struct {
+ * region_size must be a multiple of block_size, block_size of prog_size.
+ * (Tagged, so a header can declare `struct mbnn_flash;` without this one.) */
+typedef struct mbnn_flash {
     void *ctx;
     int (*read)(void *ctx, uint32_t addr, void *dst, uint32_t len);
     int (*prog)(void *ctx, uint32_t addr, const void *src, uint32_t len);

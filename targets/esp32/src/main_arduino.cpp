@@ -46,9 +46,9 @@ void setup()
 
 void loop()
 {
-    learner_io io = {serial_read, serial_write, nullptr, nullptr};
+    learner_io io = {serial_read, serial_write, nullptr, nullptr, nullptr, 0};
     learner_memory mem = {LEARNER_BLOB, LEARNER_BLOB_LEN, arena, sizeof arena,
-                          state, sizeof state, features, sizeof features};
+                          state, sizeof state, features, sizeof features, nullptr, 0};
     int rc = learner_run(&io, &mem);
     Serial.print("done ");
     Serial.println(rc);
