@@ -64,6 +64,20 @@ static mbnn_status mbnn_store_geometry(const mbnn_model *model, const mbnn_flash
     return MBNN_OK;
 }
 
+/* The geometry, and a page buffer of at least lay->page bytes. */
+static mbnn_status mbnn_store_begin(const mbnn_model *model, const mbnn_flash *f, const void *page,
+                                    size_t page_len, mbnn_store_layout *lay)
+{
+    mbnn_status status = mbnn_store_geometry(model, f, lay);
+    if (status == MBNN_OK && page == NULL) {
+        status = MBNN_ERR_NULL;
+    }
+    if (status == MBNN_OK && page_len < lay->page) {
+        status = MBNN_ERR_BUFFER_TOO_SMALL;
+    }
+    return status;
+}
+
 mbnn_status mbnn_store_page_size(const mbnn_model *model, const mbnn_flash *flash, size_t *page_len)
 {
     mbnn_store_layout lay;
@@ -165,14 +179,8 @@ mbnn_status mbnn_store_save(const mbnn_model *model, const mbnn_flash *flash, vo
     mbnn_state_stream s;
     uint32_t k = 0u, target = 0u, base, at, crc = 0u, seq, below, erases = 0u;
     int found;
-    mbnn_status status = mbnn_store_geometry(model, flash, &lay);
+    mbnn_status status = mbnn_store_begin(model, flash, page, page_len, &lay);
 
-    if (status == MBNN_OK && page == NULL) {
-        status = MBNN_ERR_NULL;
-    }
-    if (status == MBNN_OK && page_len < lay.page) {
-        status = MBNN_ERR_BUFFER_TOO_SMALL;
-    }
     if (status != MBNN_OK) {
         return status;
     }
@@ -276,14 +284,8 @@ mbnn_status mbnn_store_load(mbnn_model *model, const mbnn_flash *flash, void *pa
     mbnn_store_head best = {0u, 0u, 0u, 0u};
     uint32_t best_k = 0u, below = 0xFFFFFFFFu, at;
     int other_model = 0, any = 0;
-    mbnn_status status = mbnn_store_geometry(model, flash, &lay);
+    mbnn_status status = mbnn_store_begin(model, flash, page, page_len, &lay);
 
-    if (status == MBNN_OK && page == NULL) {
-        status = MBNN_ERR_NULL;
-    }
-    if (status == MBNN_OK && page_len < lay.page) {
-        status = MBNN_ERR_BUFFER_TOO_SMALL;
-    }
     if (status != MBNN_OK) {
         return status;
     }
