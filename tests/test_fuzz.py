@@ -18,7 +18,7 @@ def test_fuzz_smoke_finds_nothing() -> None:
         if os.environ.get("MBNN_REQUIRE_TARGETS"):
             pytest.fail("clang is not installed: run scripts/setup.sh")
         pytest.skip("clang is not installed")
-    proc = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime_c"), "fuzz-smoke", "FUZZ_TIME=8"],
+    proc = subprocess.run(["make", "-s", "-j2", "-C", str(ROOT / "runtime_c"), "fuzz-smoke", "FUZZ_TIME=6"],
                           capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
