@@ -224,8 +224,11 @@ mbnn_status mbnn_store_save(const mbnn_model *model, const mbnn_flash *flash,
  * anything changes). MBNN_ERR_STORE_EMPTY: the region is erased;
  * MBNN_ERR_STORE_TORN: it holds only torn or damaged records;
  * MBNN_ERR_STATE_MODEL: its only intact records belong to another model;
- * MBNN_ERR_FLASH_IO: a read failed. On error the model keeps its state. info
- * (may be NULL) receives what was loaded, or the region's layout on error. */
+ * MBNN_ERR_FLASH_IO: a read failed. On error the model keeps its state, with
+ * one exception: a read that fails (or data that change) during the second,
+ * loading pass over a record already checked leaves a mixture, so after
+ * MBNN_ERR_FLASH_IO bind the model again (mbnn_model_init) before learning.
+ * info (may be NULL) receives what was loaded, or the region's layout. */
 mbnn_status mbnn_store_load(mbnn_model *model, const mbnn_flash *flash,
                             void *page, size_t page_len, mbnn_store_info *info);
 
