@@ -24,10 +24,9 @@ import cffi
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNTIME = os.path.join(ROOT, "runtime_c")
 INCLUDE = os.path.join(RUNTIME, "include")
+# The simulated NOR flash of the C tests, for the storage tests in Python.
+SIM = os.path.join(RUNTIME, "sim")
 
-# The public API (runtime_c/include/mbnn.h) as cffi needs it. `...` lets the
-# compiler fill in the enum values and the struct layout, so only the fields
-# Python reads are named here.
 # The binding's own batch loops (SOURCE below); the runtime's API comes from
 # mbnn.h itself (api_cdef), so nothing restates it.
 BATCH_CDEF = """
@@ -47,11 +46,14 @@ def _compiler() -> list[str]:
 
 
 def api_cdef() -> str:
-    """The declarations of runtime_c/include/mbnn.h as cffi reads them: the header
+    """The declarations of runtime_c/include/mbnn.h (and of the tests' simulated
+    flash, runtime_c/sim/mbnn_flashsim.h) as cffi reads them: the headers
     run through the C preprocessor (its #include lines dropped: cffi knows the
     standard types), and its integer macros as cffi constants."""
-    with open(os.path.join(INCLUDE, "mbnn.h"), encoding="utf-8") as fh:
-        header = "".join(line for line in fh if not line.lstrip().startswith("#include"))
+    header = ""
+    for path in (os.path.join(INCLUDE, "mbnn.h"), os.path.join(SIM, "mbnn_flashsim.h")):
+        with open(path, encoding="utf-8") as fh:
+            header += "".join(line for line in fh if not line.lstrip().startswith("#include"))
 
     def cpp(*flags: str) -> str:
         return subprocess.run([*_compiler(), "-E", "-P", *flags, "-x", "c", "-"], input=header,
@@ -66,6 +68,7 @@ def api_cdef() -> str:
 # *failed; the samples before it have been processed.
 SOURCE = r"""
 #include "mbnn.h"
+#include "mbnn_flashsim.h"
 
 static mbnn_status mbnnpy_infer_batch(mbnn_model *model, const int8_t *x, size_t n,
                                       int32_t *logits, size_t *failed)
@@ -142,8 +145,8 @@ def make_builder(relative: bool) -> cffi.FFI:
     builder.set_source(
         "pyruntime._mbnn",
         SOURCE,
-        sources=[fix(p) for p in c_sources()],
-        include_dirs=[fix(INCLUDE)],
+        sources=[fix(p) for p in c_sources() + [os.path.join(SIM, "mbnn_flashsim.c")]],
+        include_dirs=[fix(INCLUDE), fix(SIM)],
         extra_compile_args=["-O2", "-std=c99"],
     )
     return builder

@@ -40,6 +40,15 @@ STATUSES: tuple[tuple[str, str, str], ...] = (
     ("MBNN_ERR_STATE_MODEL", "learned state belongs to another model",
      "the state was saved by a model of another blob; load it into a Model of that blob; "
      "the model keeps its state"),
+    ("MBNN_ERR_STORE_EMPTY", "flash region erased: no state was ever saved there",
+     "nothing was saved yet: start from the blob's model and save"),
+    ("MBNN_ERR_STORE_TORN", "flash region holds no intact record (torn or damaged writes)",
+     "every record was cut short or damaged; start from the blob's model (the next save writes a fresh record)"),
+    ("MBNN_ERR_FLASH_IO", "flash read, program or erase failed",
+     "check the flash driver and the region's address; the model keeps its state"),
+    ("MBNN_ERR_FLASH_GEOMETRY", "flash geometry invalid, or the region cannot hold two records",
+     "region_size must be a multiple of block_size, block_size of prog_size, and the region must hold two "
+     "records (see mbnn_store_page_size and docs/STORAGE.md)"),
 )
 
 STATUS_NAMES = tuple(name for name, _, _ in STATUSES)

@@ -168,7 +168,20 @@ STATE_HEADER = Layout("state", 32, (
     Field("model_crc", 16, "I", "the crc32 field of the blob it belongs to"),
     Field("step", 20, "I", "learning steps taken (the state of the random generator)"),
     Field("n_learning_layers", 24, "I", "layers that learn"),
-    Field("reserved", 28, "I", "0"),
+    Field("reserved", 28, "I", "must be 0", 0, 0, STATE_CORRUPT),
+))
+
+STORE_MAGIC = b"MBSR"
+STORE_VERSION = 1
+STORE_HEADER = Layout("store", 32, (
+    Field("magic", 0, "4s", '`"MBSR"`'),
+    Field("version", 4, "I", "`1`"),
+    Field("seq", 8, "I", "write sequence number: the largest of the region plus one"),
+    Field("erases", 12, "I", "the region's erase count after this record's erases"),
+    Field("state_len", 16, "I", "bytes of the learned state that follows (from the next page)"),
+    Field("state_crc", 20, "I", "crc32 of the state bytes"),
+    Field("reserved", 24, "I", "0"),
+    Field("header_crc", 28, "I", "crc32 of bytes `[0, 28)` of this header"),
 ))
 
 # The arrays of a layer entry: offset field, element type, whether only a
@@ -535,6 +548,8 @@ def read_state(data: bytes, shapes: list[tuple[int, int]], model_crc: int | None
     if model_crc is not None and head["model_crc"] != model_crc:
         raise StateError(STATE_MODEL, detail=f"its model crc is 0x{head['model_crc']:08x}, "
                                              f"the blob's 0x{model_crc:08x}")
+    if head["reserved"] != 0:
+        raise corrupt(f"reserved word {head['reserved']}, not 0")
     pos, layers = STATE_HEADER.size, []
     for n_out, n_in in shapes:
         h = np.frombuffer(data, np.int8, n_out * n_in, pos).reshape(n_out, n_in).copy()

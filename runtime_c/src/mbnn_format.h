@@ -66,6 +66,19 @@
 #define MBNN_ST_STEP 20u
 #define MBNN_ST_N_LEARNING_LAYERS 24u
 #define MBNN_ST_RESERVED 28u
+#define MBNN_ST_RESERVED_MAX 0u
+
+#define MBNN_STORE_VERSION 1u
+#define MBNN_STORE_HEADER_SIZE 32u
+/* Flash store record header (docs/STORAGE.md) (32 bytes): byte offsets; allowed range of checked fields. */
+#define MBNN_SR_MAGIC 0u
+#define MBNN_SR_VERSION 4u
+#define MBNN_SR_SEQ 8u
+#define MBNN_SR_ERASES 12u
+#define MBNN_SR_STATE_LEN 16u
+#define MBNN_SR_STATE_CRC 20u
+#define MBNN_SR_RESERVED 24u
+#define MBNN_SR_HEADER_CRC 28u
 
 /* The texts of mbnn_strerror, in the order of mbnn_status. */
 #define MBNN_STATUS_TEXTS \
@@ -87,6 +100,10 @@
         "output buffer too small", /* MBNN_ERR_BUFFER_TOO_SMALL */ \
         "learned state corrupt (size, magic, version, CRC or value)", /* MBNN_ERR_STATE_CORRUPT */ \
         "learned state belongs to another model", /* MBNN_ERR_STATE_MODEL */ \
+        "flash region erased: no state was ever saved there", /* MBNN_ERR_STORE_EMPTY */ \
+        "flash region holds no intact record (torn or damaged writes)", /* MBNN_ERR_STORE_TORN */ \
+        "flash read, program or erase failed", /* MBNN_ERR_FLASH_IO */ \
+        "flash geometry invalid, or the region cannot hold two records", /* MBNN_ERR_FLASH_GEOMETRY */ \
     }
 
 #endif /* MBNN_FORMAT_H */

@@ -53,5 +53,6 @@ void mbnn_test_kernels(void);
 void mbnn_test_golden(void);
 void mbnn_test_blob(void);
 void mbnn_test_state(void);
+void mbnn_test_store(void);
 
 #endif

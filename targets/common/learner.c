@@ -104,6 +104,26 @@ int learner_run(const learner_io *io, const learner_memory *mem)
     put_u32(&l, n_samples);
     emit(io, &l);
 
+    /* Resume from the flash: the samples the saved state learned are skipped. */
+    uint32_t skip = 0;
+    if (io->flash != NULL) {
+        mbnn_store_info info;
+        st = mbnn_store_load(&model, io->flash, mem->page, mem->page_len, &info);
+        if (st == MBNN_OK) {
+            skip = model.step;
+            put_str(&l, "boot resume seq ");
+            put_u32(&l, info.seq);
+            put_str(&l, " step ");
+            put_u32(&l, info.step);
+        } else if (st == MBNN_ERR_STORE_EMPTY || st == MBNN_ERR_STORE_TORN || st == MBNN_ERR_STATE_MODEL) {
+            put_str(&l, "boot new: ");
+            put_str(&l, mbnn_strerror(st));
+        } else {
+            return fail(io, "store", st);
+        }
+        emit(io, &l);
+    }
+
     /* Calibration: the cost of the markers themselves, for bench/. */
     learner_mark_infer();
     learner_mark_done();
@@ -118,6 +138,10 @@ int learner_run(const learner_io *io, const learner_memory *mem)
             return 2;
         }
         uint16_t label = (uint16_t)(lab[0] | lab[1] << 8);
+        if (skip > 0u) { /* learned before the reset */
+            skip -= label != LEARNER_NO_LABEL;
+            continue;
+        }
 
         learner_mark_infer();
         st = mbnn_infer(&model, mem->features, logits);
@@ -162,6 +186,18 @@ int learner_run(const learner_io *io, const learner_memory *mem)
                 put_str(&l, " learn-prediction-differs");
         }
         emit(io, &l);
+        if (io->flash != NULL && io->save_every != 0u && label != LEARNER_NO_LABEL &&
+            model.step % io->save_every == 0u) {
+            mbnn_store_info info;
+            st = mbnn_store_save(&model, io->flash, mem->page, mem->page_len, &info);
+            if (st != MBNN_OK)
+                return fail(io, "store", st);
+            put_str(&l, "saved seq ");
+            put_u32(&l, info.seq);
+            put_str(&l, " step ");
+            put_u32(&l, info.step);
+            emit(io, &l);
+        }
     }
 
     size_t state_len = 0;

@@ -18,6 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* mbnn.h's flash callbacks; not included here, because a model header may
+ * name its array mbnn_model, as mbnn.h names its type. */
+struct mbnn_flash;
+
 #define LEARNER_STREAM_MAGIC "MBSM"
 #define LEARNER_STREAM_VERSION 1u
 #define LEARNER_STREAM_HEADER 16u
@@ -31,6 +35,13 @@ typedef struct {
     /* Keep the learned state (a file, flash, ...); NULL: not kept. Return 0 on success. */
     int (*save_state)(void *ctx, const void *state, size_t len);
     void *ctx;
+    /* Flash for the learned state (docs/STORAGE.md), or NULL: at boot the
+     * newest saved state is loaded and the samples it already learned are
+     * skipped; every save_every learning steps (0: never) a new record is
+     * saved. Log lines: `boot resume seq S step T` or `boot new: REASON`,
+     * and `saved seq S step T` after each save. */
+    const struct mbnn_flash *flash;
+    uint32_t save_every;
 } learner_io;
 
 typedef struct {
@@ -42,6 +53,8 @@ typedef struct {
     size_t state_len;
     int8_t *features; /* room for one sample: n_inputs bytes */
     size_t features_len;
+    uint8_t *page; /* with a flash: mbnn_store_page_size bytes */
+    size_t page_len;
 } learner_memory;
 
 /* Run the whole stream; returns 0 when it ran to the end, else an exit status. */

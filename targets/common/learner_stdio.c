@@ -38,13 +38,23 @@ static int save(void *ctx, const void *buf, size_t len)
     return (fclose(fh) == 0 && n == len) ? 0 : -1;
 }
 
+/* One stream; with a flash (or NULL) the learner resumes from it and saves
+ * every save_every steps through page[page_len] (learner.h). */
+int learner_stdio_run(const char *state_path, const struct mbnn_flash *flash, uint32_t save_every,
+                      uint8_t *page, size_t page_len);
+int learner_stdio_run(const char *state_path, const struct mbnn_flash *flash, uint32_t save_every,
+                      uint8_t *page, size_t page_len)
+{
+    learner_io io = {rd, wr, save, (void *)state_path, flash, save_every};
+    learner_memory mem = {LEARNER_BLOB, LEARNER_BLOB_LEN, arena, sizeof arena,
+                          state, sizeof state, features, sizeof features, page, page_len};
+    return learner_run(&io, &mem);
+}
+
 int learner_stdio_main(const char *state_path);
 int learner_stdio_main(const char *state_path)
 {
-    learner_io io = {rd, wr, save, (void *)state_path};
-    learner_memory mem = {LEARNER_BLOB, LEARNER_BLOB_LEN, arena, sizeof arena,
-                          state, sizeof state, features, sizeof features};
-    return learner_run(&io, &mem);
+    return learner_stdio_run(state_path, NULL, 0, NULL, 0);
 }
 
 #ifndef LEARNER_NO_MAIN

@@ -7,6 +7,7 @@
 #define SYS_CLOSE 0x02
 #define SYS_WRITE 0x05
 #define SYS_READ 0x06
+#define SYS_SEEK 0x0A
 #define SYS_FLEN 0x0C
 #define SYS_EXIT 0x18
 #define SYS_EXIT_EXTENDED 0x20
@@ -43,6 +44,12 @@ long sh_flen(int fd)
 {
     uintptr_t args[1] = {(uintptr_t)fd};
     return (long)sh_call(SYS_FLEN, args);
+}
+
+int sh_seek(int fd, long pos)
+{
+    uintptr_t args[2] = {(uintptr_t)fd, (uintptr_t)pos};
+    return (int)sh_call(SYS_SEEK, args);
 }
 
 void sh_exit(int code)
