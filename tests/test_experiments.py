@@ -148,3 +148,39 @@ def test_cli_writes_csv_json_png(tmp_path):
     assert (tmp_path / "both.png").is_file()
     assert main(["quadratic", "--dim", "20", "--steps", "50", "--out", str(tmp_path), "--name", "q"]) == 0
     assert (tmp_path / "q.png").is_file()
+
+
+# ------------------------------------------------------------ task sequences and metrics
+
+
+def test_sequence_items_and_transforms():
+    from export.experiments import tasks
+
+    seq = tasks.parse_sequence("digits,digits:perm=3,digits:noise=0.2:contrast=0.5,digits:classes=0-4")
+    assert [t.name for t in seq] == ["digits", "digits:perm=3", "digits:noise=0.2:contrast=0.5", "digits:classes=0-4"]
+    base = seq[0]
+    assert sorted(seq[1].x_train[0]) == sorted(base.x_train[0])  # a permutation keeps the pixels
+    assert set(np.unique(seq[3].y_train)) == {0, 1, 2, 3, 4} and set(np.unique(seq[3].y_test)) <= {0, 1, 2, 3, 4}
+    noisy = seq[2].x_train
+    assert noisy.dtype == np.float32 and noisy.min() >= 0 and noisy.max() < 1 and not np.allclose(noisy, base.x_train)
+    rot = tasks.rotate(base, 90).x_train.reshape(-1, 8, 8)
+    np.testing.assert_array_equal(rot, np.rot90(base.x_train.reshape(-1, 8, 8), k=1, axes=(1, 2)))
+    moved = tasks.shift(base, 1, 0).x_train.reshape(-1, 8, 8)
+    np.testing.assert_array_equal(moved[:, :, 1:], base.x_train.reshape(-1, 8, 8)[:, :, :-1])
+    assert np.all(moved[:, :, 0] == 0)
+    for bad in ("digits:spin=3", "digits:rot=x", ":rot=3", "nosuch", ""):
+        with pytest.raises(ValueError):
+            tasks.parse_sequence(bad)
+
+
+def test_cl_metrics_follow_their_definitions():
+    from export.experiments.metrics import cl_metrics, over_seeds
+
+    r = np.array([[90.0, 10.0, 10.0], [80.0, 85.0, 10.0], [70.0, 75.0, 95.0]])
+    m = cl_metrics(r)
+    assert m["avg_acc"] == pytest.approx(80.0)
+    assert m["bwt"] == pytest.approx(((70 - 90) + (75 - 85)) / 2)
+    assert m["forgetting"] == pytest.approx([20.0, 10.0]) and m["mean_forgetting"] == pytest.approx(15.0)
+    s = over_seeds([m, cl_metrics(r + 2.0)])
+    assert s["avg_acc"] == pytest.approx([81.0, np.sqrt(2.0)])
+    assert s["seeds"] == 2
