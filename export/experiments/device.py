@@ -291,14 +291,14 @@ def learn_stream(
 
 
 def plot_device(csv_path: Path, png: Path, title: str) -> None:
-    """Three panels: accuracy of every task, saturated fraction per layer, flips per layer, against samples."""
+    """Three panels against samples learned on the device: accuracy of every task, saturation, flips per layer."""
     plt = common._mpl()
     rows = common.read_csv(csv_path)
     cols = common.task_columns(rows)
-    x = np.arange(len(rows))
+    x = np.array([int(r["step"]) for r in rows])
     tasks = [int(r["task"]) for r in rows]
     layers = sorted({int(c.split("_l")[1]) for c in rows[0] if c.startswith("sat_l")})
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
     for t, c in enumerate(cols):
         axes[0].plot(x, [float(r[c]) for r in rows], color=common.TASK_COLOURS[t % 10], lw=1.5, label=f"task {t + 1}")
     for k in layers:
@@ -307,20 +307,23 @@ def plot_device(csv_path: Path, png: Path, title: str) -> None:
     for ax in axes:
         for i in range(1, len(tasks)):
             if tasks[i] != tasks[i - 1]:
-                ax.axvline(i - 0.5, color="k", ls=":", lw=0.8)
-        ax.set_xlabel("measurements (every --eval-every samples)")
+                ax.axvline(x[i - 1], color="k", ls=":", lw=0.8)
+        ax.set_xlabel("samples learned on the device")
         ax.grid(alpha=0.3)
     axes[0].set_ylim(0, 100)
     axes[0].set_ylabel("test accuracy (%)")
     axes[0].legend(fontsize=6, ncol=2, loc="lower left")
-    axes[0].set_title(title, fontsize=8)
+    axes[0].set_title("test accuracy of every task", fontsize=9)
     axes[1].set_ylabel("saturated hidden weights (fraction)")
+    axes[1].set_title("hidden weights at the int8 limit", fontsize=9)
     axes[1].set_ylim(0, 1)
     axes[1].legend(fontsize=7)
     axes[2].set_ylabel("binary weights flipped since last point")
+    axes[2].set_title("flips between measurements", fontsize=9)
     axes[2].set_yscale("symlog", linthresh=1e-4)
     axes[2].set_ylim(bottom=0)
     axes[2].legend(fontsize=7)
+    fig.suptitle(common.wrap(title, 150), fontsize=8)
     fig.tight_layout()
     fig.savefig(png, dpi=80)
     plt.close(fig)
