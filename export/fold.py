@@ -42,6 +42,14 @@ Learning constants, per layer that learns:
   its lr_q16 is multiplied by `128 * input_scale`. The device then moves each
   weight by `lr * n * input` on average (n: the error normalized by its running
   RMS), the float form in export/device_rule.py.
+- Per-layer lr rule: `lr_mult` multiplies `device_lr` per layer; by default 1 for an
+  int8 layer 0 and DEFAULT_BIT_LR_MULT (1/4) for bit-input layers, which move every
+  weight of a neuron by the full step on every sample and otherwise saturate
+  (docs/ARITHMETIC.md, "Settings that make it work on the device").
+- Consolidation at export: the learning layers' int8 hidden weights become
+  `floor(C (h + 0.5))` (C = DEFAULT_CONSOLIDATE = 4 by default), so the trained
+  task starts protected by metaplasticity; the binary weights do not change.
+- `meta_floor`: every entry of the metaplastic table at least `round(32768 F)`.
 - `bwd_shift`: 0 for the output layer (its error is Q15 times gscale / 2^15, at
   most 32767). A hidden layer l receives `g_j = sum_i +/-delta_i` over the
   n_out(l+1) neurons above it: `bwd_shift = ceil(log2(n_out(l+1)) / 2)`, the
@@ -74,7 +82,7 @@ DEFAULT_BIT_LR_MULT = 0.25
 #: Floor of the metaplastic table, as a fraction of a full step (0: the paper's table).
 DEFAULT_META_FLOOR = 0.0
 #: Consolidation at export: int8 hidden weights h -> floor(c (h + 0.5)), c >= 1 (1: none).
-DEFAULT_CONSOLIDATE = 1.0
+DEFAULT_CONSOLIDATE = 4.0
 
 
 @dataclass
@@ -116,7 +124,11 @@ def quantize_hidden(w: np.ndarray, e: int) -> np.ndarray:
 
 
 def consolidate_hidden(h: np.ndarray, c: float) -> np.ndarray:
-    """h -> clamp(floor(c (h + 0.5)), -128, 127): every weight c times further from zero, sign kept."""
+    """h -> clamp(floor(c (h + 0.5)), -128, 127): every weight c times further from zero, sign kept.
+
+    `(h' + 0.5)` is within half an int8 step of `c (h + 0.5)` (the same rounding as
+    `quantize_hidden`), and h' < 0 exactly when h < 0 (c >= 1).
+    """
     if c == 1.0:
         return h
     return np.clip(np.floor(c * (h.astype(np.float64) + 0.5)), -128, 127).astype(np.int64)

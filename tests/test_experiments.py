@@ -61,7 +61,8 @@ def _device_forgetting(runtime: str, meta: float, seed: int) -> tuple[float, flo
     tasks = device.permuted_tasks("digits", 2)
     rows = device.run_device(tasks, [64, 128, 128, 10], pretrain_epochs=20, pretrain_meta=10.0, pretrain_lr=0.02,
                              hscale=5, device_lr=0.01, meta=[meta], samples=2000, passes=3, eval_every=10**6,
-                             test_subset=None, runtime=runtime, seed=seed, cache_dir=None, log=False)
+                             test_subset=None, runtime=runtime, seed=seed, cache_dir=None, log=False,
+                             lr_mult=[1.0], consolidate=1.0)  # the setting the margin was measured with
     return rows[0]["acc_task1"], rows[-1]["acc_task1"], rows[-1]["acc_task2"]
 
 
@@ -196,9 +197,12 @@ def test_cl_metrics_follow_their_definitions():
 
 
 # Measured over seeds 0-3 (docs/RESULTS.md, "CI"): digits then digits rotated by 90 degrees
-# (the same pixels, reused), on the device with export's defaults against m = 0 without
-# consolidation: task 1 kept KEPT_DEFAULTS / KEPT_PLAIN.
-ROT_MARGIN = 0.0
+# (the same pixels, reused), on the device, export's defaults (m = 1.35, consolidation
+# at export, per-layer lr) against m = 0 without consolidation: task 1 kept
+# 90.7/89.6/94.9/87.8 against 32.9/36.2/35.8/28.7 (smallest gap 53 points); task 2
+# learned to 62.4/66.7/67.6/63.6 against 89.8/89.6/87.3/88.2.
+ROT_MARGIN = 35.0
+ROT_SECOND_MIN = 55.0
 
 
 def _rot_retention(meta: float, consolidate: float | None, seed: int) -> tuple[float, float, float]:

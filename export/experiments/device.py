@@ -95,12 +95,34 @@ def calibrate_bn(model: MetaBNN, x: np.ndarray, batch: int = 500) -> None:
     model.eval()
 
 
+#: What else defines the pretraining (export.train.train's defaults used here), part of the cache key.
+TRAIN_DEFAULTS = {"batch": 100, "weight_decay": 0.0, "optimizer": "MetaAdam"}
+
+
+def data_fingerprint(task: datasets.Dataset) -> str:
+    """A hash of a task's data (training and test features and labels, input quantization)."""
+    h = hashlib.sha1()
+    for a in (task.x_train, task.y_train, task.x_test, task.y_test):
+        h.update(str(a.shape).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(f"{task.input_scale!r} {task.input_zero_point}".encode())
+    return h.hexdigest()[:16]
+
+
+def pretrain_key(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: float, hscale: int, seed: int,
+                 train_subset: int | None, lr: float) -> str:
+    """The cache key of a pretrained model: everything that defines its data and its training."""
+    key = json.dumps([task.name, data_fingerprint(task), list(sizes), epochs, meta, hscale, seed, train_subset, lr,
+                      TRAIN_DEFAULTS])
+    return hashlib.sha1(key.encode()).hexdigest()[:12]
+
+
 def pretrain(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: float, hscale: int, seed: int,
              cache_dir: Path | None, train_subset: int | None = None, lr: float = 0.005,
              log=common.log) -> tuple[MetaBNN, dict[str, Any]]:
     """A MetaBNN trained on the first task on the int8 grid (cached by its settings when cache_dir is given)."""
-    key = json.dumps([task.name, list(sizes), epochs, meta, hscale, seed, train_subset] + ([lr] if lr != 0.005 else []))
-    path = cache_dir / f"pretrained_{hashlib.sha1(key.encode()).hexdigest()[:10]}.pt" if cache_dir else None
+    path = cache_dir / f"pretrained_{pretrain_key(task, sizes, epochs, meta, hscale, seed, train_subset, lr)}.pt" \
+        if cache_dir else None
     if path is not None and path.is_file():
         model, ckpt = load_model(path)
         return model, ckpt["settings"]
@@ -113,6 +135,7 @@ def pretrain(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: fl
             ds = datasets.Dataset(ds.name, ds.x_train[idx], ds.y_train[idx], ds.x_test, ds.y_test,
                                   ds.input_scale, ds.input_zero_point)
         model, settings, history = train(ds, sizes, epochs=epochs, lr=lr, meta=meta, int8_grid=[hscale], seed=seed,
+                                         batch=TRAIN_DEFAULTS["batch"], weight_decay=TRAIN_DEFAULTS["weight_decay"],
                                          progress=False, log=log)
     else:
         torch.manual_seed(seed)
