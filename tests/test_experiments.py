@@ -235,3 +235,20 @@ def test_authors_bn_init_draws_gamma_in_unit_interval():
     authors_bn_init(model)
     gammas = torch.cat([bn.weight.detach() for bn in model.bns])
     assert float(gammas.min()) >= 0.0 and float(gammas.max()) < 1.0 and float(gammas.std()) > 0.1
+
+
+def test_device_cli_sequence_seeds_metrics(tmp_path):
+    args = ["device", "--sequence", "digits,digits:rot=90", "--sizes", "64,16,10", "--pretrain-epochs", "1",
+            "--samples", "100", "--eval-every", "50", "--test-subset", "60", "--seed", "0,1", "--out", str(tmp_path),
+            "--name", "d"]
+    assert main(args) == 0
+    summary = json.loads((tmp_path / "d.json").read_text())
+    assert summary["tasks"] == ["digits", "digits:rot=90"]
+    m = summary["metrics"]
+    assert m["seeds"] == 2 and len(m["avg_acc"]) == 2 and len(m["forgetting"]) == 1
+    for seed in (0, 1):
+        rows = common.read_csv(tmp_path / f"d_s{seed}.csv")
+        assert [int(r["step"]) for r in rows] == [0, 50, 100]
+        assert (tmp_path / f"d_s{seed}.png").stat().st_size > 1000
+    assert len(common.read_csv(tmp_path / "d_metrics.csv")) == 2
+    assert main(["device", "--sequence", "digits,digits:spin=3", "--out", str(tmp_path)]) == 2

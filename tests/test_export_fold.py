@@ -63,7 +63,7 @@ def test_negative_and_zero_batchnorm_scales(trained, digits, load):
             if idx < model.n_layers - 1:
                 bn.weight[0] = 0.0  # a constant neuron: +1 or -1 by the sign of beta
                 bn.bias[0] = 0.3 if idx == 0 else -0.3
-    spec, info = fold(model, settings)
+    spec, info = fold(model, settings, consolidate=1.0)  # the plain grid: flipped rows are exactly -1 - h
     assert info.flipped[0].sum() > 0 and info.flipped[1].sum() > 0 and not info.flipped[-1].any()
     assert info.constant[0][0] and info.constant[1][0]
     # flipped rows hold -1 - h; the bits follow the hidden weights
@@ -92,7 +92,7 @@ def test_binarized_input(digits, load):
 def test_int8_grid_model_exports_without_rounding(digits):
     model, settings, _ = train(digits, [64, 32, 10], epochs=1, int8_grid=[6, 5], progress=False,
                                log=lambda s: None)
-    spec, info = fold(model, settings)
+    spec, info = fold(model, settings, consolidate=1.0)  # the grid itself, not consolidated
     assert info.hscale_log2 == [6, 5] and sum(info.clamped) == 0
     for layer, fc, e in zip(spec.layers, model.fcs, [6, 5]):
         w = fc.weight.detach().double().numpy()

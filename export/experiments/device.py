@@ -298,7 +298,7 @@ def learn_stream(
                        + "  flips " + "/".join(f"{row[f'flips_l{k + 1}']:.4f}" for k in range(len(hid)))
                        + f"  ({row['seconds']:.0f} s, ETA {eta:.0f} s)")
 
-    measure(first_task, 0, None)
+    measure(max(first_task - 1, 0), 0, None)  # after the tasks learned before (or before task 1)
     for k, t in enumerate(tasks):
         ti = first_task + k
         n = min(samples or len(t.x_train), len(t.x_train))
