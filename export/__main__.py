@@ -35,7 +35,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    from export.fold import DEFAULT_DEVICE_LR, DEFAULT_RMS_SHIFT, DEFAULT_SEED
+    from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_META_FLOOR,
+                             DEFAULT_RMS_SHIFT, DEFAULT_SEED)
 
     p = _Parser(prog="python -m export", description="Export a MetaBNN checkpoint to a .mbnn blob.")
     p.add_argument("checkpoint", help="checkpoint from `python -m export.train`")
@@ -52,8 +53,30 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help=f"device learning rate in weight units (default {DEFAULT_DEVICE_LR})")
     p.add_argument("--rms-shift", type=int, default=DEFAULT_RMS_SHIFT,
                    help=f"beta of the running mean square of errors, 0..24 (default {DEFAULT_RMS_SHIFT})")
+    p.add_argument("--lr-mult", metavar="M",
+                   help=f"multipliers of --device-lr, one or one per layer (default: 1 for an int8 layer 0, "
+                        f"{DEFAULT_BIT_LR_MULT:g} for bit-input layers; docs/ARITHMETIC.md)")
+    p.add_argument("--meta", metavar="M", help="m of the device's metaplastic table, one or one per layer "
+                                               "(default: the m the checkpoint was trained with)")
+    p.add_argument("--meta-floor", type=float, default=DEFAULT_META_FLOOR,
+                   help=f"least fraction of an inward step the metaplastic table lets through "
+                        f"(default {DEFAULT_META_FLOOR:g})")
+    p.add_argument("--consolidate", metavar="C",
+                   help=f"scale the trained hidden weights away from zero by C >= 1 at export, one or one per "
+                        f"layer (default {DEFAULT_CONSOLIDATE:g}; docs/ARITHMETIC.md)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the device's random numbers")
     args = p.parse_args(argv)
+    for opt in ("lr_mult", "meta", "consolidate"):
+        text = getattr(args, opt)
+        if text is not None:
+            try:
+                setattr(args, opt, [float(v) for v in text.split(",")])
+            except ValueError:
+                raise UsageError(f"--{opt.replace('_', '-')} takes numbers separated by commas, got {text!r}") from None
+    if args.consolidate is None:
+        args.consolidate = DEFAULT_CONSOLIDATE
+    if not 0.0 <= args.meta_floor <= 1.0:
+        raise UsageError(f"--meta-floor must be in 0..1, got {args.meta_floor}")
     if args.hscale_log2 is not None:
         try:
             args.hscale_log2 = [int(v) for v in args.hscale_log2.split(",")]
@@ -200,7 +223,9 @@ def run(argv: list[str] | None = None) -> int:
             raise UsageError(f"--verify {args.verify}: {ds.n_features} features, the model takes {model.sizes[0]}")
     try:
         spec, info = fold(model, ckpt["settings"], learn=args.learn, hscale_log2=args.hscale_log2,
-                          device_lr=args.device_lr, rms_shift=args.rms_shift, seed=args.seed)
+                          device_lr=args.device_lr, rms_shift=args.rms_shift, seed=args.seed,
+                          lr_mult=args.lr_mult, meta=args.meta, meta_floor=args.meta_floor,
+                          consolidate=args.consolidate)
         blob = write_blob(spec)
     except (BlobError, ValueError) as exc:
         raise UsageError(f"cannot export {ckpt_path}: {exc}") from None

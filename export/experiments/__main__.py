@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--tasks", type=int, default=6)
         q.add_argument("--ewc", type=float, default=0.0, help="EWC lambda (paper: 5000); 0 = off")
         q.add_argument("--fisher-samples", type=int, default=5000)
+        q.add_argument("--ewc-anchor", choices=["binary", "hidden"], default="binary",
+                       help="EWC anchors sign(Wh) as the authors' code (default) or the hidden weights Wh")
         q.add_argument("--interleaved", action="store_true", help="all tasks at once (upper bound)")
         q.add_argument("--perm-seed", type=int, default=0, help="seed of the permutations")
         q.set_defaults(func=lambda a, argv, s=seq: continual.cmd_permuted(a, argv, s))
