@@ -173,28 +173,34 @@ static MBNN_ALWAYS_INLINE uint32_t mbnn_draw(uint32_t key, uint32_t g)
  * numbered g0 + j; the loops go by pairs (g even, g + 1) so that one draw
  * serves both, with a lone first weight when g0 is odd and a lone last one. */
 /* One row of a layer with bit input u: D = -step where the input bit is 1,
- * else +step. narrow is a constant where this is inlined. */
-static MBNN_ALWAYS_INLINE int32_t mbnn_bit_step(const uint32_t *u, uint32_t j, int32_t step)
-{
-    return ((u[j / 32u] >> (j % 32u)) & 1u) ? -step : step;
-}
-
+ * else +step. The loop goes by pairs of inputs (j even, j + 1), one word of
+ * u per 16 pairs; pw holds their two rand16, low half first. With g0 even
+ * that is one draw, mix(key + (g0 + j) / 2); with g0 odd (odd = 1) weight j
+ * takes the high half of the previous draw and j + 1 the low half of
+ * mix(key + (g0 + j + 1) / 2), kept for the next pair. odd and narrow are
+ * constants where this is inlined. */
 static MBNN_ALWAYS_INLINE void mbnn_update_row_bits(int8_t *h, uint32_t *row, const uint32_t *u,
                                                     uint32_t n_in, int32_t step, const uint16_t *meta,
-                                                    uint32_t key, uint32_t g0, int narrow)
+                                                    uint32_t key, uint32_t g0, int odd, int narrow)
 {
-    uint32_t j = 0;
-    if ((g0 & 1u) != 0u) {
-        mbnn_apply(h, row, 0, mbnn_bit_step(u, 0, step), meta, mbnn_draw(key, g0) >> 16, narrow);
-        j = 1;
-    }
-    for (; j + 1u < n_in; j += 2u) {
-        uint32_t r = mbnn_draw(key, g0 + j);
-        mbnn_apply(h, row, j, mbnn_bit_step(u, j, step), meta, r & 0xFFFFu, narrow);
-        mbnn_apply(h, row, j + 1u, mbnn_bit_step(u, j + 1u, step), meta, r >> 16, narrow);
+    uint32_t j, uw = 0, c = key + ((g0 + 1u) >> 1), prev = odd ? mbnn_i_mix32(c - 1u) : 0u;
+    int32_t nstep = -step;
+
+    for (j = 0; j + 1u < n_in; j += 2u, c++, uw >>= 2) {
+        uint32_t w = mbnn_i_mix32(c), pw = odd ? (prev >> 16) | (w << 16) : w;
+        prev = w;
+        if ((j % 32u) == 0u) {
+            uw = u[j / 32u];
+        }
+        mbnn_apply(h, row, j, (uw & 1u) ? nstep : step, meta, pw & 0xFFFFu, narrow);
+        mbnn_apply(h, row, j + 1u, (uw & 2u) ? nstep : step, meta, pw >> 16, narrow);
     }
     if (j < n_in) {
-        mbnn_apply(h, row, j, mbnn_bit_step(u, j, step), meta, mbnn_draw(key, g0 + j) & 0xFFFFu, narrow);
+        if ((j % 32u) == 0u) {
+            uw = u[j / 32u];
+        }
+        mbnn_apply(h, row, j, (uw & 1u) ? nstep : step, meta, odd ? prev >> 16 : mbnn_i_mix32(c) & 0xFFFFu,
+                   narrow);
     }
 }
 
@@ -279,9 +285,15 @@ static void mbnn_update(const mbnn_model *model, uint32_t l, const int32_t *delt
                 mbnn_update_row_int8(h, row, q, zp, n_in, step7, L->meta, key, g0, 0);
             }
         } else if (step >= -65535 && step <= 65535) {
-            mbnn_update_row_bits(h, row, u, n_in, step, L->meta, key, g0, 1);
+            if ((g0 & 1u) != 0u) {
+                mbnn_update_row_bits(h, row, u, n_in, step, L->meta, key, g0, 1, 1);
+            } else {
+                mbnn_update_row_bits(h, row, u, n_in, step, L->meta, key, g0, 0, 1);
+            }
+        } else if ((g0 & 1u) != 0u) {
+            mbnn_update_row_bits(h, row, u, n_in, step, L->meta, key, g0, 1, 0);
         } else {
-            mbnn_update_row_bits(h, row, u, n_in, step, L->meta, key, g0, 0);
+            mbnn_update_row_bits(h, row, u, n_in, step, L->meta, key, g0, 0, 0);
         }
     }
 }
