@@ -173,34 +173,32 @@ static MBNN_ALWAYS_INLINE uint32_t mbnn_draw(uint32_t key, uint32_t g)
  * numbered g0 + j; the loops go by pairs (g even, g + 1) so that one draw
  * serves both, with a lone first weight when g0 is odd and a lone last one. */
 /* One row of a layer with bit input u: D = -step where the input bit is 1,
- * else +step. The loop goes by pairs of inputs (j even, j + 1), one word of
- * u per 16 pairs; pw holds their two rand16, low half first. With g0 even
- * that is one draw, mix(key + (g0 + j) / 2); with g0 odd (odd = 1) weight j
- * takes the high half of the previous draw and j + 1 the low half of
- * mix(key + (g0 + j + 1) / 2), kept for the next pair. odd and narrow are
+ * else +step. The loop goes word by word of u (h, row advanced per word, so
+ * the bit index b is < 32), by pairs of inputs (b even, b + 1); pw holds
+ * their two rand16, low half first. With g0 even
+ * that is one draw, mix(key + (g0 + j) / 2) (j = 32 k + b); with g0 odd
+ * (odd = 1) weight j takes the high half of the previous draw and j + 1 the
+ * low half of mix(key + (g0 + j + 1) / 2), kept for the next pair. odd and narrow are
  * constants where this is inlined. */
 static MBNN_ALWAYS_INLINE void mbnn_update_row_bits(int8_t *h, uint32_t *row, const uint32_t *u,
                                                     uint32_t n_in, int32_t step, const uint16_t *meta,
                                                     uint32_t key, uint32_t g0, int odd, int narrow)
 {
-    uint32_t j, uw = 0, c = key + ((g0 + 1u) >> 1), prev = odd ? mbnn_i_mix32(c - 1u) : 0u;
-    int32_t nstep = -step;
+    uint32_t k, words = mbnn_words(n_in), c = key + ((g0 + 1u) >> 1);
+    uint32_t prev = odd ? mbnn_i_mix32(c - 1u) : 0u;
 
-    for (j = 0; j + 1u < n_in; j += 2u, c++, uw >>= 2) {
-        uint32_t w = mbnn_i_mix32(c), pw = odd ? (prev >> 16) | (w << 16) : w;
-        prev = w;
-        if ((j % 32u) == 0u) {
-            uw = u[j / 32u];
+    for (k = 0; k < words; k++, h += 32, row++) {
+        uint32_t b, uw = u[k], nb = n_in - 32u * k < 32u ? n_in - 32u * k : 32u;
+        for (b = 0; b + 1u < nb; b += 2u, c++, uw >>= 2) {
+            uint32_t w = mbnn_i_mix32(c), pw = odd ? (prev >> 16) | (w << 16) : w;
+            prev = w;
+            mbnn_apply(h, row, b, (uw & 1u) ? -step : step, meta, pw & 0xFFFFu, narrow);
+            mbnn_apply(h, row, b + 1u, (uw & 2u) ? -step : step, meta, pw >> 16, narrow);
         }
-        mbnn_apply(h, row, j, (uw & 1u) ? nstep : step, meta, pw & 0xFFFFu, narrow);
-        mbnn_apply(h, row, j + 1u, (uw & 2u) ? nstep : step, meta, pw >> 16, narrow);
-    }
-    if (j < n_in) {
-        if ((j % 32u) == 0u) {
-            uw = u[j / 32u];
+        if (b < nb) { /* the last weight of a row of odd length */
+            mbnn_apply(h, row, b, (uw & 1u) ? -step : step, meta, odd ? prev >> 16 : mbnn_i_mix32(c) & 0xFFFFu,
+                       narrow);
         }
-        mbnn_apply(h, row, j, (uw & 1u) ? nstep : step, meta, odd ? prev >> 16 : mbnn_i_mix32(c) & 0xFFFFu,
-                   narrow);
     }
 }
 
