@@ -9,6 +9,7 @@
 
 #include "mbnn_internal.h"
 
+
 #define MBNN_ONE_Q15 32768
 #define MBNN_DELTA_MAX 32767
 #define MBNN_NORM_MAX 4096
@@ -118,6 +119,18 @@ static void mbnn_propagate(const mbnn_model *model, uint32_t l, const int32_t *d
     }
 }
 
+/* clamp(x, -128, 127): one SSAT where the core has it (the builtin behind
+ * ACLE's __ssat, in GCC and clang; gcc 12 does not always find SSAT in the
+ * compare-and-select form, and arm_acle.h's macro trips -Wconversion). */
+static MBNN_ALWAYS_INLINE int32_t mbnn_sat8(int32_t x)
+{
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__)
+    return (int32_t)__builtin_arm_ssat(x, 8); /* gcc 12 declares it unsigned */
+#else
+    return mbnn_clamp32(x, -128, 127);
+#endif
+}
+
 /* One proposed change D != 0 (Q16 hidden-weight steps) to hidden weight j
  * of a row (ARITHMETIC.md step 6), with its random number rand16 (0..65535):
  * metaplastic damping toward zero, stochastic rounding, clamp; the binary
@@ -152,18 +165,11 @@ static MBNN_ALWAYS_INLINE void mbnn_apply(int8_t *h, uint32_t *row, uint32_t j, 
     if (rand16 < ((uint32_t)D & 0xFFFFu)) {
         nh += 1;
     }
-    nh = mbnn_clamp32(nh, -128, 127);
+    nh = mbnn_sat8(nh);
     h[j] = (int8_t)nh;
     if ((nh < 0) != (old < 0)) {
         row[j / 32u] ^= 1u << (j % 32u);
     }
-}
-
-/* The random word of weights g and g + 1 for even g (ARITHMETIC.md "The
- * random numbers"): rand16(g) is its low half, rand16(g + 1) its high half. */
-static MBNN_ALWAYS_INLINE uint32_t mbnn_draw(uint32_t key, uint32_t g)
-{
-    return mbnn_i_mix32(key + (g >> 1));
 }
 
 /* The metaplastic update of layer l with the error delta at its neurons.
@@ -208,23 +214,23 @@ static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, uint32_t *row, co
                                                     uint32_t n_in, int32_t step7, const uint16_t *meta,
                                                     uint32_t key, uint32_t g0, int narrow)
 {
-    uint32_t j = 0;
+    uint32_t j = 0, c = key + ((g0 + 1u) >> 1); /* the draw of the first even g0 + j */
     int32_t x;
     if ((g0 & 1u) != 0u) {
         x = (int32_t)q[0] - zp;
         if (x != 0) {
-            mbnn_apply(h, row, 0, step7 * x, meta, mbnn_draw(key, g0) >> 16, narrow);
+            mbnn_apply(h, row, 0, step7 * x, meta, mbnn_i_mix32(c - 1u) >> 16, narrow);
         }
         j = 1;
     }
-    for (; j + 1u < n_in; j += 2u) {
+    for (; j + 1u < n_in; j += 2u, c++) {
         int32_t x1 = (int32_t)q[j + 1u] - zp;
         uint32_t r;
         x = (int32_t)q[j] - zp;
         if ((x | x1) == 0) {
             continue;
         }
-        r = mbnn_draw(key, g0 + j);
+        r = mbnn_i_mix32(c);
         if (x != 0) {
             mbnn_apply(h, row, j, step7 * x, meta, r & 0xFFFFu, narrow);
         }
@@ -235,7 +241,7 @@ static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, uint32_t *row, co
     if (j < n_in) {
         x = (int32_t)q[j] - zp;
         if (x != 0) {
-            mbnn_apply(h, row, j, step7 * x, meta, mbnn_draw(key, g0 + j) & 0xFFFFu, narrow);
+            mbnn_apply(h, row, j, step7 * x, meta, mbnn_i_mix32(c) & 0xFFFFu, narrow);
         }
     }
 }
