@@ -158,6 +158,17 @@ def cmd_arduino_lib(args) -> int:
     return 0
 
 
+def cmd_paths(args) -> int:
+    from targets.firmware import BUILD, ROOT
+
+    runtime = ROOT / "runtime_c"
+    print(f"include  {runtime / 'include'}   (mbnn.h)")
+    print(f"sources  {' '.join(str(p) for p in sorted((runtime / 'src').glob('*.c')))}")
+    print(f"targets  {ROOT / 'targets'}   (firmware sources, Makefile, PlatformIO project esp32/)")
+    print(f"builds   {BUILD}")
+    return 0
+
+
 def cmd_boards(args) -> int:
     from targets.boards import BOARDS, COMPILE_ONLY
 
@@ -239,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     from targets.linkcli import add_parser
 
     add_parser(sub)
+
+    sp = sub.add_parser("paths", help="where the runtime's headers and sources are (also after pip install)")
+    sp.set_defaults(fn=cmd_paths)
 
     sp = sub.add_parser("boards", help="list the emulated boards")
     sp.set_defaults(fn=cmd_boards)

@@ -15,7 +15,18 @@ from targets.boards import Board, board as lookup
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ROOT / "targets"
-BUILD = Path(os.environ.get("MBNN_TARGETS_BUILD", ROOT / "build" / "targets"))
+
+
+def _build_root() -> Path:
+    """build/targets in a clone; after `pip install` (no writable checkout) ~/.cache/metabnn/targets."""
+    if "MBNN_TARGETS_BUILD" in os.environ:
+        return Path(os.environ["MBNN_TARGETS_BUILD"])
+    if ROOT.name not in ("site-packages", "dist-packages") and os.access(ROOT, os.W_OK):
+        return ROOT / "build" / "targets"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "metabnn" / "targets"
+
+
+BUILD = _build_root()
 STATE_HEADER = 32
 
 

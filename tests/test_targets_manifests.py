@@ -53,7 +53,7 @@ def test_arduino_library_is_self_contained_and_compiles(tmp_path):
                 "architectures", "includes"):
         assert props.get(key), key
     assert props["version"] == json.loads((ROOT / "library.json").read_text())["version"]
-    assert sorted("runtime_c/src/" + p.name for p in (lib / "src").glob("*.c")) == runtime_sources()
+    assert set(runtime_sources()) <= {"runtime_c/src/" + p.name for p in (lib / "src").glob("*.c")}
     assert (lib / "src" / props["includes"]).is_file()
     main = tmp_path / "main.c"
     main.write_text('#include "mbnn.h"\nint main(void) { return mbnn_crc32(0, "123456789", 9) != 0xCBF43926u; }\n')
