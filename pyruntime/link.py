@@ -16,6 +16,7 @@ response (type | 0x80) or an error frame, raised here as LinkError.
 from __future__ import annotations
 
 import struct
+import time
 import zlib
 from dataclasses import dataclass
 
@@ -80,13 +81,22 @@ class Stats:
 class Device:
     """A board speaking the link on a serial port (any pyserial URL: /dev/ttyUSB0, COM3, socket://HOST:PORT)."""
 
-    def __init__(self, port: str, baud: int = 115200, timeout: float = 10.0) -> None:
+    def __init__(self, port: str, baud: int = 115200, timeout: float = 10.0, wait: float = 60.0) -> None:
+        """Open the port; a socket:// port is retried for up to `wait` seconds (a board still starting)."""
         try:
             import serial  # pyserial
         except ImportError as exc:
             raise RuntimeError("the device link needs pyserial: pip install pyserial") from exc
         self.port = port
-        self._ser = serial.serial_for_url(port, baudrate=baud, timeout=timeout)
+        deadline = time.monotonic() + (wait if port.startswith("socket://") else 0)
+        while True:
+            try:
+                self._ser = serial.serial_for_url(port, baudrate=baud, timeout=timeout)
+                break
+            except serial.SerialException as exc:
+                if time.monotonic() >= deadline:
+                    raise LinkError(f"cannot open {port}: {exc}") from None
+                time.sleep(0.25)
         self._seq = 0
         self._info: Info | None = None
 

@@ -182,7 +182,7 @@ def start_link(board: Board | str, blob: bytes, port: int = 0, model_bytes: int 
             s.bind((host, 0))
             port = s.getsockname()[1]
     argv = b.qemu_argv(str(elf.resolve()))
-    argv[argv.index("-serial") + 1] = f"tcp:{host}:{port},server=on,wait=off"
+    argv[argv.index("-serial") + 1] = f"tcp:{host}:{port},server=on,wait=off,nodelay=on"
     if shutil.which(argv[0]) is None:
         raise TargetError(f"{argv[0]} not found: run scripts/setup.sh (it installs QEMU)")
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)

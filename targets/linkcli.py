@@ -57,7 +57,7 @@ def monitor(args) -> int:
 
     from pyruntime.link import Device
 
-    with Device(args.port, args.baud, args.timeout) as dev:
+    with Device(args.port, args.baud, args.timeout, args.wait) as dev:
         info = dev.info()
         if not args.stream:
             print(f"{args.port}: model {info.model_crc:08x}, {info.n_inputs} inputs, {info.n_classes} classes "
@@ -130,7 +130,7 @@ def pull(args) -> int:
 
     from pyruntime.link import Device
 
-    with Device(args.port, args.baud, args.timeout) as dev:
+    with Device(args.port, args.baud, args.timeout, args.wait) as dev:
         state = dev.pull_state()
         step = dev.info().step
     write_atomic(args.output, state)
@@ -145,7 +145,7 @@ def push(args) -> int:
     if bool(args.state) == bool(args.model):
         raise ValueError("give one of --state FILE or --model FILE")
     data = Path(args.state or args.model).read_bytes()
-    with Device(args.port, args.baud, args.timeout) as dev:
+    with Device(args.port, args.baud, args.timeout, args.wait) as dev:
         (dev.push_state if args.state else dev.push_model)(data)
         info = dev.info()
     print(f"{args.port}: {'state' if args.state else 'model'} loaded ({len(data):,} bytes); "
@@ -167,6 +167,8 @@ def add_parser(sub) -> None:
         sp.add_argument("port", help="serial port (/dev/ttyUSB0, COM3) or socket://HOST:PORT (link serve)")
         sp.add_argument("--baud", type=int, default=115200, help="baud rate of a serial port")
         sp.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer")
+        sp.add_argument("--wait", type=float, default=60.0,
+                        help="seconds to keep trying to open a socket:// port (a board still starting)")
 
     sp = ls.add_parser("serve", help="run the link firmware on an emulated board, UART on TCP")
     sp.add_argument("--board", default="cortex-m4", help="cortex-m3, cortex-m4, cortex-m7 or rv32imc")

@@ -145,7 +145,7 @@ def test_cli_monitor_pull_push(board, tmp_path):
         dev.reset()
     done = subprocess.run([*py, "push", url, "--state", str(tmp_path / "state.bin")], capture_output=True, text=True)
     assert done.returncode == 0 and f"step {host.step}" in done.stdout
-    done = subprocess.run([*py, "pull", "socket://127.0.0.1:1", "-o", str(tmp_path / "x.bin")],
+    done = subprocess.run([*py, "pull", "socket://127.0.0.1:1", "--wait", "0", "-o", str(tmp_path / "x.bin")],
                           capture_output=True, text=True)
     assert done.returncode != 0 and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.bin").exists()
