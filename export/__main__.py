@@ -85,23 +85,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
             args.board = board_spec(args.board)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    if not args.device_lr >= 0:
-        raise UsageError(f"--device-lr must be >= 0, got {args.device_lr}")
+    if not 0 <= args.device_lr < float("inf"):
+        raise UsageError(f"--device-lr must be a finite number >= 0, got {args.device_lr}")
+    if not 0 <= args.seed < 1 << 32:
+        raise UsageError(f"--seed must be in 0..{(1 << 32) - 1} (the device's 32-bit generator), got {args.seed}")
     return args
 
 
 def _check_writable(path: str, what: str) -> Path:
-    out = Path(path)
-    parent = out.parent if str(out.parent) else Path(".")
-    if out.is_dir():
-        raise UsageError(f"cannot write {what} {out}: it is a directory")
-    if not parent.exists():
-        raise UsageError(f"cannot write {what} {out}: directory {parent} does not exist")
-    if not parent.is_dir():
-        raise UsageError(f"cannot write {what} {out}: {parent} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise UsageError(f"cannot write {what} {out}: permission denied")
-    return out
+    from export.blob import check_writable
+
+    try:
+        return check_writable(path, what)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _runtime(blob: bytes, learn: bool):
@@ -207,12 +204,16 @@ def run(argv: list[str] | None = None) -> int:
         raise UsageError(f"{ckpt_path}: no such file")
 
     from export.blob import BlobError, write_atomic, write_blob
-    from export.checkpoint import CheckpointError, load_model
+    from export.checkpoint import CheckpointError, check_finite, load_model
     from export.fold import fold
 
     try:
         model, ckpt = load_model(ckpt_path)
     except CheckpointError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        check_finite(model, str(ckpt_path))
+    except ValueError as exc:
         raise UsageError(str(exc)) from None
     ds = None
     if args.verify:

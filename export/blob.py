@@ -242,6 +242,22 @@ def read_blob(data: bytes) -> BlobSpec:
     return spec
 
 
+def check_writable(path: str | os.PathLike, what: str) -> Path:
+    """The path, if `what` (e.g. "blob") can be written there; else ValueError
+    naming the problem (checked before any work, so nothing is lost)."""
+    out = Path(path)
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise ValueError(f"cannot write {what} {out}: it is a directory")
+    if not parent.exists():
+        raise ValueError(f"cannot write {what} {out}: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {what} {out}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise ValueError(f"cannot write {what} {out}: permission denied")
+    return out
+
+
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write data to path so that the path holds either the old file or all of data."""
     path = Path(path)

@@ -80,6 +80,24 @@ def model_from_checkpoint(ckpt: dict[str, Any]) -> MetaBNN:
     return model.eval()
 
 
+def check_finite(model: MetaBNN, where: str) -> None:
+    """Raise ValueError when any tensor of the model (or its input scale) holds
+    NaN or inf, naming the tensor and its layer."""
+    for name, tensor in model.state_dict().items():
+        if not torch.is_floating_point(tensor):
+            continue
+        bad = ~torch.isfinite(tensor)
+        if bool(bad.any()):
+            kind = "NaN" if bool(torch.isnan(tensor).any()) else "inf"
+            index = next((int(p) for p in name.split(".") if p.isdigit()), None)
+            layer = f" (layer {index})" if index is not None else ""
+            raise ValueError(f"{where}: tensor {name}{layer} holds {kind} in {int(bad.sum())} of "
+                             f"{tensor.numel()} values; the training diverged: train again with a smaller --lr")
+    scale = float(getattr(model, "input_scale", 1.0))
+    if not 0 < scale < float("inf"):
+        raise ValueError(f"{where}: input scale {scale} is not a positive finite number; train again")
+
+
 def load_model(source: str | os.PathLike | dict) -> tuple[MetaBNN, dict[str, Any]]:
     """(model, checkpoint dict) of a checkpoint path or dict."""
     ckpt = read_checkpoint(source)

@@ -20,19 +20,25 @@ import numpy as np
 import torch
 
 from export import data as datasets
-from export.checkpoint import save_checkpoint
+from export.checkpoint import check_finite, save_checkpoint
 from export.grid import GridConstraint
 from export.model import MetaBNN
 from export.optim import MetaAdam
 
 
 def _floats(text: str) -> float | list[float]:
-    vals = [float(v) for v in text.split(",")]
+    try:
+        vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"comma-separated numbers expected, got {text!r}") from None
     return vals[0] if len(vals) == 1 else vals
 
 
 def _ints(text: str) -> list[int]:
-    return [int(v) for v in text.split(",")]
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"comma-separated integers expected, got {text!r}") from None
 
 
 @torch.no_grad()
@@ -116,6 +122,43 @@ def train(
     return model, settings, history
 
 
+def check_settings(args: argparse.Namespace) -> None:
+    """Refuse settings that cannot train or cannot be exported, before any
+    work: raise ValueError naming the option and what to do. The layer limits
+    are those of the blob reader (export/blob.py, the same as runtime_c's
+    MBNN_MAX_LAYERS and MBNN_MAX_WIDTH)."""
+    import math
+
+    from export.blob import MAX_LAYERS, MAX_WIDTH, check_writable
+
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be 1 or more, got {args.epochs}")
+    if args.batch < 2:
+        raise ValueError(f"--batch must be 2 or more (BatchNorm needs two samples per batch), got {args.batch}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be a positive finite number, got {args.lr}")
+    if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
+        raise ValueError(f"--weight-decay must be a finite number >= 0, got {args.weight_decay}")
+    metas = args.meta if isinstance(args.meta, list) else [args.meta]
+    if not all(math.isfinite(m) and m >= 0 for m in metas):
+        raise ValueError(f"--meta must be finite numbers >= 0, got {args.meta}")
+    n_layers = len(args.sizes) - 1
+    if not 1 <= n_layers <= MAX_LAYERS:
+        raise ValueError(f"--sizes needs 2 to {MAX_LAYERS + 1} widths (inputs first; a blob holds 1 to "
+                         f"{MAX_LAYERS} layers), got {len(args.sizes)}")
+    if any(not 1 <= w <= MAX_WIDTH for w in args.sizes):
+        raise ValueError(f"--sizes {','.join(map(str, args.sizes))}: every width must be in 1..{MAX_WIDTH} "
+                         "(the blob format's limit)")
+    if args.int8_grid is not None:
+        if len(args.int8_grid) not in (1, n_layers):
+            raise ValueError(f"--int8-grid needs 1 or {n_layers} values")
+        if any(not 0 <= e <= 255 for e in args.int8_grid):
+            raise ValueError(f"--int8-grid E must be in 0..255 (the blob's hscale_log2), got {args.int8_grid}")
+    if isinstance(args.meta, list) and len(args.meta) != n_layers:
+        raise ValueError(f"--meta needs 1 or {n_layers} values")
+    check_writable(args.output, "checkpoint")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line on stderr, status 2
         print(f"error: {message}", file=sys.stderr)
@@ -141,19 +184,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", default="model.pt", help="checkpoint to write")
     args = p.parse_args(argv)
     try:
+        check_settings(args)
         ds = datasets.load(args.dataset)
-        n_layers = len(args.sizes) - 1
-        if args.int8_grid is not None and len(args.int8_grid) not in (1, n_layers):
-            raise ValueError(f"--int8-grid needs 1 or {n_layers} values")
-        if isinstance(args.meta, list) and len(args.meta) != n_layers:
-            raise ValueError(f"--meta needs 1 or {n_layers} values")
         model, settings, history = train(
             ds, args.sizes, args.epochs, args.lr, args.meta, args.batch, args.weight_decay,
             args.binarize_input, args.int8_grid, args.seed, progress=not args.no_progress,
         )
-        save_checkpoint(args.output, model, settings, history)
+        check_finite(model, "trained model")  # nothing written for a diverged run
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        save_checkpoint(args.output, model, settings, history)
+    except OSError as exc:  # the message names the output, never a temporary file
+        print(f"error: cannot write checkpoint {args.output}: {exc.strerror or type(exc).__name__}", file=sys.stderr)
         return 2
     print(f"saved {args.output}: test accuracy {history[-1]['test_acc']:.2f}%" if history else f"saved {args.output}")
     return 0

@@ -21,6 +21,8 @@ import cffi
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNTIME = os.path.join(ROOT, "runtime_c")
 INCLUDE = os.path.join(RUNTIME, "include")
+# The simulated NOR flash of the C tests, for the storage tests in Python.
+SIM = os.path.join(RUNTIME, "sim")
 
 # The public API (runtime_c/include/mbnn.h) as cffi needs it. `...` lets the
 # compiler fill in the enum values and the struct layout, so only the fields
@@ -32,7 +34,8 @@ typedef enum {
     MBNN_ERR_BAD_OFFSET, MBNN_ERR_BAD_WEIGHTS, MBNN_ERR_ARENA_TOO_SMALL,
     MBNN_ERR_ALIGN, MBNN_ERR_NO_LEARN, MBNN_ERR_BAD_LABEL,
     MBNN_ERR_BUFFER_TOO_SMALL, MBNN_ERR_STATE_CORRUPT, MBNN_ERR_STATE_MODEL,
-    MBNN_STATUS_COUNT, ...
+    MBNN_ERR_STORE_EMPTY, MBNN_ERR_STORE_TORN, MBNN_ERR_FLASH_IO,
+    MBNN_ERR_FLASH_GEOMETRY, MBNN_STATUS_COUNT, ...
 } mbnn_status;
 
 typedef enum { MBNN_MODE_INFER, MBNN_MODE_LEARN, ... } mbnn_mode;
@@ -71,6 +74,48 @@ mbnn_status mbnn_state_pick(const mbnn_model *model, const void *slot_a, size_t 
                             const void *slot_b, size_t len_b, unsigned *slot);
 uint32_t mbnn_crc32(uint32_t crc, const void *data, size_t len);
 
+typedef struct { uint32_t size; uint32_t pos; uint32_t crc; ...; } mbnn_state_stream;
+mbnn_status mbnn_state_save_begin(const mbnn_model *model, mbnn_state_stream *s);
+mbnn_status mbnn_state_save_next(const mbnn_model *model, mbnn_state_stream *s,
+                                 void *dst, size_t len, size_t *produced);
+mbnn_status mbnn_state_load_begin(const mbnn_model *model, mbnn_state_stream *s, int apply);
+mbnn_status mbnn_state_load_next(mbnn_model *model, mbnn_state_stream *s,
+                                 const void *src, size_t len);
+mbnn_status mbnn_state_load_end(mbnn_model *model, mbnn_state_stream *s);
+
+typedef struct {
+    void *ctx;
+    uint32_t prog_size, block_size, region_size;
+    ...;
+} mbnn_flash;
+typedef struct {
+    uint32_t seq, step, erases, slots, blocks_per_slot;
+} mbnn_store_info;
+mbnn_status mbnn_store_page_size(const mbnn_model *model, const mbnn_flash *flash,
+                                 size_t *page_len);
+mbnn_status mbnn_store_save(const mbnn_model *model, const mbnn_flash *flash,
+                            void *page, size_t page_len, mbnn_store_info *info);
+mbnn_status mbnn_store_load(mbnn_model *model, const mbnn_flash *flash,
+                            void *page, size_t page_len, mbnn_store_info *info);
+
+/* The simulated NOR flash of the tests (runtime_c/sim/mbnn_flashsim.h). */
+typedef struct {
+    uint8_t *mem;
+    uint32_t *erase_count;
+    uint32_t prog_size, block_size, region_size;
+    uint32_t ops;
+    uint32_t reads, progs, erases;
+    uint32_t cut_op, cut_at, scatter;
+    uint32_t fail_read, fail_prog, fail_erase;
+    uint32_t violations;
+    uint32_t rng;
+    uint8_t off;
+} mbnn_flashsim;
+int mbnn_flashsim_init(mbnn_flashsim *sim, uint8_t *mem, uint32_t *erase_count,
+                       uint32_t prog_size, uint32_t block_size, uint32_t region_size);
+void mbnn_flashsim_flash(mbnn_flashsim *sim, mbnn_flash *flash);
+void mbnn_flashsim_power_on(mbnn_flashsim *sim);
+
 mbnn_status mbnnpy_infer_batch(mbnn_model *model, const int8_t *x, size_t n,
                                int32_t *logits, size_t *failed);
 mbnn_status mbnnpy_predict_batch(mbnn_model *model, const int8_t *x, size_t n,
@@ -86,6 +131,7 @@ mbnn_status mbnnpy_learn_batch(mbnn_model *model, const int8_t *x,
 # *failed; the samples before it have been processed.
 SOURCE = r"""
 #include "mbnn.h"
+#include "mbnn_flashsim.h"
 
 static mbnn_status mbnnpy_infer_batch(mbnn_model *model, const int8_t *x, size_t n,
                                       int32_t *logits, size_t *failed)
@@ -177,8 +223,8 @@ def make_builder(relative: bool) -> cffi.FFI:
     builder.set_source(
         "pyruntime._mbnn",
         SOURCE,
-        sources=[fix(p) for p in c_sources()],
-        include_dirs=[fix(INCLUDE)],
+        sources=[fix(p) for p in c_sources() + [os.path.join(SIM, "mbnn_flashsim.c")]],
+        include_dirs=[fix(INCLUDE), fix(SIM)],
         extra_compile_args=["-O2", "-std=c99"],
     )
     return builder

@@ -25,6 +25,10 @@ STATUS_NAMES = (
     "MBNN_ERR_BUFFER_TOO_SMALL",
     "MBNN_ERR_STATE_CORRUPT",
     "MBNN_ERR_STATE_MODEL",
+    "MBNN_ERR_STORE_EMPTY",
+    "MBNN_ERR_STORE_TORN",
+    "MBNN_ERR_FLASH_IO",
+    "MBNN_ERR_FLASH_GEOMETRY",
 )
 
 # The texts of mbnn_strerror, for code that has no C runtime at hand (the
@@ -47,6 +51,10 @@ STRERROR = {
     "MBNN_ERR_BUFFER_TOO_SMALL": "output buffer too small",
     "MBNN_ERR_STATE_CORRUPT": "learned state corrupt (size, magic, version, CRC or value)",
     "MBNN_ERR_STATE_MODEL": "learned state belongs to another model",
+    "MBNN_ERR_STORE_EMPTY": "flash region erased: no state was ever saved there",
+    "MBNN_ERR_STORE_TORN": "flash region holds no intact record (torn or damaged writes)",
+    "MBNN_ERR_FLASH_IO": "flash read, program or erase failed",
+    "MBNN_ERR_FLASH_GEOMETRY": "flash geometry invalid, or the region cannot hold two records",
 }
 
 _REEXPORT = "re-export it with `python -m export model.pt` or copy the .mbnn file again"
@@ -70,6 +78,10 @@ HINTS = {
     "MBNN_ERR_BUFFER_TOO_SMALL": _BUG,
     "MBNN_ERR_STATE_CORRUPT": "these bytes are not a state saved by Model.state() (damaged or cut off); the model keeps its state",
     "MBNN_ERR_STATE_MODEL": "the state was saved by a model of another blob; load it into a Model of that blob; the model keeps its state",
+    "MBNN_ERR_STORE_EMPTY": "nothing was saved yet: start from the blob's model and save",
+    "MBNN_ERR_STORE_TORN": "every record was cut short or damaged; start from the blob's model (the next save writes a fresh record)",
+    "MBNN_ERR_FLASH_IO": "check the flash driver and the region's address; the model keeps its state",
+    "MBNN_ERR_FLASH_GEOMETRY": "region_size must be a multiple of block_size, block_size of prog_size, and the region must hold two records (see mbnn_store_page_size and docs/STORAGE.md)",
 }
 
 

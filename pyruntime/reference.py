@@ -240,13 +240,15 @@ class Model:
         corrupt, other = MbnnError(status_value("MBNN_ERR_STATE_CORRUPT")), MbnnError(status_value("MBNN_ERR_STATE_MODEL"))
         if len(data) < 32:
             raise corrupt
-        magic, version, total, crc, model_crc, step, n_learn, _ = struct.unpack_from("<4sIIIIIII", data)
+        magic, version, total, crc, model_crc, step, n_learn, reserved = struct.unpack_from("<4sIIIIIII", data)
         if magic != STATE_MAGIC or version != STATE_VERSION or total > len(data) or total < 32:
             raise corrupt
         if zlib.crc32(data[16:total]) != crc:
             raise corrupt
-        if model_crc != self.blob_crc or total != expected:
+        if model_crc != self.blob_crc or total != expected or n_learn != len(self._learning_layers()):
             raise other
+        if reserved != 0:
+            raise corrupt
         pos, new = 32, []
         for layer in self._learning_layers():
             n_out, n_in = layer.hidden.shape

@@ -20,7 +20,8 @@ MBNN_SRCS := \
 	$(MBNN_DIR)/src/mbnn_learn.c \
 	$(MBNN_DIR)/src/mbnn_model.c \
 	$(MBNN_DIR)/src/mbnn_state.c \
-	$(MBNN_DIR)/src/mbnn_status.c
+	$(MBNN_DIR)/src/mbnn_status.c \
+	$(MBNN_DIR)/src/mbnn_store.c
 MBNN_HDRS := $(MBNN_DIR)/include/mbnn.h $(MBNN_DIR)/src/mbnn_internal.h
 MBNN_INC := $(MBNN_DIR)/include
 MBNN_CFLAGS := -I$(MBNN_INC)

@@ -92,7 +92,7 @@ _mbnn_setup() {
     deps_hash="$( { echo "$pyver"; hash_files pyproject.toml setup.py; } | sha256sum | cut -c1-64)"
     # shellcheck disable=SC2046
     ext_hash="$(hash_files pyproject.toml setup.py pyruntime/_build.py runtime_c/sources.mk \
-                $(find runtime_c/include runtime_c/src -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null | LC_ALL=C sort || true))"
+                $(find runtime_c/include runtime_c/src runtime_c/sim -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null | LC_ALL=C sort || true))"
     local deps_stamp="$venv/.stamp-deps" ext_stamp="$venv/.stamp-ext"
 
     if [ ! -x "$vpy" ] || ! "$vpy" -c 'import sys' 2>/dev/null; then

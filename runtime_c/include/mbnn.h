@@ -43,6 +43,10 @@ typedef enum {
     MBNN_ERR_BUFFER_TOO_SMALL, /* output buffer smaller than needed */
     MBNN_ERR_STATE_CORRUPT,    /* learned state: bad size, magic, version, CRC or value */
     MBNN_ERR_STATE_MODEL,      /* learned state belongs to another model */
+    MBNN_ERR_STORE_EMPTY,      /* flash region erased: no state was ever saved there */
+    MBNN_ERR_STORE_TORN,       /* flash region holds no intact record (torn or damaged writes) */
+    MBNN_ERR_FLASH_IO,         /* a flash read, program or erase callback failed */
+    MBNN_ERR_FLASH_GEOMETRY,   /* flash geometry invalid, or the region cannot hold two records */
     MBNN_STATUS_COUNT
 } mbnn_status;
 
@@ -126,13 +130,103 @@ mbnn_status mbnn_state_save(const mbnn_model *model, void *buf, size_t buf_len);
  * error the model keeps the state it had. */
 mbnn_status mbnn_state_load(mbnn_model *model, const void *buf, size_t buf_len);
 
-/* Two-slot persistence that survives a reset in the middle of a write: of two
- * buffers holding saved states (either may be NULL: never written), *slot
- * receives 0 or 1, the one to load: the valid state of this model with the
- * larger step (compared mod 2^32, so the count may wrap). Save the next state
- * over the other slot. When neither is valid: slot a's status, *slot unchanged. */
+/* Streaming save and load: the learned state produced or consumed in chunks of
+ * any size, straight from or into the model, so no buffer of the state's size
+ * is needed (the flash store below writes it page by page). The bytes are
+ * exactly those of mbnn_state_save. The caller owns the cursor; it holds no
+ * pointer, so chunks may come from anywhere. */
+typedef struct {
+    uint32_t size;    /* bytes of the whole state (as mbnn_state_size) */
+    uint32_t pos;     /* bytes produced or consumed so far */
+    uint32_t crc;     /* save: the state's CRC; load: running CRC of [16, pos) */
+    uint32_t part;    /* load: the rms value being read */
+    uint8_t apply;    /* load: 1 writes into the model, 0 only checks */
+    uint8_t bad;      /* load: an rms value above 2^30 was seen */
+    uint8_t head[32]; /* load: the state's header as read so far */
+} mbnn_state_stream;
+
+/* Start a save: computes the state's CRC in one pass over the model (no
+ * buffer). Then call mbnn_state_save_next until s->pos == s->size. The model
+ * must not learn between the calls. */
+mbnn_status mbnn_state_save_begin(const mbnn_model *model, mbnn_state_stream *s);
+
+/* The next min(len, size - pos) bytes of the state into dst; *produced (may be
+ * NULL) receives their number, 0 at the end. */
+mbnn_status mbnn_state_save_next(const mbnn_model *model, mbnn_state_stream *s,
+                                 void *dst, size_t len, size_t *produced);
+
+/* Start a load. apply = 0: a check pass, the model is never changed. apply = 1:
+ * every chunk is written into the model as it comes, so run a check pass over
+ * the same bytes first (mbnn_store_load does): if a chunk of an applying pass
+ * is bad the model is left with a mixture (its step is kept, the weights not). */
+mbnn_status mbnn_state_load_begin(const mbnn_model *model, mbnn_state_stream *s, int apply);
+
+/* Consume the next len bytes (the header is checked as soon as it is whole;
+ * bytes beyond the state's size are an error: MBNN_ERR_STATE_CORRUPT). */
+mbnn_status mbnn_state_load_next(mbnn_model *model, mbnn_state_stream *s,
+                                 const void *src, size_t len);
+
+/* After the last chunk: the verdict of mbnn_state_load on the same bytes
+ * (short, CRC, model, values); an applying pass also sets the step. */
+mbnn_status mbnn_state_load_end(mbnn_model *model, mbnn_state_stream *s);
+
+/* Deprecated: use the flash store (mbnn_store_save / mbnn_store_load). Of two
+ * buffers holding saved states (either may be NULL), *slot receives the one
+ * with the larger learning step (mod 2^32; at a difference of exactly 2^31 the
+ * larger raw step). The step is not a write order: a model reset to its blob
+ * that saves at step 10 loses to an older slot at step 1000, which is why the
+ * store keeps its own write sequence number. Kept for existing callers. */
 mbnn_status mbnn_state_pick(const mbnn_model *model, const void *slot_a, size_t len_a,
                             const void *slot_b, size_t len_b, unsigned *slot);
+
+/* Learned state on NOR flash (docs/STORAGE.md). The application supplies the
+ * callbacks and the geometry of a region reserved for the state; addresses are
+ * relative to the region's start. Each callback returns 0 on success.
+ *   read:  len bytes at addr into dst (any addr and len inside the region)
+ *   prog:  program len bytes at addr (addr and len multiples of prog_size, the
+ *          bytes erased before; programming only clears bits)
+ *   erase: set the block at block_addr (a multiple of block_size) to 0xFF
+ * region_size must be a multiple of block_size, block_size of prog_size. */
+typedef struct {
+    void *ctx;
+    int (*read)(void *ctx, uint32_t addr, void *dst, uint32_t len);
+    int (*prog)(void *ctx, uint32_t addr, const void *src, uint32_t len);
+    int (*erase)(void *ctx, uint32_t block_addr);
+    uint32_t prog_size, block_size, region_size;
+} mbnn_flash;
+
+/* What the store found or did. */
+typedef struct {
+    uint32_t seq;             /* write sequence number of the record loaded or written */
+    uint32_t step;            /* the learning step saved in it */
+    uint32_t erases;          /* block erases in the region over its life (kept in the records) */
+    uint32_t slots;           /* records the region holds, written in turn (wear levelling) */
+    uint32_t blocks_per_slot; /* erase blocks per record */
+} mbnn_store_info;
+
+/* Bytes of the page buffer that mbnn_store_save and _load need for this model
+ * and flash (a multiple of prog_size, at least 64); checks the geometry:
+ * MBNN_ERR_FLASH_GEOMETRY when it is invalid or the region holds fewer than two
+ * records of this model's state. */
+mbnn_status mbnn_store_page_size(const mbnn_model *model, const mbnn_flash *flash,
+                                 size_t *page_len);
+
+/* Save the learned state as a new record (sequence number one above the newest
+ * record in the region) into the slot after the newest, erasing only that
+ * slot: a power cut at any point leaves the previous record intact. The state
+ * is written page by page straight from the model through page[page_len].
+ * info (may be NULL) receives what was written. */
+mbnn_status mbnn_store_save(const mbnn_model *model, const mbnn_flash *flash,
+                            void *page, size_t page_len, mbnn_store_info *info);
+
+/* Load the newest intact record of this model (records checked by CRC before
+ * anything changes). MBNN_ERR_STORE_EMPTY: the region is erased;
+ * MBNN_ERR_STORE_TORN: it holds only torn or damaged records;
+ * MBNN_ERR_STATE_MODEL: its only intact records belong to another model;
+ * MBNN_ERR_FLASH_IO: a read failed. On error the model keeps its state. info
+ * (may be NULL) receives what was loaded, or the region's layout on error. */
+mbnn_status mbnn_store_load(mbnn_model *model, const mbnn_flash *flash,
+                            void *page, size_t page_len, mbnn_store_info *info);
 
 /* CRC-32 (IEEE 802.3, as zlib) of len bytes, continuing from crc (start: 0). */
 uint32_t mbnn_crc32(uint32_t crc, const void *data, size_t len);

@@ -19,6 +19,10 @@ static const char *const mbnn_status_names[MBNN_STATUS_COUNT] = {
     "output buffer too small",                             /* MBNN_ERR_BUFFER_TOO_SMALL */
     "learned state corrupt (size, magic, version, CRC or value)", /* MBNN_ERR_STATE_CORRUPT */
     "learned state belongs to another model",              /* MBNN_ERR_STATE_MODEL */
+    "flash region erased: no state was ever saved there",  /* MBNN_ERR_STORE_EMPTY */
+    "flash region holds no intact record (torn or damaged writes)", /* MBNN_ERR_STORE_TORN */
+    "flash read, program or erase failed",                 /* MBNN_ERR_FLASH_IO */
+    "flash geometry invalid, or the region cannot hold two records", /* MBNN_ERR_FLASH_GEOMETRY */
 };
 
 const char *mbnn_strerror(mbnn_status status)

@@ -52,5 +52,6 @@ void mbnn_test_core(void);
 void mbnn_test_golden(void);
 void mbnn_test_blob(void);
 void mbnn_test_state(void);
+void mbnn_test_store(void);
 
 #endif

@@ -86,6 +86,7 @@ int main(void)
     mbnn_test_golden();
     mbnn_test_blob();
     mbnn_test_state();
+    mbnn_test_store();
     if (mbnn_test_failed > MBNN_TEST_MAX_REPORTS) {
         printf("(%lu more failures not shown)\n", mbnn_test_failed - MBNN_TEST_MAX_REPORTS);
     }

@@ -15,6 +15,8 @@ MBNN_TEST_SRCS := \
 	$(MBNN_DIR)/tests/test_core.c \
 	$(MBNN_DIR)/tests/test_golden.c \
 	$(MBNN_DIR)/tests/test_blob.c \
-	$(MBNN_DIR)/tests/test_state.c
-MBNN_TEST_HDRS := $(MBNN_DIR)/tests/mbnn_test.h $(MBNN_DIR)/tests/golden.h
-MBNN_TEST_CFLAGS := -I$(MBNN_DIR)/include -I$(MBNN_DIR)/src -I$(MBNN_DIR)/tests
+	$(MBNN_DIR)/tests/test_state.c \
+	$(MBNN_DIR)/tests/test_store.c \
+	$(MBNN_DIR)/sim/mbnn_flashsim.c
+MBNN_TEST_HDRS := $(MBNN_DIR)/tests/mbnn_test.h $(MBNN_DIR)/tests/golden.h $(MBNN_DIR)/sim/mbnn_flashsim.h
+MBNN_TEST_CFLAGS := -I$(MBNN_DIR)/include -I$(MBNN_DIR)/src -I$(MBNN_DIR)/tests -I$(MBNN_DIR)/sim
