@@ -33,21 +33,47 @@ def _accuracy_at(out: str, step: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def c_example(tmp_path_factory) -> str:
-    """examples/c built with CMake (add_subdirectory of this checkout) and run for READINGS readings."""
+def c_build(tmp_path_factory) -> Path:
+    """examples/c built with CMake (add_subdirectory of this checkout)."""
     need("cmake", "gcc")
     build = tmp_path_factory.mktemp("example-c")
     _run(["cmake", "-S", EX / "c", "-B", build])
     _run(["cmake", "--build", build])
     assert "CMAKE_BUILD_TYPE:STRING=Release" in (build / "CMakeCache.txt").read_text()
-    return _run([build / "sensor_learner", READINGS])
+    return build
+
+
+@pytest.fixture(scope="module")
+def c_example(c_build) -> str:
+    """The C example's output for READINGS readings from an erased flash, saving every 100 steps."""
+    (c_build / "flash.bin").unlink(missing_ok=True)
+    return _run([c_build / "sensor_learner", READINGS + 50, 1, c_build / "flash.bin", 100])
 
 
 def test_c_example_learns(c_example):
-    done = re.search(r"done: (\d+) readings, (\d+) labelled, (\d+) correct \((\d+)%\), step (\d+)", c_example)
-    readings, labelled, correct, pct, step = map(int, done.groups())
-    assert readings == labelled == step == READINGS
+    done = re.search(r"done: (\d+) readings, (\d+) labelled, (\d+) correct \((\d+)%\), step (\d+), (\d+) saves",
+                     c_example)
+    readings, labelled, correct, pct, step, saves = map(int, done.groups())
+    assert readings == labelled == step == READINGS + 50 and saves == READINGS // 100
+    assert "resumed at step 0" in c_example
     assert pct == (100 * correct + labelled // 2) // labelled and correct > 5 * labelled // 10  # chance: 10%
+
+
+def test_c_example_resumes_after_a_reset(c_build, c_example):
+    """What the first run saved (step 1000; the 50 steps after the last save are lost, as in a
+    reset) is in the flash file as the runtime's store writes it, and a second run resumes there."""
+    from pyruntime import Model
+    from pyruntime.flash import SimFlash, store_load
+
+    image = (c_build / "flash.bin").read_bytes()
+    flash = SimFlash(region_size=len(image), prog_size=16)
+    flash.mem[:] = list(image)
+    blob = bytes(int(b, 16) for b in re.findall(r"0x([0-9a-f]{2})",
+                                                 (MODEL_DIR / "model.h").read_text().split("= {", 1)[1].split("};")[0]))
+    model = Model.load(blob)
+    assert store_load(model, flash).step == READINGS and model.step == READINGS
+    out = _run([c_build / "sensor_learner", 200, 1, c_build / "flash.bin", 100])
+    assert f"resumed at step {READINGS} " in out and f"step {READINGS + 200}, 2 saves" in out
 
 
 def test_c_example_with_an_installed_runtime(tmp_path):
@@ -60,7 +86,7 @@ def test_c_example_with_an_installed_runtime(tmp_path):
     _run(["cmake", "-S", EX / "c", "-B", tmp_path / "ex", f"-DCMAKE_PREFIX_PATH={tmp_path / 'prefix'}"])
     assert str(tmp_path / "prefix") in (tmp_path / "ex" / "CMakeCache.txt").read_text().split("metabnn_DIR:PATH=")[1]
     _run(["cmake", "--build", tmp_path / "ex"])
-    assert "done: 300 readings" in _run([tmp_path / "ex" / "sensor_learner", 300])
+    assert "done: 300 readings" in _run([tmp_path / "ex" / "sensor_learner", 300, 1, tmp_path / "flash.bin"])
 
 
 def test_arduino_sketch_in_the_library_zip(tmp_path, c_example):
@@ -81,12 +107,13 @@ def test_arduino_sketch_in_the_library_zip(tmp_path, c_example):
         _run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", lib / "src", "-c", src, "-o", objs[-1]])
     main = tmp_path / "main.cpp"
     main.write_text(f"void setup();\nvoid loop();\nint main() {{ setup(); for (int i = 0; i < {READINGS}; i++) loop(); }}\n")
-    exe = tmp_path / "sketch"
-    _run(["g++", "-O2", "-Wall", "-Wextra", "-Werror", "-x", "c++", "-I", lib / "src", "-I", sketch, "-I", STUBS,
-          sketch / "sensor_learner.ino", "-x", "none", main, *objs, "-o", exe])
-    out = _run([exe])
-    assert out.startswith("metabnn sensor learner ready\n")
-    assert _accuracy_at(out, 1000) == _accuracy_at(c_example, 1000)
+    for flags in ([], ["-DARDUINO_ARCH_ESP32"]):  # flash in RAM; an ESP32's partition (stand-in)
+        exe = tmp_path / "sketch"
+        _run(["g++", "-O2", "-Wall", "-Wextra", "-Werror", *flags, "-x", "c++", "-I", lib / "src", "-I", sketch,
+              "-I", STUBS, sketch / "sensor_learner.ino", "-x", "none", main, *objs, "-o", exe])
+        out = _run([exe])
+        assert out.startswith("metabnn sensor learner ready\n")
+        assert _accuracy_at(out, 1000) == _accuracy_at(c_example, 1000)
 
 
 def test_esp_idf_example_against_stand_ins(tmp_path, c_example):
@@ -99,6 +126,9 @@ def test_esp_idf_example_against_stand_ins(tmp_path, c_example):
           EX / "esp-idf" / "main" / "main.c", EX / "common" / "sensor_app.c", main,
           *sorted((ROOT / "runtime_c" / "src").glob("*.c")), "-o", exe])
     out = _run([exe])
+    assert "resumed at step 0" in out and "step 1000 accuracy" in out and "saves 10\n" in out
     assert _accuracy_at(out, 1000) == _accuracy_at(c_example, 1000)
+    assert 'CONFIG_PARTITION_TABLE_CUSTOM_FILENAME="partitions.csv"' in (EX / "esp-idf" / "sdkconfig.defaults").read_text()
+    assert "mbnn," in (EX / "esp-idf" / "partitions.csv").read_text()
     cmake = (EX / "esp-idf" / "main" / "CMakeLists.txt").read_text()
     assert "REQUIRES metabnn" in cmake and "../../common/sensor_app.c" in cmake

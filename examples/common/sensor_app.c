@@ -12,6 +12,25 @@ mbnn_status sensor_app_init(sensor_app *app, const void *blob, size_t blob_len, 
     return st;
 }
 
+mbnn_status sensor_app_use_flash(sensor_app *app, const mbnn_flash *flash, void *page, size_t page_len,
+                                 uint32_t save_every)
+{
+    size_t need = 0;
+    mbnn_status st = mbnn_store_page_size(&app->model, flash, &need);
+    if (st == MBNN_OK && page_len < need)
+        st = MBNN_ERR_BUFFER_TOO_SMALL;
+    if (st != MBNN_OK)
+        return st;
+    app->flash = flash;
+    app->page = page;
+    app->page_len = page_len;
+    app->save_every = save_every;
+    st = mbnn_store_load(&app->model, flash, page, page_len, NULL);
+    if (st == MBNN_OK)
+        app->resumed_step = app->model.step;
+    return st == MBNN_ERR_STORE_EMPTY ? MBNN_OK : st;
+}
+
 mbnn_status sensor_app_step(sensor_app *app, const int8_t *x, int label, uint16_t *prediction)
 {
     if (label >= (int)app->model.n_classes)
@@ -27,7 +46,11 @@ mbnn_status sensor_app_step(sensor_app *app, const int8_t *x, int label, uint16_
         app->correct += *prediction == (uint16_t)label;
     }
     app->readings++;
-    return MBNN_OK;
+    if (label >= 0 && app->flash && app->save_every && app->model.step % app->save_every == 0) {
+        st = mbnn_store_save(&app->model, app->flash, app->page, app->page_len, NULL);
+        app->saves += st == MBNN_OK;
+    }
+    return st;
 }
 
 uint32_t sensor_app_accuracy_pct(const sensor_app *app)

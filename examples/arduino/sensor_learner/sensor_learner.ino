@@ -1,11 +1,16 @@
-// metabnn on an Arduino board: predict every sensor reading, learn when a
-// label arrives, print the running accuracy over Serial.
+// metabnn on an Arduino board: resume from the state saved in flash, predict
+// every sensor reading, learn when a label arrives, save what it learned every
+// 100 steps, print the running accuracy over Serial. On ESP32 boards the
+// state goes to the "mbnn" data partition (a partition table with one, as in
+// examples/esp-idf/partitions.csv); elsewhere to a RAM stand-in that a reset
+// clears: give flash_ram's callbacks your board's flash driver.
 //
 // Shipped in the Arduino library (python -m targets arduino-lib): File >
 // Examples > metabnn > sensor_learner. model.h beside this sketch is a small
 // demo model; put yours there (python -m export model.pt --board NAME
 // --header model.h). Replace sensor_sim_read() with your sensor.
 #include <Arduino.h>
+#include <string.h>
 
 #include <mbnn.h>
 #include <sensor_app.h>
@@ -13,7 +18,42 @@
 
 #include "model.h"
 
+#define SAVE_EVERY 100u
+
+#if defined(ARDUINO_ARCH_ESP32)
+#include <flash_esp.h>
+static bool open_flash(mbnn_flash *flash) { return flash_esp_open(flash) == 0; }
+#else
+// Two 4 KiB blocks of RAM standing in for flash (lost at reset).
+static uint8_t flash_ram[2 * 4096u + ((METABNN_STATE_BYTES + 64u + 4095u) / 4096u) * 8192u];
+static int ram_read(void *, uint32_t addr, void *dst, uint32_t len)
+{
+    memcpy(dst, flash_ram + addr, len);
+    return 0;
+}
+static int ram_prog(void *, uint32_t addr, const void *src, uint32_t len)
+{
+    for (uint32_t i = 0; i < len; i++) {
+        flash_ram[addr + i] &= static_cast<const uint8_t *>(src)[i];
+    }
+    return 0;
+}
+static int ram_erase(void *, uint32_t block)
+{
+    memset(flash_ram + block, 0xFF, 4096u);
+    return 0;
+}
+static bool open_flash(mbnn_flash *flash)
+{
+    memset(flash_ram, 0xFF, sizeof flash_ram);
+    *flash = mbnn_flash{nullptr, ram_read, ram_prog, ram_erase, 16u, 4096u, sizeof flash_ram / 4096u * 4096u};
+    return true;
+}
+#endif
+
 static uint8_t arena[METABNN_ARENA_LEARN] __attribute__((aligned(4)));
+static uint8_t page[256] __attribute__((aligned(4)));
+static mbnn_flash flash;
 static sensor_app app;
 static uint32_t rng = 12345u;
 static bool ready = false;
@@ -30,6 +70,13 @@ void setup()
         Serial.println(mbnn_strerror(st));
         return;
     }
+    if (!open_flash(&flash)) {
+        Serial.println("no \"mbnn\" partition: nothing is saved");
+    } else if ((st = sensor_app_use_flash(&app, &flash, page, sizeof page, SAVE_EVERY)) != MBNN_OK) {
+        Serial.print("flash: ");
+        Serial.println(mbnn_strerror(st));  // starts from the blob, overwrites at the next save
+    }
+    rng += app.resumed_step;
     ready = true;
     Serial.println("metabnn sensor learner ready");
 }
