@@ -76,12 +76,10 @@ def test_c_example_resumes_after_a_reset(c_build, c_example):
     assert f"resumed at step {READINGS} " in out and f"step {READINGS + 200}, 2 saves" in out
 
 
-def test_c_example_with_an_installed_runtime(tmp_path):
-    """cmake --install of the repository root, then find_package(metabnn) from the example."""
-    need("cmake", "gcc")
-    _run(["cmake", "-S", ROOT, "-B", tmp_path / "rt"])
-    _run(["cmake", "--build", tmp_path / "rt"])
-    _run(["cmake", "--install", tmp_path / "rt", "--prefix", tmp_path / "prefix"])
+def test_c_example_with_an_installed_runtime(c_build, tmp_path):
+    """cmake --install (the runtime's install rules, here through the example's build), then
+    find_package(metabnn) from the example."""
+    _run(["cmake", "--install", c_build, "--prefix", tmp_path / "prefix"])
     assert (tmp_path / "prefix" / "include" / "mbnn.h").is_file()
     _run(["cmake", "-S", EX / "c", "-B", tmp_path / "ex", f"-DCMAKE_PREFIX_PATH={tmp_path / 'prefix'}"])
     assert str(tmp_path / "prefix") in (tmp_path / "ex" / "CMakeCache.txt").read_text().split("metabnn_DIR:PATH=")[1]

@@ -42,7 +42,7 @@ def board(request):
 
 def test_learning_over_the_link_equals_the_host(board):
     name, blob, spec, url = board
-    stream = random_stream(spec.n_inputs, spec.n_classes, n=220, seed=4)
+    stream = random_stream(spec.n_inputs, spec.n_classes, n=120, seed=4)
     host = Model.load(blob)
     with Device(url) as dev:
         dev.reset()
