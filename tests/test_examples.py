@@ -130,3 +130,19 @@ def test_esp_idf_example_against_stand_ins(tmp_path, c_example):
     assert "mbnn," in (EX / "esp-idf" / "partitions.csv").read_text()
     cmake = (EX / "esp-idf" / "main" / "CMakeLists.txt").read_text()
     assert "REQUIRES metabnn" in cmake and "../../common/sensor_app.c" in cmake
+
+
+def test_motion_stream_example_reduced(tmp_path):
+    """examples/motion_stream.py in a reduced form: BasicMotions through the link on the emulated
+    Cortex-M4; it exits 0 only when the board's predictions and state equal the host's."""
+    from targets_util import need_board
+
+    need_board("cortex-m4")
+    import sys
+
+    out = tmp_path / "m.png"
+    done = subprocess.run([sys.executable, str(EX / "motion_stream.py"), "--epochs", "1", "--calibration", "40",
+                           "--samples", "40", "-o", str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "40 windows learned" in done.stdout and "board == host: yes" in done.stdout
+    assert out.stat().st_size > 10_000
