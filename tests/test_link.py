@@ -149,3 +149,61 @@ def test_cli_monitor_pull_push(board, tmp_path):
                           capture_output=True, text=True)
     assert done.returncode != 0 and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.bin").exists()
+
+
+def test_arduino_link_sketch_on_the_host(tmp_path):
+    """targets/esp32/src/main_link_arduino.cpp, its Serial on stdin/stdout (a host stand-in of the
+    Arduino core): the frames it answers equal what pyruntime computes, and a corrupt frame gets
+    an error frame."""
+    need("gcc", "g++")
+    import io
+
+    from export.header import make_header
+
+    esp32 = firmware.ROOT / "targets" / "esp32"
+    blob = random_blob("int8", seed=6)
+    spec = read_blob(blob)
+    (tmp_path / "model.h").write_text(make_header(blob, "model_mbnn"))
+    (tmp_path / "learner_config.h").write_text((esp32 / "include" / "learner_config.h").read_text())
+    inc = ["-I", str(tmp_path), "-I", str(firmware.ROOT / "runtime_c/include"), "-I", str(firmware.ROOT / "targets/common"),
+           "-I", str(esp32 / "stubs")]
+    stream = random_stream(spec.n_inputs, spec.n_classes, n=30, seed=7)
+    frames = [link.encode(link.INFO, 1)]
+    frames += [link.encode(link.LABELLED, 2 + i, struct.pack("<H", int(max(y, 0))) + x.tobytes())
+               for i, (x, y) in enumerate(zip(stream.x, stream.y))]
+    bad = bytearray(link.encode(link.STATS, 99))
+    bad[-2] ^= 0x10
+    frames += [bytes(bad), link.encode(link.PULL_STATE, 100, struct.pack("<IH", 0, 2040))]
+    (tmp_path / "main.cpp").write_text(
+        f"void setup();\nvoid loop();\nint main() {{ setup(); for (int i = 0; i < {len(frames)}; i++) loop(); }}\n")
+    objs = []
+    for src in [firmware.ROOT / "targets/common/link.c", *sorted((firmware.ROOT / "runtime_c/src").glob("*.c"))]:
+        objs.append(str(tmp_path / (src.stem + ".o")))
+        subprocess.run(["gcc", "-std=c99", "-O1", *inc, "-c", str(src), "-o", objs[-1]], check=True)
+    exe = tmp_path / "sketch"
+    done = subprocess.run(["g++", "-O1", "-Wall", "-Wextra", "-Werror", *inc, str(esp32 / "src/main_link_arduino.cpp"),
+                           str(tmp_path / "main.cpp"), *objs, "-o", str(exe)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    out = subprocess.run([str(exe)], input=b"".join(frames), capture_output=True, timeout=60).stdout
+
+    class Pipe:  # read_frame over the sketch's output
+        def __init__(self, data):
+            self.f = io.BytesIO(data)
+
+        def read(self, n):
+            return self.f.read(n)
+
+    dev = Device.__new__(Device)
+    dev.port, dev._ser = "sketch", Pipe(out)
+    kind, _, payload = dev.read_frame()
+    assert kind == link.INFO | link.RESPONSE and struct.unpack("<HH", payload[2:6]) == (spec.n_inputs, spec.n_classes)
+    host = Model.load(blob)
+    for x, y in zip(stream.x, stream.y):
+        want_pred, want_loss = host.learn(x[None], np.array([max(int(y), 0)]), return_loss=True)
+        kind, _, payload = dev.read_frame()
+        assert struct.unpack("<HII", payload) == (int(want_pred[0]), int(want_loss[0]), host.step)
+    kind, seq, payload = dev.read_frame()
+    assert (kind, seq, payload[0]) == (link.ERROR, 99, 1)
+    kind, _, payload = dev.read_frame()
+    total, offset = struct.unpack("<II", payload[:8])
+    assert (total, offset) == (len(host.state()), 0) and payload[8:] == host.state()[:len(payload) - 8]

@@ -37,7 +37,7 @@ def test_library_json_points_at_the_runtime():
     for path in lib["export"]["include"]:
         assert (ROOT / path).exists(), path
     learner = json.loads((ROOT / "targets" / "common" / "library.json").read_text())
-    assert learner["build"]["srcFilter"] == ["-<*>", "+<learner.c>"]
+    assert learner["build"]["srcFilter"] == ["-<*>", "+<learner.c>", "+<link.c>"]
 
 
 def test_arduino_library_is_self_contained_and_compiles(tmp_path):
