@@ -107,7 +107,7 @@ def shortfall(n: Needs, b: BoardSpec, learn: bool = True) -> str:
 
 def fit_table(n: Needs) -> str:
     """Which boards the model fits, for inference and for learning."""
-    rows = [f"{'board':<12} {'RAM':>8} {'flash':>8}  inference  learning  ({'what'})"]
+    rows = [f"{'board':<12} {'RAM':>8} {'flash':>8}  inference  learning  what"]
     for b in BOARD_SPECS.values():
         infer = "yes" if n.fits(b, False) else "no"
         learn = "yes" if n.fits(b, True) else ("-" if n.ram_learn == 0 else "no")

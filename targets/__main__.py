@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("-o", "--output", default="stream.npz", help=".npz to write (x int8, y, task)")
     sp.add_argument("--unlabelled-every", type=int, default=0,
                     help="every K-th sample has no label (predict only); 0: all labelled")
-    sp.add_argument("--split", choices=["test", "train"], default="test", help="which split to draw from")
+    sp.add_argument("--split", choices=["train", "test"], default="train",
+                    help="which split to draw from (train keeps the test split unseen for evaluation)")
     sp.add_argument("--seed", type=int, default=0, help="seed of the shuffle")
     sp.set_defaults(fn=cmd_stream)
 

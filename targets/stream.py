@@ -92,7 +92,7 @@ def save_npz(path: str | Path, stream: Stream) -> None:
     np.savez(path, x=stream.x, y=stream.y)
 
 
-def from_datasets(names: list[str], n: int, unlabelled_every: int = 0, split: str = "test",
+def from_datasets(names: list[str], n: int, unlabelled_every: int = 0, split: str = "train",
                   seed: int = 0) -> tuple[Stream, np.ndarray]:
     """A stream of n samples from each dataset in turn (a task sequence), and each sample's task index.
 
