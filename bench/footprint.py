@@ -128,7 +128,7 @@ def measure(board: Board, kind: str) -> dict:
     rt = image_bytes(Path(str(elf) + ".map"))
     flash = sum(secs.get(s, 0) for s in (".text", ".rodata", ".ARM.exidx", ".data", ".tdata"))
     ram = sum(secs.get(s, 0) for s in (".data", ".tdata", ".tbss", ".bss", ".heap", ".stack"))
-    model = syms["mbnn_model"][1]
+    model = syms["learner_model"][1]  # the array of targets/firmware.py's model header
     arena = syms["arena"][1]
     state = syms["state"][1]
     stack = secs.get(".stack", 0)

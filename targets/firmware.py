@@ -113,7 +113,7 @@ def _configure(b: Board, blob: bytes, arena_bytes: int | None, tag: str = "") ->
     header = build / "model.h"
     from export.header import make_header
 
-    text = make_header(blob, "model_mbnn", "stream learner model")
+    text = make_header(blob, "learner_model", "stream learner model")
     if not header.exists() or header.read_text() != text:
         header.write_text(text)
     from export.blob import read_blob
