@@ -1,7 +1,18 @@
 """Export a trained MetaBNN checkpoint to a .mbnn blob (and a C header, ONNX).
 
     python -m export model.pt -o model.mbnn [--header model.h] [--onnx model.onnx]
-                              [--learn all|last|none] [--verify DATASET]
+                              [--learn all|last|none | --board NAME] [--verify DATASET]
+
+The table it prints: per layer its inputs and outputs, the input kind (int8
+features or sign bits), whether it learns on the device, `e` (hidden weights
+stand for (h + 0.5) 2^-e), `bwd` (right shift of the errors sent back through
+it), the binary weights' bytes in flash, the int8 hidden weights' bytes in RAM,
+`flipped` (neurons whose BatchNorm scale was negative: their weights were
+negated when folding) and `const` (neurons whose output is constant, folded
+into a fixed +1 or -1). Then the arena the runtime needs (its own
+mbnn_arena_size) and the boards the model fits (export/boards.py).
+`--board NAME` keeps as many learning layers (from the output back) as fit
+that board, or fails with one line.
 
 Bad input (a missing file, not a checkpoint, an architecture the format cannot
 hold, an unwritable output path, an unknown dataset) exits with status 2 and one
@@ -37,16 +48,22 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    from export.fold import DEFAULT_DEVICE_LR, DEFAULT_RMS_SHIFT, DEFAULT_SEED
+    from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_META_FLOOR,
+                             DEFAULT_RMS_SHIFT, DEFAULT_SEED)
 
-    p = _Parser(prog="python -m export", description="Export a MetaBNN checkpoint to a .mbnn blob.")
+    p = _Parser(prog="python -m export", description=__doc__.split("\n\n")[0],
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog="\n\n".join(__doc__.split("\n\n")[2:4]))
     p.add_argument("checkpoint", help="checkpoint from `python -m export.train`")
     p.add_argument("-o", "--output", default="model.mbnn", help="blob to write (default model.mbnn)")
-    p.add_argument("--header", help="also write a C header holding the blob")
-    p.add_argument("--name", help="C name of the array in the header (default: from the header file name)")
+    p.add_argument("--header", help="also write a C header holding the blob and its size macros (docs/C_API.md)")
+    p.add_argument("--name", help="C name of the array in the header (default: the header's file name + _mbnn, "
+                                  "e.g. model_mbnn; must not start with mbnn)")
     p.add_argument("--onnx", help="also write the inference graph as ONNX")
-    p.add_argument("--learn", default="all", choices=["all", "last", "none"],
-                   help="layers that learn on the device (default all)")
+    p.add_argument("--learn", choices=["all", "last", "none"],
+                   help="layers that learn on the device (default all, or with --board as many as fit)")
+    p.add_argument("--board", help="board to fit (export/boards.py; e.g. mps2-an386, nrf52840, esp32, rp2040): "
+                                   "keeps the learning layers that fit its RAM, or fails saying why")
     p.add_argument("--verify", metavar="DATASET", help="compare blob and PyTorch on DATASET's test split")
     p.add_argument("--hscale-log2", metavar="E",
                    help="hidden-weight scale 2^-E, one E or one per layer (default: chosen)")
@@ -54,8 +71,31 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help=f"device learning rate in weight units (default {DEFAULT_DEVICE_LR})")
     p.add_argument("--rms-shift", type=int, default=DEFAULT_RMS_SHIFT,
                    help=f"beta of the running mean square of errors, 0..24 (default {DEFAULT_RMS_SHIFT})")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the device's random numbers")
+    p.add_argument("--lr-mult", metavar="M",
+                   help=f"multipliers of --device-lr, one or one per layer (default: 1 for an int8 layer 0, "
+                        f"{DEFAULT_BIT_LR_MULT:g} for bit-input layers; docs/ARITHMETIC.md)")
+    p.add_argument("--meta", metavar="M", help="m of the device's metaplastic table, one or one per layer "
+                                               "(default: the m the checkpoint was trained with)")
+    p.add_argument("--meta-floor", type=float, default=DEFAULT_META_FLOOR,
+                   help=f"least fraction of an inward step the metaplastic table lets through "
+                        f"(default {DEFAULT_META_FLOOR:g})")
+    p.add_argument("--consolidate", metavar="C",
+                   help=f"scale the trained hidden weights away from zero by C >= 1 at export, one or one per "
+                        f"layer (default {DEFAULT_CONSOLIDATE:g}; docs/ARITHMETIC.md)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                   help=f"seed of the device's random numbers (default {DEFAULT_SEED})")
     args = p.parse_args(argv)
+    for opt in ("lr_mult", "meta", "consolidate"):
+        text = getattr(args, opt)
+        if text is not None:
+            try:
+                setattr(args, opt, [float(v) for v in text.split(",")])
+            except ValueError:
+                raise UsageError(f"--{opt.replace('_', '-')} takes numbers separated by commas, got {text!r}") from None
+    if args.consolidate is None:
+        args.consolidate = DEFAULT_CONSOLIDATE
+    if not 0.0 <= args.meta_floor <= 1.0:
+        raise UsageError(f"--meta-floor must be in 0..1, got {args.meta_floor}")
     if args.hscale_log2 is not None:
         try:
             args.hscale_log2 = [int(v) for v in args.hscale_log2.split(",")]
@@ -63,6 +103,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
             raise UsageError(f"--hscale-log2 takes integers, got {args.hscale_log2!r}") from None
     if not 0 <= args.rms_shift <= 24:
         raise UsageError(f"--rms-shift must be in 0..24, got {args.rms_shift}")
+    if args.board:
+        from export.boards import board_spec
+
+        try:
+            args.board = board_spec(args.board)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     if not 0 <= args.device_lr < float("inf"):
         raise UsageError(f"--device-lr must be a finite number >= 0, got {args.device_lr}")
     if not 0 <= args.seed < 1 << 32:
@@ -119,6 +166,8 @@ def describe(spec, info, blob: bytes, path: str) -> str:
         f"{'layer':>5} {'in':>5} {'out':>5}  {'input':<5} {'learns':<6} {'e':>2} {'bwd':>3} "
         f"{'bits (flash)':>13} {'hidden (RAM)':>13} {'flipped':>7} {'const':>5}",
     ]
+    legend = ("e: an int8 hidden weight h stands for (h + 0.5) 2^-e; bwd: right shift of the errors sent back; "
+              "flipped: neurons negated when folding a negative BatchNorm scale; const: neurons whose BatchNorm scale is 0 (constant output)")
     for idx, layer in enumerate(spec.layers):
         flash = layer.n_out * words_per_row(layer.n_in) * 4
         ram = layer.n_out * layer.n_in if layer.learns else 0
@@ -134,6 +183,7 @@ def describe(spec, info, blob: bytes, path: str) -> str:
     else:
         lines.append(f"arena (mbnn_arena_size): inference {_fmt_bytes(infer)}, learning "
                      f"{_fmt_bytes(learn) if learn is not None else '- (no layer learns)'}")
+    lines.append(legend)
     clamped = sum(info.clamped)
     if clamped:
         lines.append(f"note: {clamped} hidden weights were clamped to the int8 range")
@@ -199,19 +249,42 @@ def run(argv: list[str] | None = None) -> int:
             raise UsageError(str(exc)) from None
         if ds.n_features != model.sizes[0]:
             raise UsageError(f"--verify {args.verify}: {ds.n_features} features, the model takes {model.sizes[0]}")
-    try:
-        spec, info = fold(model, ckpt["settings"], learn=args.learn, hscale_log2=args.hscale_log2,
-                          device_lr=args.device_lr, rms_shift=args.rms_shift, seed=args.seed)
-        blob = write_blob(spec)
-    except (BlobError, ValueError) as exc:
-        raise UsageError(f"cannot export {ckpt_path}: {exc}") from None
+    n_layers = len(model.sizes) - 1
+    if args.learn is not None or args.board is None:
+        choices = [args.learn or "all"]
+    else:  # --board alone: all layers learn, else the last k, else none fits
+        choices = ["all"] + [[i >= k for i in range(n_layers)] for k in range(1, n_layers)]
+    from export.boards import needs, shortfall
+
+    for learn in choices:
+        try:
+            spec, info = fold(model, ckpt["settings"], learn=learn, hscale_log2=args.hscale_log2,
+                              device_lr=args.device_lr, rms_shift=args.rms_shift, seed=args.seed,
+                              lr_mult=args.lr_mult, meta=args.meta, meta_floor=args.meta_floor,
+                              consolidate=args.consolidate)
+            blob = write_blob(spec)
+        except (BlobError, ValueError) as exc:
+            raise UsageError(f"cannot export {ckpt_path}: {exc}") from None
+        need = needs(blob)
+        if args.board is None or need.fits(args.board, learn=need.ram_learn > 0):
+            break
+    if args.board is not None and not need.fits(args.board, learn=need.ram_learn > 0):
+        if args.learn is not None:
+            raise UsageError(f"--board {args.board.name}, --learn {args.learn}: "
+                             + shortfall(need, args.board, learn=need.ram_learn > 0))
+        raise UsageError(f"--board {args.board.name}: even the output layer alone cannot learn there: "
+                         + shortfall(need, args.board, learn=True).split(": export with")[0]
+                         + ": export with --learn none (inference only) or train a smaller model")
     contents = [blob]
     if args.header:
         from export.header import c_identifier, make_header
 
         name = args.name or c_identifier(Path(args.header).stem + "_mbnn")
         sizes = "-".join(str(s) for s in model.sizes)
-        contents.append(make_header(blob, name, f"metabnn model {sizes} from {ckpt_path.name}").encode())
+        try:
+            contents.append(make_header(blob, name, f"metabnn model {sizes} from {ckpt_path.name}").encode())
+        except ValueError as exc:
+            raise UsageError(f"--name: {exc}") from None
     onnx = None
     if args.onnx:
         from export.onnx_export import onnx_bytes
@@ -233,6 +306,13 @@ def run(argv: list[str] | None = None) -> int:
         if not existed:
             written.append(path)
     print(describe(spec, info, blob, args.output))
+    from export.boards import fit_table
+
+    print(fit_table(need))
+    if args.board is not None:
+        learning = [str(i) for i, l in enumerate(info.learns) if l]
+        print(f"--board {args.board.name}: layers {', '.join(learning) or 'none'} learn; needs "
+              f"{need.ram_learn or need.ram_infer:,} B of RAM for arena and state, the board has {args.board.ram:,} B")
     for path, what in outputs[1:]:
         print(f"wrote {what} {path}")
     if ds is not None:

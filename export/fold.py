@@ -42,6 +42,14 @@ Learning constants, per layer that learns:
   its lr_q16 is multiplied by `128 * input_scale`. The device then moves each
   weight by `lr * n * input` on average (n: the error normalized by its running
   RMS), the float form in export/device_rule.py.
+- Per-layer lr rule: `lr_mult` multiplies `device_lr` per layer; by default 1 for an
+  int8 layer 0 and DEFAULT_BIT_LR_MULT (1/4) for bit-input layers, which move every
+  weight of a neuron by the full step on every sample and otherwise saturate
+  (docs/ARITHMETIC.md, "Settings that make it work on the device").
+- Consolidation at export: the learning layers' int8 hidden weights become
+  `floor(C (h + 0.5))` (C = DEFAULT_CONSOLIDATE = 4 by default), so the trained
+  task starts protected by metaplasticity; the binary weights do not change.
+- `meta_floor`: every entry of the metaplastic table at least `round(32768 F)`.
 - `bwd_shift`: 0 for the output layer (its error is Q15 times gscale / 2^15, at
   most 32767). A hidden layer l receives `g_j = sum_i +/-delta_i` over the
   n_out(l+1) neurons above it: `bwd_shift = ceil(log2(n_out(l+1)) / 2)`, the
@@ -71,6 +79,12 @@ LR_Q16_MAX = 2**24
 DEFAULT_DEVICE_LR = 0.002
 DEFAULT_RMS_SHIFT = 7
 DEFAULT_SEED = 1
+#: Multiplier of the device lr in layers with bit input (every layer but an int8 layer 0).
+DEFAULT_BIT_LR_MULT = 0.25
+#: Floor of the metaplastic table, as a fraction of a full step (0: the paper's table).
+DEFAULT_META_FLOOR = 0.0
+#: Consolidation at export: int8 hidden weights h -> floor(c (h + 0.5)), c >= 1 (1: none).
+DEFAULT_CONSOLIDATE = 4.0
 
 
 @dataclass
@@ -122,6 +136,22 @@ def learning_layers(learn: str | Sequence[bool], n: int) -> list[bool]:
     if len(learns) != n:
         raise ValueError(f"learn: {len(learns)} flags for {n} layers")
     return learns
+
+
+def consolidate_hidden(h: np.ndarray, c: float) -> np.ndarray:
+    """h -> clamp(floor(c (h + 0.5)), -128, 127): every weight c times further from zero, sign kept.
+
+    `(h' + 0.5)` is within half an int8 step of `c (h + 0.5)` (the same rounding as
+    `quantize_hidden`), and h' < 0 exactly when h < 0 (c >= 1).
+    """
+    if c == 1.0:
+        return h
+    return np.clip(np.floor(c * (h.astype(np.float64) + 0.5)), -128, 127).astype(np.int64)
+
+
+def floored_table(table: np.ndarray, floor: float) -> np.ndarray:
+    """The metaplastic table with every entry at least round(32768 floor)."""
+    return np.maximum(table, np.uint16(round(32768 * floor))).astype(np.uint16)
 
 
 def fold_hidden_bn(k: np.ndarray, mu: np.ndarray, beta: np.ndarray, unit: float):
@@ -179,15 +209,30 @@ def fold(
     device_lr: float = DEFAULT_DEVICE_LR,
     rms_shift: int = DEFAULT_RMS_SHIFT,
     seed: int = DEFAULT_SEED,
+    lr_mult: float | Sequence[float] | None = None,
+    meta_floor: float = DEFAULT_META_FLOOR,
+    consolidate: float | Sequence[float] = DEFAULT_CONSOLIDATE,
+    meta: float | Sequence[float] | None = None,
 ) -> tuple[BlobSpec, FoldInfo]:
     """Fold a MetaBNN (with its training settings) into a BlobSpec; see the module docstring.
 
     `learn`: "all", "last" (only the output layer), "none", or one bool per layer.
+    `lr_mult`: multipliers of `device_lr`, one or one per layer (default: 1 for an int8
+    layer 0, DEFAULT_BIT_LR_MULT for bit-input layers). `meta_floor`: the least
+    fraction of an inward step the metaplastic table lets through. `consolidate`
+    (one or one per layer): the int8 hidden weights of the trained network are scaled
+    by it (see `consolidate_hidden`). `meta`: m of the device's table (default: the training m).
     """
     settings = settings or {}
     n = model.n_layers
     learns = learning_layers(learn, n)
-    metas = _per_layer(settings.get("meta", 1.35), n, "meta")
+    metas = _per_layer(settings.get("meta", 1.35) if meta is None else meta, n, "meta")
+    mults = _per_layer(lr_mult, n, "lr_mult")
+    if not 0.0 <= meta_floor <= 1.0:
+        raise ValueError(f"meta_floor must be in 0..1, got {meta_floor}")
+    cons = _per_layer(consolidate, n, "consolidate")
+    if not all(c >= 1.0 for c in cons):
+        raise ValueError(f"consolidate must be >= 1, got {consolidate}")
     grid = _per_layer(settings.get("int8_grid"), n, "int8_grid")
     override = _per_layer(hscale_log2, n, "hscale_log2")
     zp = model.input_zero_point
@@ -217,10 +262,13 @@ def fold(
             threshold, lo, hi, gscale, flipped, constant = fold_hidden_bn(k, mu, beta, unit)
             params = (threshold, lo, hi)
         h = np.where(flipped[:, None], -1 - h, h)
+        if learns[idx]:
+            h = consolidate_hidden(h, float(cons[idx]))
         bits = (h < 0).astype(np.uint8)
         lr_q16 = 0
         if learns[idx]:
-            lr = float(device_lr) * 2.0 ** (16 + e) * (128 * model.input_scale if int8_in else 1.0)
+            mult = mults[idx] if mults[idx] is not None else 1.0 if int8_in else DEFAULT_BIT_LR_MULT
+            lr = float(device_lr) * float(mult) * 2.0 ** (16 + e) * (128 * model.input_scale if int8_in else 1.0)
             lr_q16 = int(min(LR_Q16_MAX, max(0, round(lr))))
         bwd = 0 if last else math.ceil(math.log2(model.sizes[idx + 2]) / 2) if model.sizes[idx + 2] > 1 else 0
         layers.append(LayerSpec(
@@ -229,7 +277,7 @@ def fold(
             gscale=gscale,
             input_kind=KIND_INT8 if int8_in else KIND_BITS,
             hidden=h.astype(np.int8) if learns[idx] else None,
-            meta=meta_table(float(metas[idx]), e) if learns[idx] else None,
+            meta=floored_table(meta_table(float(metas[idx]), e), meta_floor) if learns[idx] else None,
             lr_q16=lr_q16,
             hscale_log2=e,
             bwd_shift=bwd,

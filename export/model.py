@@ -150,3 +150,17 @@ class MetaBNN(nn.Module):
     def hidden_weights(self) -> list[torch.Tensor]:
         """The hidden weights Wh of every layer, first layer first."""
         return [fc.weight for fc in self.fcs]
+
+
+@torch.no_grad()
+def authors_bn_init(model: MetaBNN) -> None:
+    """BatchNorm scales gamma ~ U(0, 1), as PyTorch 1.1 initialized them in the authors' runs.
+
+    (Laborieux-Axel/SynapticMetaplasticityBNN ran on PyTorch 1.1, whose BatchNorm
+    `reset_parameters` drew the weight uniformly in [0, 1); their PR #4 notes it
+    matters for Figs. 2d and 4b. PyTorch >= 1.2 starts gamma at 1.) Uses torch's
+    global generator: seed it first.
+    """
+    for bn in model.bns:
+        bn.weight.uniform_(0.0, 1.0)
+

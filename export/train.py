@@ -167,20 +167,21 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
-    p = _Parser(prog="python -m export.train", description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", default="mnist", help=f"one of {', '.join(datasets.NAMES)} (default mnist)")
+    p = _Parser(prog="python -m export.train", description=__doc__.splitlines()[0],
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--dataset", default="mnist", help=f"one of {', '.join(datasets.NAMES)}")
     p.add_argument("--sizes", type=_ints, default=[784, 256, 256, 10], help="layer widths, inputs first")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--lr", type=float, default=0.005)
+    p.add_argument("--epochs", type=int, default=5, help="passes over the training split")
+    p.add_argument("--lr", type=float, default=0.005, help="MetaAdam learning rate")
     p.add_argument("--meta", type=_floats, default=1.35, help="metaplasticity m, one value or one per layer")
-    p.add_argument("--batch", type=int, default=100)
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--batch", type=int, default=100, help="samples per batch")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="MetaAdam weight decay")
     p.add_argument("--binarize-input", action="store_true", help="first layer reads sign bits of the input")
     p.add_argument("--int8-grid", type=_ints, default=None, metavar="E",
                    help="keep hidden weights on the int8 grid of scale 2^-E (one E or one per layer)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("-o", "--output", default="model.pt")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initialization and shuffling")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("-o", "--output", default="model.pt", help="checkpoint to write")
     args = p.parse_args(argv)
     try:
         check_settings(args)

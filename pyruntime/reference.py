@@ -56,6 +56,14 @@ def mix32(x: np.ndarray | int) -> np.ndarray:
     return x
 
 
+def rand16_of(key: int, idx: np.ndarray) -> np.ndarray:
+    """rand16 of the weights numbered idx (ARITHMETIC.md "The random numbers"): one
+    draw mix(key + (idx >> 1)) serves weights 2t and 2t + 1, its low half the even
+    one, its high half the odd one."""
+    word = mix32((idx >> np.uint64(1)) + np.uint64(key))  # mix32 reduces mod 2^32
+    return ((word >> ((idx & np.uint64(1)) * np.uint64(16))) & np.uint64(0xFFFF)).astype(np.int64)
+
+
 def exp2neg(d: np.ndarray, frac_bits: int) -> np.ndarray:
     """65536 * exp(-d / 2^F) for d >= 0: base-2 exponent, 17-entry table, linear interpolation."""
     t = (d * LOG2E_Q16) >> frac_bits
@@ -258,7 +266,7 @@ class Model:
         n_out, n_in = h.shape
         key = int(mix32((self.spec.seed + self.step * GOLDEN_RATIO_32) & MASK32))
         idx_w = layer.base + np.arange(n_out * n_in, dtype=np.uint64).reshape(n_out, n_in)
-        rand16 = (mix32((idx_w + key) & MASK32) >> np.uint64(16)).astype(np.int64)
+        rand16 = rand16_of(key, idx_w)
         new_h = np.clip(h + whole + (rand16 < frac), -128, 127)
         layer.hidden = np.where(d != 0, new_h, h)
         layer.signs = np.where(layer.hidden < 0, -1, 1)

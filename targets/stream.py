@@ -84,3 +84,35 @@ def load(path: str | Path, blob: bytes | None = None) -> Stream:
 def save_npz(path: str | Path, stream: Stream) -> None:
     """Write a stream as .npz (int8 x, int64 y)."""
     np.savez(path, x=stream.x, y=stream.y)
+
+
+def from_datasets(names: list[str], n: int, unlabelled_every: int = 0, split: str = "train",
+                  seed: int = 0) -> tuple[Stream, np.ndarray]:
+    """A stream of n samples from each dataset in turn (a task sequence), and each sample's task index.
+
+    Samples are drawn without replacement from the dataset's split with a seeded
+    shuffle and quantized with the dataset's own input quantization (the one
+    `python -m export.train` trains with). Every `unlabelled_every`-th sample
+    has no label (0: all labelled).
+    """
+    from export import data
+
+    if n <= 0:
+        raise ValueError(f"-n must be positive, got {n}")
+    rng = np.random.default_rng(seed)
+    xs, ys, tasks = [], [], []
+    for task, name in enumerate(names):
+        ds = data.load(name)
+        x, y = (ds.x_test, ds.y_test) if split == "test" else (ds.x_train, ds.y_train)
+        if n > len(y):
+            raise ValueError(f"{name} has {len(y)} {split} samples, fewer than -n {n}")
+        pick = rng.permutation(len(y))[:n]
+        xs.append(ds.quantize(x[pick]))
+        ys.append(y[pick].astype(np.int64))
+        tasks.append(np.full(n, task, dtype=np.int64))
+    if len({x.shape[1] for x in xs}) != 1:
+        raise ValueError("the datasets of a task sequence must have the same number of features")
+    y = np.concatenate(ys)
+    if unlabelled_every:
+        y[unlabelled_every - 1::unlabelled_every] = -1
+    return Stream(np.concatenate(xs), y), np.concatenate(tasks)

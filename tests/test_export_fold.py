@@ -6,7 +6,7 @@ import torch
 
 from export import data
 from export.blob import BlobError, meta_table, read_blob, write_blob
-from export.fold import choose_hscale, fold, fold_hidden_bn, fold_output_bn, quantize_hidden
+from export.fold import DEFAULT_BIT_LR_MULT, choose_hscale, fold, fold_hidden_bn, fold_output_bn, quantize_hidden
 from export.train import train
 from pyruntime import reference
 from runtimes import RUNTIMES
@@ -63,7 +63,7 @@ def test_negative_and_zero_batchnorm_scales(trained, digits, load):
             if idx < model.n_layers - 1:
                 bn.weight[0] = 0.0  # a constant neuron: +1 or -1 by the sign of beta
                 bn.bias[0] = 0.3 if idx == 0 else -0.3
-    spec, info = fold(model, settings)
+    spec, info = fold(model, settings, consolidate=1.0)  # the plain grid: flipped rows are exactly -1 - h
     assert info.flipped[0].sum() > 0 and info.flipped[1].sum() > 0 and not info.flipped[-1].any()
     assert info.constant[0][0] and info.constant[1][0]
     # flipped rows hold -1 - h; the bits follow the hidden weights
@@ -92,7 +92,7 @@ def test_binarized_input(digits, load):
 def test_int8_grid_model_exports_without_rounding(digits):
     model, settings, _ = train(digits, [64, 32, 10], epochs=1, int8_grid=[6, 5], progress=False,
                                log=lambda s: None)
-    spec, info = fold(model, settings)
+    spec, info = fold(model, settings, consolidate=1.0)  # the grid itself, not consolidated
     assert info.hscale_log2 == [6, 5] and sum(info.clamped) == 0
     for layer, fc, e in zip(spec.layers, model.fcs, [6, 5]):
         w = fc.weight.detach().double().numpy()
@@ -146,7 +146,7 @@ def test_learn_modes_and_learning_constants(trained):
     assert [l.learns for l in spec.layers] == [False, False, True]
     assert spec.layers[0].lr_q16 == 0
     out = spec.layers[-1]
-    assert out.lr_q16 == round(0.002 * 2 ** (16 + out.hscale_log2))
+    assert out.lr_q16 == round(0.002 * DEFAULT_BIT_LR_MULT * 2 ** (16 + out.hscale_log2))  # bit input: the rule
     np.testing.assert_array_equal(out.meta, meta_table(1.35, out.hscale_log2))
     assert [l.bwd_shift for l in spec.layers] == [3, 2, 0]  # ceil(log2(64)/2), ceil(log2(10)/2), 0
     spec, _ = fold(model, settings, learn="all")
@@ -158,6 +158,27 @@ def test_learn_modes_and_learning_constants(trained):
     assert read_blob(blob).layers[1].bits.shape == (64, 64)
     with pytest.raises(ValueError):
         fold(model, settings, learn="some")
+
+
+def test_device_settings_lr_rule_floor_consolidation(trained):
+    model, settings = trained
+    plain, _ = fold(model, settings, lr_mult=[1.0], meta_floor=0.0, consolidate=1.0)
+    spec, _ = fold(model, settings, lr_mult=[2.0, 0.5, 0.25], meta=[3.0], meta_floor=0.05, consolidate=[1.0, 2.0, 4.0])
+    for a, b, mult in zip(plain.layers, spec.layers, [2.0, 0.5, 0.25]):
+        assert b.lr_q16 == round(a.lr_q16 * mult) or abs(b.lr_q16 - a.lr_q16 * mult) <= 1
+        assert b.meta.min() >= round(0.05 * 32768)
+        np.testing.assert_array_equal(b.meta, np.maximum(meta_table(3.0, b.hscale_log2), round(0.05 * 32768)))
+    np.testing.assert_array_equal(spec.layers[0].hidden, plain.layers[0].hidden)
+    for layer, c in ((1, 2.0), (2, 4.0)):
+        h, h2 = plain.layers[layer].hidden.astype(int), spec.layers[layer].hidden.astype(int)
+        np.testing.assert_array_equal(h2, np.clip(np.floor(c * (h + 0.5)), -128, 127))
+        np.testing.assert_array_equal(h2 < 0, h < 0)  # the binary weights do not change
+        np.testing.assert_array_equal(spec.layers[layer].bits, plain.layers[layer].bits)
+    default, _ = fold(model, settings)
+    assert default.layers[1].lr_q16 == round(plain.layers[1].lr_q16 * DEFAULT_BIT_LR_MULT)
+    for bad in ({"consolidate": 0.5}, {"meta_floor": 1.5}, {"lr_mult": [1.0, 2.0]}):
+        with pytest.raises(ValueError):
+            fold(model, settings, **bad)
 
 
 def test_architectures_the_format_cannot_hold():

@@ -53,13 +53,20 @@ def test_device_state_reproduces_device_predictions(setup, load, learn):
 
 def test_state_of_untouched_device_gives_the_grid_model(setup):
     path, model, settings, ds, _ = setup
-    spec, info = fold(model, settings)
+    spec, info = fold(model, settings, consolidate=1.0)
     dev = reference.Model.load(write_blob(spec))
-    restored = load_state(path, dev.state())
+    restored = load_state(path, dev.state(), consolidate=1.0)
     for idx, fc in enumerate(restored.fcs):
         e = info.hscale_log2[idx]
         w = model.fcs[idx].weight.detach().double().numpy()
         np.testing.assert_array_equal(fc.weight.detach().double().numpy(), (np.floor(w * 2.0**e) + 0.5) * 2.0**-e)
+    # with the default consolidation the device starts from the same binary weights, further from zero
+    dev = reference.Model.load(write_blob(fold(model, settings)[0]))
+    restored = load_state(path, dev.state())
+    for fc, grid in zip(restored.fcs, model.fcs):
+        w, g = fc.weight.detach().numpy(), grid.weight.detach().numpy()
+        np.testing.assert_array_equal(w >= 0, g >= 0)
+        assert np.abs(w).mean() >= np.abs(g).mean()
 
 
 def test_bad_states_are_refused(setup):

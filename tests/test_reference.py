@@ -31,6 +31,24 @@ def test_mix32_is_a_bijection_on_a_sample_and_spreads_bits() -> None:
     assert np.all(np.abs(bits.mean(axis=0) - 0.5) < 0.01)
 
 
+def test_one_draw_serves_two_weights_with_uniform_uncorrelated_halves() -> None:
+    """rand16 of weights 2t and 2t + 1 are the low and high halves of mix(key + t); over
+    many weights they are uniform on 0..65535 and the two halves of a draw uncorrelated."""
+    key = 0xDEADBEEF
+    idx = np.arange(1 << 17, dtype=np.uint64)
+    r = reference.rand16_of(key, idx)
+    word = reference.mix32(np.uint64(key) + (idx[::2] >> np.uint64(1)))
+    assert np.array_equal(r[::2], (word & np.uint64(0xFFFF)).astype(np.int64))
+    assert np.array_equal(r[1::2], (word >> np.uint64(16)).astype(np.int64))
+    assert r.min() >= 0 and r.max() <= 65535
+    assert abs(r.mean() / 65535 - 0.5) < 0.005
+    assert np.all(np.abs(np.histogram(r, bins=16, range=(0, 65536))[0] / len(r) - 1 / 16) < 0.003)
+    assert abs(np.corrcoef(r[::2], r[1::2])[0, 1]) < 0.01
+    # A weight's number depends on its own index only: any subset gives the same values.
+    sub = np.array([7, 2, 99999, 3], dtype=np.uint64)
+    assert np.array_equal(reference.rand16_of(key, sub), r[sub.astype(np.int64)])
+
+
 def test_meta_table_follows_the_paper() -> None:
     """f_meta = 1 - tanh^2(m |W|) at the centre of each int8 step; m = 0 damps nothing."""
     table = meta_table(1.35, 5)

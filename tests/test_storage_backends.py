@@ -27,8 +27,9 @@ def _run(cmd: list, cwd: Path, **kw) -> subprocess.CompletedProcess:
     return done
 
 
-# A fake ESP-IDF partition in RAM with the NOR rules, and a test of the store
-# through flash_idf.c: save, load into a fresh model, compare.
+# The stand-in ESP-IDF partition (targets/esp32/stubs/esp_partition.h: RAM with
+# the NOR rules), and a test of the store through flash_idf.c: save, load into a
+# fresh model, compare.
 FAKE_IDF = r"""
 #include <stdio.h>
 #include <string.h>
@@ -36,24 +37,6 @@ FAKE_IDF = r"""
 #include "flash_store.h"
 #include "mbnn.h"
 #include "model.h"
-
-static unsigned char mem[8 * 4096];
-static esp_partition_t part = {ESP_PARTITION_TYPE_DATA, 0x210000, sizeof mem, "mbnn"};
-const esp_partition_t *esp_partition_find_first(esp_partition_type_t t, esp_partition_subtype_t s, const char *l)
-{ (void)t; (void)s; return strcmp(l, "mbnn") == 0 ? &part : NULL; }
-esp_err_t esp_partition_read(const esp_partition_t *p, size_t off, void *dst, size_t n)
-{ (void)p; if (off + n > sizeof mem) return -1; memcpy(dst, mem + off, n); return ESP_OK; }
-esp_err_t esp_partition_write(const esp_partition_t *p, size_t off, const void *src, size_t n)
-{
-    (void)p;
-    if (off + n > sizeof mem || off % 16 || n % 16)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        mem[off + i] &= ((const unsigned char *)src)[i];
-    return ESP_OK;
-}
-esp_err_t esp_partition_erase_range(const esp_partition_t *p, size_t off, size_t n)
-{ (void)p; if (off % 4096 || n % 4096 || off + n > sizeof mem) return -1; memset(mem + off, 0xFF, n); return ESP_OK; }
 
 static unsigned arena_a[1 << 14], arena_b[1 << 14];
 int main(void)
@@ -64,7 +47,6 @@ int main(void)
     int8_t x[512] = {0};
     size_t need = 0;
     const struct mbnn_flash *flash = flash_store_open();
-    memset(mem, 0xFF, sizeof mem);
     if (mbnn_arena_size(test_model, TEST_MODEL_LEN, MBNN_MODE_LEARN, &need) || need > sizeof arena_a) return 10;
     if (mbnn_model_init(&a, test_model, TEST_MODEL_LEN, arena_a, need)) return 11;
     if (mbnn_model_init(&b, test_model, TEST_MODEL_LEN, arena_b, need)) return 12;
@@ -112,7 +94,7 @@ def test_arduino_preferences_backend_resumes(tmp_path: Path) -> None:
 
     blob = random_blob("bits", seed=5)
     spec = read_blob(blob)
-    (tmp_path / "model.h").write_text(make_header(blob, "mbnn_model"))
+    (tmp_path / "model.h").write_text(make_header(blob, "model"))
     (tmp_path / "learner_config.h").write_text((ESP32 / "include" / "learner_config.h").read_text())
     (tmp_path / "twice.cpp").write_text(TWICE)
     inc = ["-I", tmp_path, "-I", ROOT / "runtime_c/include", "-I", ROOT / "targets/common",

@@ -14,12 +14,17 @@ NAME is one of (each has the paper's settings as defaults; ``--help`` lists them
   m 2.5 vs 0; ``--full`` trains on all of it at once for comparison.
 - ``quadratic``: the quadratic binary task of Fig. 5a-b.
 - ``device``: the device's int8, one-sample-at-a-time rule (the C runtime through
-  pyruntime, or the numpy reference) on a permuted sequence, from a network
-  pretrained on the first task; ``--stream-pretrain K``: stream learning
-  instead (pretrained on K samples, the device learns from the rest).
+  pyruntime, or the numpy reference) on a task sequence, from a network
+  pretrained on the first task: permuted tasks, or ``--sequence mnist,fashion``
+  (data sets and transforms: ``mnist:rot=30``, ``mnist:noise=0.3``,
+  ``mnist:classes=0-4``, ...); ``--seed 0,1,2`` runs seeds and reports the
+  continual-learning metrics as mean +- sd; ``--stream-pretrain K``: stream
+  learning instead (pretrained on K samples, the device learns from the rest).
 - ``plot``: several result CSVs side by side in one figure.
 - ``table``: markdown rows (final accuracies, minutes, command) of run summaries.
 
 Modules: ``common`` (files and plots), ``continual`` (float training), ``ewc``,
-``quadratic``, ``device``. Outputs go to ``build/results/`` (gitignored).
+``quadratic``, ``device`` (public: ``learn_stream(rt, tasks, eval_every)``,
+``evaluate(rt, tests)``, ``run_device``), ``tasks`` (task sequences),
+``metrics`` (average accuracy, backward transfer, forgetting; seeds). Outputs go to ``build/results/`` (gitignored).
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Sequence
 
@@ -13,7 +14,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser with one sub-command per experiment."""
     p = argparse.ArgumentParser(prog="python -m export.experiments",
                                 description="The paper's continual-learning experiments, and the same on the device.")
-    sub = p.add_subparsers(dest="name", required=True)
+    # every experiment's --help shows the defaults
+    sub = p.add_subparsers(dest="name", required=True, parser_class=functools.partial(
+        argparse.ArgumentParser, formatter_class=argparse.ArgumentDefaultsHelpFormatter))
 
     for seq, width, epochs in (("pmnist", 1024, 40), ("pdigits", 128, 20)):
         q = sub.add_parser(seq, help=f"permuted {'MNIST' if seq == 'pmnist' else 'digits'}, tasks in a row")
@@ -21,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--tasks", type=int, default=6)
         q.add_argument("--ewc", type=float, default=0.0, help="EWC lambda (paper: 5000); 0 = off")
         q.add_argument("--fisher-samples", type=int, default=5000)
+        q.add_argument("--ewc-anchor", choices=["binary", "hidden"], default="binary",
+                       help="EWC anchors sign(Wh) as the authors' code (default) or the hidden weights Wh")
         q.add_argument("--interleaved", action="store_true", help="all tasks at once (upper bound)")
         q.add_argument("--perm-seed", type=int, default=0, help="seed of the permutations")
         q.set_defaults(func=lambda a, argv, s=seq: continual.cmd_permuted(a, argv, s))
@@ -69,10 +74,35 @@ def cmd_plot(args: argparse.Namespace, argv: Sequence[str] | None = None) -> dic
     return {}
 
 
+#: What each experiment reproduces (the listing without arguments); docs/RESULTS.md has the figures.
+REPRODUCES = {
+    "pmnist": "paper Fig. 2: permuted MNIST, tasks in a row, m sweep, BatchNorm settings, EWC and interleaved baselines",
+    "pdigits": "the same on scikit-learn's digits (small and fast)",
+    "sequence": "paper Fig. 3: MNIST then Fashion-MNIST (or the reverse)",
+    "stream": "paper Fig. 4a: Stream-Fashion-MNIST, subsets learned one after another",
+    "quadratic": "paper Fig. 5a-b: the quadratic binary task",
+    "device": "the device's int8 one-sample rule (the C runtime) on a task sequence",
+    "table": "markdown rows of run summaries (NAME.json)",
+    "plot": "result CSVs side by side in one figure",
+}
+
+
+def listing(parser: argparse.ArgumentParser) -> str:
+    """The experiments, one per line, with what each reproduces."""
+    lines = [f"{parser.prog} NAME [options]: the paper's experiments (Laborieux et al. 2021) and the device's.",
+             "Experiments (python -m export.experiments NAME --help for options and defaults):"]
+    lines += [f"  {name:<10} {what}" for name, what in REPRODUCES.items()]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point."""
+    """Entry point; without arguments, list the experiments."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not argv:
+        print(listing(parser))
+        return 0
+    args = parser.parse_args(argv)
     try:
         args.func(args, argv)
     except (ValueError, OSError) as exc:

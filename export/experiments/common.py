@@ -112,6 +112,13 @@ def _mpl():
     return plt
 
 
+def wrap(text: str, width: int = 90) -> str:
+    """A long title cut into lines of at most `width` characters (at spaces or underscores)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text.replace("_", "_\u200b"), width)).replace("\u200b", "")
+
+
 def task_columns(rows: list[dict[str, str]]) -> list[str]:
     """The ``acc_task*`` columns of a continual-learning CSV, in task order."""
     cols = [c for c in rows[0] if c.startswith("acc_task")]
@@ -131,22 +138,24 @@ def plot_continual(csv_paths: Sequence[str | os.PathLike], titles: Sequence[str]
     for ax, path, title in zip(axes[0], csv_paths, titles):
         rows = read_csv(path)
         cols = task_columns(rows)
-        x = np.arange(1, len(rows) + 1)
+        on_device = "step" in rows[0]
+        x = np.array([int(r["step"]) for r in rows]) if on_device else np.arange(1, len(rows) + 1)
         tasks = [int(r["task"]) for r in rows]
         for t, c in enumerate(cols):
             y = np.array([float(r[c]) for r in rows])
             ax.plot(x, y, color=TASK_COLOURS[t % 10], lw=1.6, label=f"task {t + 1}")
         for i in range(1, len(tasks)):
             if tasks[i] != tasks[i - 1]:
-                ax.axvline(i + 0.5, color="k", ls=":", lw=0.8)
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel(x_label)
+                ax.axvline(x[i - 1] if on_device else i + 0.5, color="k", ls=":", lw=0.8)
+        ax.set_title(wrap(title, 45), fontsize=9)
+        ax.set_xlabel("samples learned on the device" if on_device else x_label)
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("test accuracy (%)")
-    axes[0][-1].legend(fontsize=7, loc="lower left", ncol=2)
+    for ax in axes[0]:
+        ax.legend(fontsize=7, loc="lower left", ncol=2)
     if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
+        fig.suptitle(wrap(suptitle, 40 * n), fontsize=10)
     fig.tight_layout()
     fig.savefig(png, dpi=90)
     plt.close(fig)

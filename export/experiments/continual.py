@@ -38,7 +38,7 @@ import torch
 from export import data as datasets
 from export.experiments import common
 from export.experiments.ewc import EWC
-from export.model import MetaBNN
+from export.model import MetaBNN, authors_bn_init
 from export.optim import MetaAdam
 
 
@@ -173,6 +173,9 @@ def train_sequence(
     model: MetaBNN | None = None,
     input_scale: float = 1.0 / 256.0,
     input_zero_point: int = -128,
+    weight_decay: float = 0.0,
+    ewc_anchor: str = "binary",
+    bn_init: str = "ones",
 ) -> tuple[MetaBNN, list[dict[str, Any]]]:
     """Learn the tasks one after another; returns the model and one row per evaluation.
 
@@ -188,12 +191,16 @@ def train_sequence(
     eval_tasks = list(tasks if eval_tasks is None else eval_tasks)
     if model is None:
         model = MetaBNN(sizes, input_scale=input_scale, input_zero_point=input_zero_point)
+        if bn_init == "uniform":
+            authors_bn_init(model)
+        elif bn_init != "ones":
+            raise ValueError(f"bn_init must be ones or uniform, got {bn_init!r}")
     if bn == "task":
         use_batch_statistics(model)
     if interleaved:
         tasks = [Task("interleaved", torch.cat([t.x_train for t in tasks]), torch.cat([t.y_train for t in tasks]),
                       torch.empty(0), torch.empty(0))]
-    ewc = EWC(ewc_lambda, fisher_samples) if ewc_lambda > 0 else None
+    ewc = EWC(ewc_lambda, fisher_samples, ewc_anchor) if ewc_lambda > 0 else None
     bn_states: list[list[dict[str, torch.Tensor]]] = []
     rows: list[dict[str, Any]] = []
     timer = common.Timer()
@@ -221,7 +228,7 @@ def train_sequence(
             freeze_bn(model)
         params = [p for p in model.parameters() if p.requires_grad]
         metas = meta if isinstance(meta, (int, float)) else list(meta)
-        opt = MetaAdam(params, lr=lr, meta=metas)
+        opt = MetaAdam(params, lr=lr, meta=metas, weight_decay=weight_decay)
         for epoch in range(1, epochs + 1):
             model.train()
             if bn == "frozen" and ti >= 1:
@@ -273,6 +280,11 @@ def _name(args: argparse.Namespace, base: str) -> str:
     return "_".join(parts)
 
 
+#: The authors' `--decay` in the commands of their README for Figs. 2, 3 and 4a
+#: (Laborieux-Axel/SynapticMetaplasticityBNN; 1e-8 for their 10-task and CIFAR runs).
+AUTHORS_WEIGHT_DECAY = 1e-7
+
+
 def add_common(p: argparse.ArgumentParser, epochs: int, meta: float, width: int, bn: str = "task") -> None:
     """Options shared by the float continual-learning commands (defaults: the paper's)."""
     p.add_argument("--width", type=int, default=width, help=f"hidden layer width (default {width})")
@@ -281,6 +293,12 @@ def add_common(p: argparse.ArgumentParser, epochs: int, meta: float, width: int,
     p.add_argument("--epochs", type=int, default=epochs, help=f"epochs per task (default {epochs})")
     p.add_argument("--lr", type=float, default=0.005)
     p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--bn-init", choices=["ones", "uniform"], default="ones",
+                   help="BatchNorm gamma at the start: ones (PyTorch >= 1.2) or uniform U(0, 1) (the authors' "
+                        "PyTorch 1.1)")
+    p.add_argument("--weight-decay", type=float, default=AUTHORS_WEIGHT_DECAY,
+                   help=f"L2 weight decay inside MetaAdam (default {AUTHORS_WEIGHT_DECAY:g}, the authors' --decay "
+                        "for these experiments; 1e-8 in their 10-task runs)")
     p.add_argument("--bn", choices=["task", "shared", "frozen"], default=bn,
                    help="BatchNorm: task (paper: saved per task), shared (one, running stats), frozen after task 1")
     p.add_argument("--train-subset", type=int, default=None, help="samples per task for training (default all)")
@@ -323,7 +341,8 @@ def cmd_permuted(args: argparse.Namespace, argv: Sequence[str] | None = None, se
     sizes = [n_in] + [args.width] * args.layers + [10]
     _, rows = train_sequence(tasks, sizes, args.meta, args.epochs, args.lr, args.batch, args.bn, args.ewc,
                              args.fisher_samples, args.interleaved, seed=args.seed,
-                             input_scale=scale, input_zero_point=zp)
+                             input_scale=scale, input_zero_point=zp, weight_decay=args.weight_decay,
+                             ewc_anchor=args.ewc_anchor, bn_init=args.bn_init)
     name = _name(args, f"{sequence}{args.tasks}")
     title = f"{sequence} {args.tasks} tasks, {n_in}-{args.width}x{args.layers}-10, m={args.meta}, BN {args.bn}"
     if args.ewc:
@@ -338,7 +357,8 @@ def cmd_sequence(args: argparse.Namespace, argv: Sequence[str] | None = None) ->
     common.set_threads(args.threads)
     tasks = make_tasks(args.order, 2, args.train_subset, args.test_subset)
     sizes = [784] + [args.width] * args.layers + [10]
-    _, rows = train_sequence(tasks, sizes, args.meta, args.epochs, args.lr, args.batch, args.bn, seed=args.seed)
+    _, rows = train_sequence(tasks, sizes, args.meta, args.epochs, args.lr, args.batch, args.bn, seed=args.seed,
+                             weight_decay=args.weight_decay, bn_init=args.bn_init)
     name = _name(args, args.order)
     return _finish(args, name, rows, f"{args.order}, 784-{args.width}x{args.layers}-10, m={args.meta}, BN {args.bn}",
                    argv=argv)
@@ -354,11 +374,13 @@ def cmd_stream(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
         full = Task("full", torch.cat([t.x_train for t in tasks]), torch.cat([t.y_train for t in tasks]),
                     test.x_test, test.y_test)
         _, rows = train_sequence([full], sizes, args.meta, args.epochs, args.lr, args.batch, args.bn,
-                                 eval_tasks=[test], seed=args.seed)
+                                 eval_tasks=[test], seed=args.seed, weight_decay=args.weight_decay,
+                                 bn_init=args.bn_init)
         name = args.name or f"stream-{args.dataset}_full_w{args.width}_m{args.meta}_e{args.epochs}_s{args.seed}"
     else:
         _, rows = train_sequence(tasks, sizes, args.meta, args.epochs, args.lr, args.batch, args.bn,
-                                 eval_tasks=[test], eval_every_epoch=False, seed=args.seed)
+                                 eval_tasks=[test], eval_every_epoch=False, seed=args.seed,
+                                 weight_decay=args.weight_decay, bn_init=args.bn_init)
         name = args.name or (f"stream-{args.dataset}_{args.subsets}x{args.subset_size}_w{args.width}_m{args.meta}"
                              f"_e{args.epochs}_bn-{args.bn}_s{args.seed}")
     for r in rows:

@@ -34,7 +34,6 @@ import argparse
 import hashlib
 import json
 from collections.abc import Sequence
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +41,13 @@ import numpy as np
 import torch
 
 from export import data as datasets
-from pyruntime.format import meta_table, write_blob
 from export.checkpoint import load_model, save_checkpoint
 from export.experiments import common
-from export.fold import fold
+from export.experiments.metrics import accuracy_matrix, cl_metrics, over_seeds, pm
+from export.experiments.tasks import parse_sequence
+from export.fold import DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_META_FLOOR, fold
 from export.model import MetaBNN
-from pyruntime.format import read_state
+from pyruntime.format import read_blob, read_state, write_blob
 
 
 def _ints(text: str) -> list[int]:
@@ -94,12 +94,34 @@ def calibrate_bn(model: MetaBNN, x: np.ndarray, batch: int = 500) -> None:
     model.eval()
 
 
+#: What else defines the pretraining (export.train.train's defaults used here), part of the cache key.
+TRAIN_DEFAULTS = {"batch": 100, "weight_decay": 0.0, "optimizer": "MetaAdam"}
+
+
+def data_fingerprint(task: datasets.Dataset) -> str:
+    """A hash of a task's data (training and test features and labels, input quantization)."""
+    h = hashlib.sha1()
+    for a in (task.x_train, task.y_train, task.x_test, task.y_test):
+        h.update(str(a.shape).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(f"{task.input_scale!r} {task.input_zero_point}".encode())
+    return h.hexdigest()[:16]
+
+
+def pretrain_key(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: float, hscale: int, seed: int,
+                 train_subset: int | None, lr: float) -> str:
+    """The cache key of a pretrained model: everything that defines its data and its training."""
+    key = json.dumps([task.name, data_fingerprint(task), list(sizes), epochs, meta, hscale, seed, train_subset, lr,
+                      TRAIN_DEFAULTS])
+    return hashlib.sha1(key.encode()).hexdigest()[:12]
+
+
 def pretrain(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: float, hscale: int, seed: int,
              cache_dir: Path | None, train_subset: int | None = None, lr: float = 0.005,
              log=common.log) -> tuple[MetaBNN, dict[str, Any]]:
     """A MetaBNN trained on the first task on the int8 grid (cached by its settings when cache_dir is given)."""
-    key = json.dumps([task.name, list(sizes), epochs, meta, hscale, seed, train_subset] + ([lr] if lr != 0.005 else []))
-    path = cache_dir / f"pretrained_{hashlib.sha1(key.encode()).hexdigest()[:10]}.pt" if cache_dir else None
+    path = cache_dir / f"pretrained_{pretrain_key(task, sizes, epochs, meta, hscale, seed, train_subset, lr)}.pt" \
+        if cache_dir else None
     if path is not None and path.is_file():
         model, ckpt = load_model(path)
         return model, ckpt["settings"]
@@ -112,6 +134,7 @@ def pretrain(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: fl
             ds = datasets.Dataset(ds.name, ds.x_train[idx], ds.y_train[idx], ds.x_test, ds.y_test,
                                   ds.input_scale, ds.input_zero_point)
         model, settings, history = train(ds, sizes, epochs=epochs, lr=lr, meta=meta, int8_grid=[hscale], seed=seed,
+                                         batch=TRAIN_DEFAULTS["batch"], weight_decay=TRAIN_DEFAULTS["weight_decay"],
                                          progress=False, log=log)
     else:
         torch.manual_seed(seed)
@@ -127,18 +150,14 @@ def pretrain(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: fl
     return model, settings
 
 
-def make_blob(model: MetaBNN, settings: dict, hscale: int, device_lr: float, lr_mult: Sequence[float],
-              meta: Sequence[float], rms_shift: int, seed: int, learn: str = "all") -> bytes:
-    """Fold and set the device's learning constants."""
-    n = model.n_layers
+def make_blob(model: MetaBNN, settings: dict, hscale: int, device_lr: float, lr_mult: Sequence[float] | None,
+              meta: Sequence[float], rms_shift: int, seed: int, learn: str = "all",
+              meta_floor: float = DEFAULT_META_FLOOR,
+              consolidate: float | Sequence[float] = DEFAULT_CONSOLIDATE) -> bytes:
+    """Fold with the device's learning constants (lr_mult None: fold's default per-layer rule)."""
     spec, _info = fold(model, settings, learn=learn, hscale_log2=hscale, device_lr=device_lr,
-                       rms_shift=rms_shift, seed=seed)
-    lr_mult = list(lr_mult) * n if len(lr_mult) == 1 else list(lr_mult)
-    meta = list(meta) * n if len(meta) == 1 else list(meta)
-    for layer, mult, m in zip(spec.layers, lr_mult, meta):
-        if layer.learns:
-            layer.lr_q16 = int(min(2**24, max(0, round(layer.lr_q16 * mult))))
-            layer.meta = meta_table(m, layer.hscale_log2)
+                       rms_shift=rms_shift, seed=seed, lr_mult=lr_mult, meta=meta,
+                       meta_floor=meta_floor, consolidate=consolidate)
     return write_blob(spec)
 
 
@@ -151,6 +170,12 @@ def load_runtime(blob: bytes, runtime: str):
     from pyruntime import reference
 
     return reference.Model.load(blob)
+
+
+def learning_shapes(rt) -> list[tuple[int, int]]:
+    """(n_out, n_in) of every layer that learns, of a runtime model (C or reference)."""
+    spec = rt.spec if hasattr(rt, "spec") else read_blob(rt.blob)
+    return [tuple(layer.bits.shape) for layer in spec.layers if layer.learns]
 
 
 def hidden_of(rt, shapes: list[tuple[int, int]]) -> list[np.ndarray]:
@@ -166,7 +191,7 @@ def run_device(
     pretrain_meta: float = 1.35,
     hscale: int = 5,
     device_lr: float = 0.002,
-    lr_mult: Sequence[float] = (1.0,),
+    lr_mult: Sequence[float] | None = None,
     meta: Sequence[float] = (1.35,),
     rms_shift: int = 7,
     samples: int = 10000,
@@ -179,31 +204,80 @@ def run_device(
     pretrain_subset: int | None = None,
     pretrain_lr: float = 0.005,
     log: bool = True,
+    meta_floor: float = DEFAULT_META_FLOOR,
+    consolidate: float | Sequence[float] = DEFAULT_CONSOLIDATE,
+    device_seed: int | None = None,
 ) -> list[dict[str, Any]]:
     """Pretrain on task 1 (float), then the runtime learns the rest one sample at a time; rows of measurements."""
     timer = common.Timer()
     model, settings = pretrain(tasks[0], sizes, pretrain_epochs, pretrain_meta, hscale, seed, cache_dir,
                                pretrain_subset, pretrain_lr, log=common.log if log else (lambda m: None))
-    blob = make_blob(model, settings, hscale, device_lr, lr_mult, meta, rms_shift, seed + 1)
+    device_seed = seed if device_seed is None else device_seed
+    blob = make_blob(model, settings, hscale, device_lr, lr_mult, meta, rms_shift, device_seed + 1,
+                     meta_floor=meta_floor, consolidate=consolidate)
     rt = load_runtime(blob, runtime)
-    quant = tasks[0].quantize
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(device_seed)
+    tests = test_sets(tasks, test_subset, rng)
+    first = 1 if pretrain_epochs > 0 else 0
+    return learn_stream(rt, tasks[first:], eval_every, tests=tests, samples=samples, passes=passes, rng=rng,
+                        first_task=first, log=log, timer=timer)
+
+
+def test_sets(tasks: Sequence[datasets.Dataset], test_subset: int | None,
+              rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(int8 inputs, labels) of every task's test set, or of `test_subset` random test samples of it."""
     tests = []
     for t in tasks:
         idx = rng.permutation(len(t.x_test))[:test_subset] if test_subset else np.arange(len(t.x_test))
-        tests.append((quant(t.x_test[idx]), t.y_test[idx]))
-    shapes = [(o, i) for i, o in pairwise(sizes)]
+        tests.append((t.quantize(t.x_test[idx]), t.y_test[idx]))
+    return tests
+
+
+def evaluate(rt, tests: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[float]:
+    """Test accuracy (%) of a runtime model on each (int8 inputs, labels) test set."""
+    return [100.0 * float(np.mean(rt.predict(xq) == y)) for xq, y in tests]
+
+
+def learn_stream(
+    rt,
+    tasks: Sequence[datasets.Dataset],
+    eval_every: int,
+    tests: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+    samples: int | None = None,
+    passes: int = 1,
+    rng: np.random.Generator | None = None,
+    first_task: int = 0,
+    log: bool = False,
+    timer: common.Timer | None = None,
+) -> list[dict[str, Any]]:
+    """The runtime `rt` learns `tasks` one after another, one sample at a time; rows of measurements.
+
+    Each task streams `samples` random training samples (all when None), `passes` times,
+    in the order of `rng`. Every `eval_every` samples, and once before the first, a row
+    holds the accuracy on every test set of `tests` (default: every task's whole test
+    set; tasks learned before, e.g. in float, may be among them: `first_task` is the
+    index of `tasks[0]` in `tests`), the accuracy on the stream just learned (made
+    before each update), and per learning layer the fraction of saturated hidden
+    weights, of binary weights flipped since the previous row, and the mean |h + 0.5|.
+    """
+    if eval_every < 1:
+        raise ValueError(f"eval_every must be >= 1, got {eval_every}")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    tests = list(tests) if tests is not None else test_sets(tasks, None, rng)
+    timer = timer or common.Timer()
+    shapes = learning_shapes(rt)
     n_w = [o * i for o, i in shapes]
     prev = hidden_of(rt, shapes)
     rows: list[dict[str, Any]] = []
+    total = sum(min(samples or len(t.x_train), len(t.x_train)) * passes for t in tasks)
+    done = 0
 
     def measure(task_idx: int, seen: int, recent: float | None) -> None:
         nonlocal prev
         row: dict[str, Any] = {"task": task_idx + 1, "samples": seen, "step": int(rt.step)}
-        accs = []
-        for j, (xq, y) in enumerate(tests):
-            accs.append(100.0 * float(np.mean(rt.predict(xq) == y)))
-            row[f"acc_task{j + 1}"] = accs[-1]
+        accs = evaluate(rt, tests)
+        for j, a in enumerate(accs):
+            row[f"acc_task{j + 1}"] = a
         row["mean_acc"] = float(np.mean(accs))
         row["mean_acc_seen"] = float(np.mean(accs[: task_idx + 1]))
         row["stream_acc"] = recent if recent is not None else float("nan")
@@ -216,35 +290,37 @@ def run_device(
         row["seconds"] = timer()
         rows.append(row)
         if log:
+            eta = row["seconds"] / done * (total - done) if done else float("nan")
             common.log(f"task {task_idx + 1} +{seen}: acc " + " ".join(f"{a:.1f}" for a in accs)
                        + f"  mean {row['mean_acc']:.2f}  stream {row['stream_acc']:.1f}  sat "
                        + "/".join(f"{row[f'sat_l{k + 1}']:.2f}" for k in range(len(hid)))
                        + "  flips " + "/".join(f"{row[f'flips_l{k + 1}']:.4f}" for k in range(len(hid)))
-                       + f"  ({row['seconds']:.0f} s)")
+                       + f"  ({row['seconds']:.0f} s, ETA {eta:.0f} s)")
 
-    first = 1 if pretrain_epochs > 0 else 0
-    measure(0, 0, None)
-    for ti in range(first, len(tasks)):
-        t = tasks[ti]
-        order = np.concatenate([rng.permutation(len(t.x_train))[:samples] for _ in range(passes)])
-        xq_all = quant(t.x_train[order])
+    measure(max(first_task - 1, 0), 0, None)  # after the tasks learned before (or before task 1)
+    for k, t in enumerate(tasks):
+        ti = first_task + k
+        n = min(samples or len(t.x_train), len(t.x_train))
+        order = np.concatenate([rng.permutation(len(t.x_train))[:n] for _ in range(passes)])
+        xq_all = t.quantize(t.x_train[order])
         y_all = t.y_train[order]
         for start in range(0, len(order), eval_every):
             xq, y = xq_all[start : start + eval_every], y_all[start : start + eval_every]
             pred = rt.learn(xq, y)
+            done += len(xq)
             measure(ti, start + len(xq), 100.0 * float(np.mean(pred == y)))
     return rows
 
 
 def plot_device(csv_path: Path, png: Path, title: str) -> None:
-    """Three panels: accuracy of every task, saturated fraction per layer, flips per layer, against samples."""
+    """Three panels against samples learned on the device: accuracy of every task, saturation, flips per layer."""
     plt = common._mpl()
     rows = common.read_csv(csv_path)
     cols = common.task_columns(rows)
-    x = np.arange(len(rows))
+    x = np.array([int(r["step"]) for r in rows])
     tasks = [int(r["task"]) for r in rows]
     layers = sorted({int(c.split("_l")[1]) for c in rows[0] if c.startswith("sat_l")})
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
     for t, c in enumerate(cols):
         axes[0].plot(x, [float(r[c]) for r in rows], color=common.TASK_COLOURS[t % 10], lw=1.5, label=f"task {t + 1}")
     for k in layers:
@@ -253,20 +329,23 @@ def plot_device(csv_path: Path, png: Path, title: str) -> None:
     for ax in axes:
         for i in range(1, len(tasks)):
             if tasks[i] != tasks[i - 1]:
-                ax.axvline(i - 0.5, color="k", ls=":", lw=0.8)
-        ax.set_xlabel("measurements (every --eval-every samples)")
+                ax.axvline(x[i - 1], color="k", ls=":", lw=0.8)
+        ax.set_xlabel("samples learned on the device")
         ax.grid(alpha=0.3)
     axes[0].set_ylim(0, 100)
     axes[0].set_ylabel("test accuracy (%)")
     axes[0].legend(fontsize=6, ncol=2, loc="lower left")
-    axes[0].set_title(title, fontsize=8)
+    axes[0].set_title("test accuracy of every task", fontsize=9)
     axes[1].set_ylabel("saturated hidden weights (fraction)")
+    axes[1].set_title("hidden weights at the int8 limit", fontsize=9)
     axes[1].set_ylim(0, 1)
     axes[1].legend(fontsize=7)
     axes[2].set_ylabel("binary weights flipped since last point")
+    axes[2].set_title("flips between measurements", fontsize=9)
     axes[2].set_yscale("symlog", linthresh=1e-4)
     axes[2].set_ylim(bottom=0)
     axes[2].legend(fontsize=7)
+    fig.suptitle(common.wrap(title, 150), fontsize=8)
     fig.tight_layout()
     fig.savefig(png, dpi=80)
     plt.close(fig)
@@ -274,6 +353,9 @@ def plot_device(csv_path: Path, png: Path, title: str) -> None:
 
 def add_args(p: argparse.ArgumentParser) -> None:
     """Options of the device command."""
+    p.add_argument("--sequence", default=None,
+                   help="tasks from data sets and transforms, e.g. mnist,fashion or mnist,mnist:rot=30 "
+                        "(export/experiments/tasks.py); default: --tasks permutations of --dataset")
     p.add_argument("--dataset", default="mnist", help="base of the permuted tasks: mnist, fashion, digits")
     p.add_argument("--tasks", type=int, default=6)
     p.add_argument("--sizes", type=_ints, default=[784, 256, 256, 10])
@@ -282,9 +364,17 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pretrain-subset", type=int, default=None)
     p.add_argument("--pretrain-lr", type=float, default=0.005)
     p.add_argument("--hscale", type=int, default=5, help="E: a hidden weight h stands for (h + 0.5) 2^-E")
-    p.add_argument("--device-lr", type=float, default=0.002, help="weight units per unit of normalized error")
-    p.add_argument("--lr-mult", type=_floats, default=[1.0], help="per-layer multipliers of the device lr")
+    p.add_argument("--device-lr", type=float, default=DEFAULT_DEVICE_LR,
+                   help="weight units per unit of normalized error")
+    p.add_argument("--lr-mult", type=_floats, default=None,
+                   help=f"per-layer multipliers of the device lr (default: export's rule, 1 for an int8 "
+                        f"layer 0, {DEFAULT_BIT_LR_MULT:g} for bit-input layers)")
     p.add_argument("--meta", type=_floats, default=[1.35], help="m of the device's table, one or per layer")
+    p.add_argument("--meta-floor", type=float, default=DEFAULT_META_FLOOR,
+                   help="least fraction of an inward step the metaplastic table lets through")
+    p.add_argument("--consolidate", type=_floats, default=[DEFAULT_CONSOLIDATE],
+                   help="scale the pretrained int8 hidden weights away from zero by this factor at export "
+                        "(one or per layer)")
     p.add_argument("--rms-shift", type=int, default=7)
     p.add_argument("--samples", type=int, default=10000, help="training samples per task streamed to the device")
     p.add_argument("--passes", type=int, default=1, help="times each sample is seen")
@@ -295,36 +385,70 @@ def add_args(p: argparse.ArgumentParser) -> None:
                         "then the device learns from the rest (task 2 = the stream; same test set)")
     p.add_argument("--runtime", choices=["c", "reference"], default="c")
     p.add_argument("--perm-seed", type=int, default=0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_ints, default=[0], help="pretraining seed(s), e.g. 0,1,2: one run each")
+    p.add_argument("--device-seed", type=int, default=None,
+                   help="seed of the stream order, test subsets and device random numbers (default: --seed)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", default=str(common.DEFAULT_OUT))
     p.add_argument("--name", default=None)
 
 
-def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Run the device experiment, write CSV, JSON and PNG."""
-    common.set_threads(args.threads)
+def build_tasks(args: argparse.Namespace, seed: int) -> list[datasets.Dataset]:
+    """The task sequence the options describe."""
+    if args.sequence:
+        return parse_sequence(args.sequence)
     if args.stream_pretrain:
-        tasks = stream_split(args.dataset, args.stream_pretrain, args.seed)
-    else:
-        tasks = permuted_tasks(args.dataset, args.tasks, args.perm_seed)
-    rows = run_device(tasks, args.sizes, args.pretrain_epochs, args.pretrain_meta, args.hscale, args.device_lr,
-                      args.lr_mult, args.meta, args.rms_shift, args.samples, args.passes, args.eval_every,
-                      args.test_subset or None, args.runtime, args.seed, Path(args.out) / "cache",
-                      args.pretrain_subset, args.pretrain_lr)
+        return stream_split(args.dataset, args.stream_pretrain, seed)
+    return permuted_tasks(args.dataset, args.tasks, args.perm_seed)
+
+
+def run_name(args: argparse.Namespace) -> str:
+    """The file name of a run (without seed) from its options."""
+    if args.name:
+        return args.name
     meta = "-".join(f"{m:g}" for m in args.meta)
-    lrm = "-".join(f"{m:g}" for m in args.lr_mult)
-    seq = f"stream{args.dataset}{args.stream_pretrain}" if args.stream_pretrain else f"p{args.dataset}{args.tasks}"
-    name = args.name or (f"device_{seq}_{'-'.join(map(str, args.sizes))}_m{meta}_lr{args.device_lr:g}"
-                         f"x{lrm}_E{args.hscale}_n{args.samples}x{args.passes}_pre{args.pretrain_epochs}_s{args.seed}")
-    csv_path = common.out_path(args.out, name, "csv")
-    common.write_csv(csv_path, rows)
-    plot_device(csv_path, common.out_path(args.out, name, "png"),
-                f"device ({args.runtime}) {'-'.join(map(str, args.sizes))}, m={meta}, lr={args.device_lr:g}x{lrm}, E={args.hscale}")
-    final = rows[-1]
-    summary = {"name": name, "command": common.command_line(argv),
-               "final": {k: v for k, v in final.items() if k.startswith(("acc_task", "mean_acc", "sat_l"))},
-               "seconds": final["seconds"], "settings": {k: v for k, v in vars(args).items() if k != "func"}}
+    lrm = "-".join(f"{m:g}" for m in args.lr_mult) if args.lr_mult else "rule"
+    if args.sequence:
+        seq = "".join(c if c.isalnum() else "-" for c in args.sequence)[:60]
+    elif args.stream_pretrain:
+        seq = f"stream{args.dataset}{args.stream_pretrain}"
+    else:
+        seq = f"p{args.dataset}{args.tasks}"
+    extra = (f"_floor{args.meta_floor:g}" if args.meta_floor != DEFAULT_META_FLOOR else "") + \
+            (f"_c{'-'.join(f'{c:g}' for c in args.consolidate)}" if args.consolidate != [DEFAULT_CONSOLIDATE] else "")
+    return (f"device_{seq}_{'-'.join(map(str, args.sizes))}_m{meta}_lr{args.device_lr:g}x{lrm}{extra}"
+            f"_E{args.hscale}_n{args.samples}x{args.passes}_pre{args.pretrain_epochs}")
+
+
+def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the device experiment for every seed; write CSV and PNG per seed, metrics JSON and CSV."""
+    common.set_threads(args.threads)
+    name = run_name(args)
+    per_seed, finals = [], []
+    for seed in args.seed:
+        tasks = build_tasks(args, seed)
+        rows = run_device(tasks, args.sizes, args.pretrain_epochs, args.pretrain_meta, args.hscale, args.device_lr,
+                          args.lr_mult, args.meta, args.rms_shift, args.samples, args.passes, args.eval_every,
+                          args.test_subset or None, args.runtime, seed, Path(args.out) / "cache",
+                          args.pretrain_subset, args.pretrain_lr, meta_floor=args.meta_floor,
+                          consolidate=args.consolidate, device_seed=args.device_seed)
+        csv_path = common.out_path(args.out, f"{name}_s{seed}", "csv")
+        common.write_csv(csv_path, rows)
+        plot_device(csv_path, common.out_path(args.out, f"{name}_s{seed}", "png"),
+                    f"{name} seed {seed} ({args.runtime} runtime)")
+        per_seed.append({"seed": seed, **cl_metrics(accuracy_matrix(rows))})
+        finals.append({k: v for k, v in rows[-1].items() if k.startswith(("acc_task", "mean_acc", "sat_l"))})
+        common.log(f"{name} seed {seed}: average accuracy {per_seed[-1]['avg_acc']:.2f}, first task "
+                   f"{per_seed[-1]['first_task']:.1f}, BWT {per_seed[-1]['bwt']:.1f} -> {csv_path}")
+    summary = {"name": name, "command": common.command_line(argv), "tasks": [t.name for t in tasks],
+               "metrics": over_seeds([{k: v for k, v in m.items() if k != "seed"} for m in per_seed]),
+               "per_seed": per_seed, "final": finals[-1], "finals": finals,
+               "settings": {k: v for k, v in vars(args).items() if k != "func"}}
     common.write_json(common.out_path(args.out, name, "json"), summary)
-    common.log(f"{name}: final mean {final['mean_acc']:.2f} -> {csv_path}")
+    common.write_csv(common.out_path(args.out, f"{name}_metrics", "csv"),
+                     [{k: (";".join(f"{x:.2f}" for x in v) if isinstance(v, list) else v) for k, v in m.items()}
+                      for m in per_seed])
+    m = summary["metrics"]
+    common.log(f"{name}: over {len(args.seed)} seed(s): average accuracy {pm(m['avg_acc'])}, "
+               f"first task {pm(m['first_task'])}, BWT {pm(m['bwt'])}")
     return summary

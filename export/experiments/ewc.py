@@ -15,11 +15,15 @@ sum_i (delta_i x_i^T)^2 = (delta^2)^T (x^2). BatchNorm runs on fixed statistics
 for that pass (samples independent): its running statistics, or (when the model
 keeps none, the paper's per-task BatchNorm) statistics measured on the task's data.
 
-Deviation from the authors' code, on purpose: their penalty compares the binary
-weights sign(Wh) of the forward pass with the stored hidden weights Wh*, which
-pulls every consolidated hidden weight toward |Wh*| even when its sign never
-changes; here the penalty is on the hidden weights themselves, the quantity the
-optimizer updates (the textbook EWC).
+Anchors (`anchor`). "binary", the default, is the authors' comparison
+(Laborieux-Axel/SynapticMetaplasticityBNN, `EWC_loss` and `estimate_fisher`): their
+stored parameters are taken after the Fisher pass, when the layers hold the binary
+weights sign(Wh*), and the penalty is computed in the forward pass on sign(Wh),
+its gradient reaching Wh straight through: `F (sign(Wh) - sign(Wh*))^2`, which
+acts only on weights whose sign changed. "hidden" (a labelled variant, the
+textbook EWC) anchors the hidden weights themselves, `F (Wh - Wh*)^2`, which also
+pulls every consolidated hidden weight back toward |Wh*| when its sign never
+changes.
 """
 
 from __future__ import annotations
@@ -92,9 +96,12 @@ def fisher_diagonal(model: MetaBNN, x: torch.Tensor, y: torch.Tensor, batch: int
 class EWC:
     """The EWC penalty over all consolidated tasks."""
 
-    def __init__(self, lam: float = 5000.0, samples: int = 5000) -> None:
+    def __init__(self, lam: float = 5000.0, samples: int = 5000, anchor: str = "binary") -> None:
+        if anchor not in ("binary", "hidden"):
+            raise ValueError(f"EWC anchor must be binary or hidden, got {anchor!r}")
         self.lam = float(lam)
         self.samples = int(samples)
+        self.anchor = anchor
         self.fishers: list[list[torch.Tensor]] = []
         self.anchors: list[list[torch.Tensor]] = []
 
@@ -102,14 +109,20 @@ class EWC:
         """Store Fisher and hidden weights after a task (from `samples` random samples of its training set)."""
         idx = torch.randperm(len(x), generator=generator)[: self.samples]
         self.fishers.append(fisher_diagonal(model, x[idx], y[idx]))
-        self.anchors.append([w.detach().clone() for w in model.hidden_weights()])
+        self.anchors.append([self._anchored(w).detach().clone() for w in model.hidden_weights()])
+
+    def _anchored(self, w: torch.Tensor) -> torch.Tensor:
+        """The quantity the penalty compares: sign(w) with a straight-through gradient, or w."""
+        if self.anchor == "hidden":
+            return w
+        return w + (torch.where(w >= 0, 1.0, -1.0) - w).detach()
 
     def penalty(self, model: MetaBNN) -> torch.Tensor:
-        """lambda / 2 * sum F (Wh - Wh*)^2 (0 before the first consolidation)."""
+        """lambda / 2 * sum F (a(Wh) - a(Wh*))^2, a = sign or identity (0 before the first consolidation)."""
         if not self.fishers:
             return torch.zeros(())
         total = torch.zeros(())
         for fish, anchor in zip(self.fishers, self.anchors):
             for f, a, w in zip(fish, anchor, model.hidden_weights()):
-                total = total + (f * (w - a) ** 2).sum()
+                total = total + (f * (self._anchored(w) - a) ** 2).sum()
         return 0.5 * self.lam * total

@@ -49,12 +49,22 @@
 #define MBNN_TABLE_ENTRIES 16u
 
 
-/* asr(x, k) = floor(x / 2^k), without shifting a negative signed value (which
- * C99 leaves to the implementation): for x < 0, floor(x / 2^k) =
- * -(floor((-x - 1) / 2^k)) - 1, and -x - 1 >= 0. Compilers turn this into one
- * arithmetic shift. k is 0 .. 31. */
+/* asr(x, k) = floor(x / 2^k). C99 leaves the shift of a negative signed
+ * value to the implementation; GCC and clang define it as the arithmetic
+ * shift (GCC manual, "Integers implementation"), so with them it is x >> k
+ * (one instruction; the portable form below costs gcc 12 two to four on
+ * Cortex-M, with a branch). Elsewhere: for x < 0, floor(x / 2^k) =
+ * -(floor((-x - 1) / 2^k)) - 1, and -x - 1 >= 0. k is 0 .. 31. */
+#if defined(__GNUC__)
+#define MBNN_ASR_NATIVE 1
+#else
+#define MBNN_ASR_NATIVE 0
+#endif
 static inline int32_t mbnn_asr32(int32_t x, unsigned k)
 {
+    if (MBNN_ASR_NATIVE) {
+        return x >> k;
+    }
     if (x >= 0) {
         return (int32_t)((uint32_t)x >> k);
     }
@@ -64,6 +74,9 @@ static inline int32_t mbnn_asr32(int32_t x, unsigned k)
 /* The same for 64-bit values; k is 0 .. 63. */
 static inline int64_t mbnn_asr64(int64_t x, unsigned k)
 {
+    if (MBNN_ASR_NATIVE) {
+        return x >> k;
+    }
     if (x >= 0) {
         return (int64_t)((uint64_t)x >> k);
     }

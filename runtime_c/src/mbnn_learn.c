@@ -9,6 +9,7 @@
 
 #include "mbnn_internal.h"
 
+
 #define MBNN_ONE_Q15 32768
 #define MBNN_DELTA_MAX 32767
 #define MBNN_NORM_MAX 4096
@@ -118,11 +119,23 @@ static void mbnn_propagate(const mbnn_model *model, uint32_t l, const int32_t *d
     }
 }
 
+/* clamp(x, -128, 127): one SSAT where the core has it (the builtin behind
+ * ACLE's __ssat, in GCC and clang; gcc 12 does not always find SSAT in the
+ * compare-and-select form, and arm_acle.h's macro trips -Wconversion). */
+static MBNN_ALWAYS_INLINE int32_t mbnn_sat8(int32_t x)
+{
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__)
+    return (int32_t)__builtin_arm_ssat(x, 8); /* gcc 12 declares it unsigned */
+#else
+    return mbnn_clamp32(x, -128, 127);
+#endif
+}
+
 /* One proposed change D != 0 (Q16 hidden-weight steps) to hidden weight j
- * of a row (ARITHMETIC.md step 6), with random number index idx: metaplastic
- * damping toward zero, stochastic rounding, clamp; the binary weight's bit
- * is flipped with the sign. Inlined into the loops of mbnn_update (no call
- * per weight).
+ * of a row (ARITHMETIC.md step 6), with its random number rand16 (0..65535):
+ * metaplastic damping toward zero, stochastic rounding, clamp; the binary
+ * weight's bit is flipped with the sign. Inlined into the loops of
+ * mbnn_update (no call per weight).
  *
  * The damping asr(D * meta[k], 15): meta[k] <= 32768 (checked at init), so
  * when |D| <= 65535 the product is at most 65535 * 32768 = 2^31 - 32768 and
@@ -130,10 +143,10 @@ static void mbnn_propagate(const mbnn_model *model, uint32_t l, const int32_t *d
  * 64 bits. Both give the same value.
  *
  * Stochastic rounding: D = 65536 iq + f with f = D mod 2^16 in 0..65535; the
- * weight moves by iq, plus 1 when (mix32(key + idx) >> 16) < f (never when
- * f = 0, as the reference's f != 0 test). */
+ * weight moves by iq, plus 1 when rand16 < f (never when f = 0, as the
+ * reference's f != 0 test). */
 static MBNN_ALWAYS_INLINE void mbnn_apply(int8_t *h, uint32_t *row, uint32_t j, int32_t D,
-                                          const uint16_t *meta, uint32_t idx, int narrow)
+                                          const uint16_t *meta, uint32_t rand16, int narrow)
 {
     int32_t old = h[j], nh;
 
@@ -149,10 +162,10 @@ static MBNN_ALWAYS_INLINE void mbnn_apply(int8_t *h, uint32_t *row, uint32_t j, 
         }
     }
     nh = old + mbnn_asr32(D, 16);
-    if ((mbnn_i_mix32(idx) >> 16) < ((uint32_t)D & 0xFFFFu)) {
+    if (rand16 < ((uint32_t)D & 0xFFFFu)) {
         nh += 1;
     }
-    nh = mbnn_clamp32(nh, -128, 127);
+    nh = mbnn_sat8(nh);
     h[j] = (int8_t)nh;
     if ((nh < 0) != (old < 0)) {
         row[j / 32u] ^= 1u << (j % 32u);
@@ -162,33 +175,73 @@ static MBNN_ALWAYS_INLINE void mbnn_apply(int8_t *h, uint32_t *row, uint32_t j, 
 /* The metaplastic update of layer l with the error delta at its neurons.
  * Input: the int8 features q (layer 0 with int8 input) or the bits u.
  * Neurons with a zero error (or a zero step) and int8 inputs equal to the
- * zero point (D = 0) are skipped: they change nothing. */
+ * zero point (D = 0) are skipped: they change nothing. A row's weights are
+ * numbered g0 + j; the loops go by pairs (g even, g + 1) so that one draw
+ * serves both, with a lone first weight when g0 is odd and a lone last one. */
 /* One row of a layer with bit input u: D = -step where the input bit is 1,
- * else +step. narrow is a constant where this is inlined. */
+ * else +step. The loop goes word by word of u (h, row advanced per word, so
+ * the bit index b is < 32), by pairs of inputs (b even, b + 1); pw holds
+ * their two rand16, low half first. With g0 even
+ * that is one draw, mix(key + (g0 + j) / 2) (j = 32 k + b); with g0 odd
+ * (odd = 1) weight j takes the high half of the previous draw and j + 1 the
+ * low half of mix(key + (g0 + j + 1) / 2), kept for the next pair. odd and narrow are
+ * constants where this is inlined. */
 static MBNN_ALWAYS_INLINE void mbnn_update_row_bits(int8_t *h, uint32_t *row, const uint32_t *u,
                                                     uint32_t n_in, int32_t step, const uint16_t *meta,
-                                                    uint32_t idx, int narrow)
+                                                    uint32_t key, uint32_t g0, int odd, int narrow)
 {
-    uint32_t k, b, words = mbnn_words(n_in);
-    for (k = 0; k < words; k++) {
-        uint32_t uw = u[k], n = n_in - 32u * k < 32u ? n_in - 32u * k : 32u;
-        for (b = 0; b < n; b++, uw >>= 1) {
-            mbnn_apply(h, row, 32u * k + b, (uw & 1u) ? -step : step, meta, idx + 32u * k + b, narrow);
+    uint32_t k, words = mbnn_words(n_in), c = key + ((g0 + 1u) >> 1);
+    uint32_t prev = odd ? mbnn_i_mix32(c - 1u) : 0u;
+
+    for (k = 0; k < words; k++, h += 32, row++) {
+        uint32_t b, uw = u[k], nb = n_in - 32u * k < 32u ? n_in - 32u * k : 32u;
+        for (b = 0; b + 1u < nb; b += 2u, c++, uw >>= 2) {
+            uint32_t w = mbnn_i_mix32(c), pw = odd ? (prev >> 16) | (w << 16) : w;
+            prev = w;
+            mbnn_apply(h, row, b, (uw & 1u) ? -step : step, meta, pw & 0xFFFFu, narrow);
+            mbnn_apply(h, row, b + 1u, (uw & 2u) ? -step : step, meta, pw >> 16, narrow);
+        }
+        if (b < nb) { /* the last weight of a row of odd length */
+            mbnn_apply(h, row, b, (uw & 1u) ? -step : step, meta, odd ? prev >> 16 : mbnn_i_mix32(c) & 0xFFFFu,
+                       narrow);
         }
     }
 }
 
 /* One row of the first layer with int8 input q: D = step7 * (q_j - zp),
- * nothing where q_j = zp. */
+ * nothing where q_j = zp (no draw where both weights of a pair are skipped). */
 static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, uint32_t *row, const int8_t *q, int32_t zp,
                                                     uint32_t n_in, int32_t step7, const uint16_t *meta,
-                                                    uint32_t idx, int narrow)
+                                                    uint32_t key, uint32_t g0, int narrow)
 {
-    uint32_t j;
-    for (j = 0; j < n_in; j++) {
-        int32_t x = (int32_t)q[j] - zp;
+    uint32_t j = 0, c = key + ((g0 + 1u) >> 1); /* the draw of the first even g0 + j */
+    int32_t x;
+    if ((g0 & 1u) != 0u) {
+        x = (int32_t)q[0] - zp;
         if (x != 0) {
-            mbnn_apply(h, row, j, step7 * x, meta, idx + j, narrow);
+            mbnn_apply(h, row, 0, step7 * x, meta, mbnn_i_mix32(c - 1u) >> 16, narrow);
+        }
+        j = 1;
+    }
+    for (; j + 1u < n_in; j += 2u, c++) {
+        int32_t x1 = (int32_t)q[j + 1u] - zp;
+        uint32_t r;
+        x = (int32_t)q[j] - zp;
+        if ((x | x1) == 0) {
+            continue;
+        }
+        r = mbnn_i_mix32(c);
+        if (x != 0) {
+            mbnn_apply(h, row, j, step7 * x, meta, r & 0xFFFFu, narrow);
+        }
+        if (x1 != 0) {
+            mbnn_apply(h, row, j + 1u, step7 * x1, meta, r >> 16, narrow);
+        }
+    }
+    if (j < n_in) {
+        x = (int32_t)q[j] - zp;
+        if (x != 0) {
+            mbnn_apply(h, row, j, step7 * x, meta, mbnn_i_mix32(c) & 0xFFFFu, narrow);
         }
     }
 }
@@ -207,7 +260,7 @@ static void mbnn_update(const mbnn_model *model, uint32_t l, const int32_t *delt
         uint32_t r = L->rms[i];
         int8_t *h = L->hidden + (size_t)i * n_in;
         uint32_t *row = L->bits_rw + (size_t)i * L->words;
-        uint32_t idx = key + L->base + i * (uint32_t)n_in;
+        uint32_t g0 = L->base + i * (uint32_t)n_in;
         int32_t n, step;
 
         /* Running mean square; the first non-zero error starts it. */
@@ -231,14 +284,20 @@ static void mbnn_update(const mbnn_model *model, uint32_t l, const int32_t *delt
             /* D = step7 * x_j with |x_j| = |q_j - zp| <= 255. */
             int32_t step7 = mbnn_asr32(step, 7);
             if (step7 >= -257 && step7 <= 257) {
-                mbnn_update_row_int8(h, row, q, zp, n_in, step7, L->meta, idx, 1);
+                mbnn_update_row_int8(h, row, q, zp, n_in, step7, L->meta, key, g0, 1);
             } else {
-                mbnn_update_row_int8(h, row, q, zp, n_in, step7, L->meta, idx, 0);
+                mbnn_update_row_int8(h, row, q, zp, n_in, step7, L->meta, key, g0, 0);
             }
         } else if (step >= -65535 && step <= 65535) {
-            mbnn_update_row_bits(h, row, u, n_in, step, L->meta, idx, 1);
+            if ((g0 & 1u) != 0u) {
+                mbnn_update_row_bits(h, row, u, n_in, step, L->meta, key, g0, 1, 1);
+            } else {
+                mbnn_update_row_bits(h, row, u, n_in, step, L->meta, key, g0, 0, 1);
+            }
+        } else if ((g0 & 1u) != 0u) {
+            mbnn_update_row_bits(h, row, u, n_in, step, L->meta, key, g0, 1, 0);
         } else {
-            mbnn_update_row_bits(h, row, u, n_in, step, L->meta, idx, 0);
+            mbnn_update_row_bits(h, row, u, n_in, step, L->meta, key, g0, 0, 0);
         }
     }
 }

@@ -4,8 +4,8 @@
  * - Arduino-ESP32 (flash_preferences.cpp): the Preferences (NVS) namespace
  *   "mbnn", one key per 1 KiB block, NOR rules kept in software.
  * Returns the flash, or NULL when there is none (the learner then runs
- * without saving). Kept out of learner_config.h's way: the model header names
- * its array mbnn_model, as mbnn.h names its type.
+ * without saving). It declares struct mbnn_flash only, so that it does not
+ * need mbnn.h.
  */
 #ifndef FLASH_STORE_H
 #define FLASH_STORE_H
