@@ -146,3 +146,18 @@ def test_motion_stream_example_reduced(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "40 windows learned" in done.stdout and "board == host: yes" in done.stdout
     assert out.stat().st_size > 10_000
+
+
+def test_shipped_demo_header_is_current() -> None:
+    """The committed demo header (targets/esp32/include/model.h, used by the
+    examples and the firmware) equals what the exporter writes for its blob
+    today: its arena macros come from the runtime's own size query, so a
+    runtime change that moves the arena must regenerate it."""
+    from export.header import make_header
+
+    text = (MODEL_DIR / "model.h").read_text()
+    body = text[text.index("{", text.index("model_mbnn[")) + 1:]
+    blob = bytes(int(v, 16) for v in re.findall(r"0x([0-9a-fA-F]{2})", body[:body.index("}")]))
+    comment = text.splitlines()[0][3:].split(":")[0]
+    assert text == make_header(blob, "model_mbnn", comment), (
+        "targets/esp32/include/model.h is stale: regenerate it with export.header.make_header")
