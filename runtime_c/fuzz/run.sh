@@ -9,7 +9,7 @@ build=$1 seconds=$2
 status=0
 mkdir -p "$build/fuzz/findings"
 for name in blob state store learn; do
-    work="$build/fuzz/work/$name"
+    work="$build/fuzz/grown/$name"  # the corpus this run grows
     log="$build/fuzz/$name.log"
     mkdir -p "$work"
     "$build/fuzz/fuzz_$name" "$work" "$build/fuzz/corpus/$name" -max_total_time="$seconds" \
