@@ -8,6 +8,9 @@ learn (errors flow through a layer that does not learn):
 
 - "int8": 50 int8 features -> 33 -> 24 (frozen) -> 10 classes
 - "bits": 70 features binarized by sign -> 40 -> 10 classes
+- "conv": a 1-D sensor-sized conv net (format version 2), int8 windows of
+  3 channels x 24 samples -> conv1d 8 k5 pad 2 pool 2 -> conv1d 12 k3 pad 1
+  pool 2 -> flatten 72 -> 6 classes, every layer learning
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ from targets.stream import Stream
 SHAPES = {
     "int8": (KIND_INT8, [50, 33, 24, 10], [True, False, True]),
     "bits": (KIND_BITS, [70, 40, 10], [True, True]),
+    "conv": (KIND_INT8, [72, 6], [True, True, True]),
+}
+# The conv layers in front of the dense ones, per shape: (input map, [(op, channels, kernel, pad, pool)]).
+CONVS = {
+    "conv": ((3, 1, 24), [("conv1d", 8, (1, 5), (0, 2), 2), ("conv1d", 12, (1, 3), (0, 1), 2)]),
 }
 
 
@@ -37,12 +45,21 @@ def random_blob(kind: str = "int8", seed: int = 0, sizes: list[int] | None = Non
     rng = np.random.default_rng(seed)
     frac = 12
     layers = []
-    for idx in range(len(sizes) - 1):
-        n_in, n_out = sizes[idx], sizes[idx + 1]
+    shape, convs = CONVS.get(kind, (None, []))
+    n_layers = len(convs) + len(sizes) - 1
+    for idx in range(n_layers):
         lkind = input_kind if idx == 0 else KIND_BITS
-        hidden = np.clip(rng.normal(0, 12, (n_out, n_in)).round(), -128, 127).astype(np.int8)
+        geometry: dict = {}
+        if idx < len(convs):  # conv layers: lr per position, their step sums over the positions
+            op, channels, kernel, pad, pool = convs[idx]
+            geometry = {"op": op, "in_shape": shape, "kernel": kernel, "pad": pad, "pool": pool}
+            wshape: tuple[int, ...] = (channels, shape[0], *kernel)
+        else:
+            wshape = (sizes[idx - len(convs) + 1], sizes[idx - len(convs)])
+        n_out, n_in = wshape[0], int(np.prod(wshape[1:]))
+        hidden = np.clip(rng.normal(0, 12, wshape).round(), -128, 127).astype(np.int8)
         spread = math.sqrt(n_in) * (70 if lkind == KIND_INT8 else 1)
-        if idx < len(sizes) - 2:
+        if idx < n_layers - 1:
             threshold = rng.normal(0, spread * 0.3, n_out).round()
             width = np.abs(rng.normal(spread, spread * 0.3, n_out)).round()
             params = (threshold, threshold - width, threshold + width)
@@ -52,17 +69,20 @@ def random_blob(kind: str = "int8", seed: int = 0, sizes: list[int] | None = Non
             params = ((one * 2 / spread * rng.uniform(0.5, 1, n_out)).round(),
                       (one * rng.uniform(-0.5, 0.5, n_out)).round())
             gscale = rng.integers(16384, 32768, n_out)
-        layers.append(LayerSpec(
+        layer = LayerSpec(
             bits=(hidden < 0).astype(np.uint8),
             params=tuple(np.asarray(p, dtype=np.int64) for p in params),
             gscale=gscale,
             input_kind=lkind,
             hidden=hidden if learns[idx] else None,
             meta=meta_table(1.35, 4) if learns[idx] else None,
-            lr_q16=(3 << 16) if learns[idx] else 0,
+            lr_q16=((3 << 16) // (8 if geometry else 1)) if learns[idx] else 0,
             hscale_log2=4,
             bwd_shift=2,
-        ))
+            **geometry,
+        )
+        layers.append(layer)
+        shape = layer.out_shape() if geometry else None
     return write_blob(BlobSpec(layers, input_zero_point=0 if kind == "int8" else 0,
                                out_frac_bits=frac, rms_shift=6, seed=int(rng.integers(0, 2**32))))
 
