@@ -34,6 +34,16 @@ CONVS = {
 }
 
 
+def shape_name(kind: str) -> str:
+    """The layers of a shape in a few characters: "50-33-24-10", or for a conv
+    shape "3x1x24 c8k5p2 c12k3p2 72-6" (channels, kernel width, pool)."""
+    if kind not in CONVS:
+        return "-".join(map(str, SHAPES[kind][1]))
+    (c, h, w), convs = CONVS[kind]
+    parts = [f"c{ch}k{k[1]}p{pool}" for _, ch, k, _, pool in convs]
+    return f"{c}x{h}x{w} " + " ".join(parts) + " " + "-".join(map(str, SHAPES[kind][1]))
+
+
 def random_blob(kind: str = "int8", seed: int = 0, sizes: list[int] | None = None,
                 learns: list[bool] | None = None) -> bytes:
     """A .mbnn blob with random weights and constants that make learning active:

@@ -91,14 +91,9 @@ typedef struct {
     uint16_t n_in, n_out;
     uint16_t words; /* u32 words per row (conv: kh * kw * wc) */
     uint8_t op;     /* 0 dense, 1 conv1d, 2 conv2d (format version 2) */
-    uint8_t kh, kw, sh, sw, ph, pw; /* conv kernel, stride, zero padding */
-    uint8_t pool_h, pool_w;         /* conv max pooling window (1, 1: none) */
-    uint16_t wc;                    /* conv: u32 words per pixel of the input map */
+    uint8_t kh, kw, sh, sw, ph, pw; /* conv kernel, stride, zero padding (dense: 1, 1, 1, 1, 0, 0) */
+    uint8_t pool;                   /* conv max pooling P (1: none) */
     uint16_t in_c, in_h, in_w;      /* input map (dense: n_in, 1, 1 unless after a conv) */
-    uint16_t conv_h, conv_w;        /* conv output before pooling */
-    uint16_t out_h, out_w;          /* output map (after pooling; dense: 1, 1) */
-    uint32_t in_words;              /* u32 words of the packed input map */
-    uint32_t out_stride;            /* bits per pixel of the packed output map */
     uint32_t lr_q16;
     uint32_t base; /* index of weight (0, 0) in the generator's numbering */
     const uint32_t *bits;  /* blob bits, or arena copy when learning */

@@ -6,11 +6,11 @@
  * weights summed over positions.
  *
  * Maps: the input map of a conv layer is packed per pixel in whole words
- * (pixel (y, x) is L->wc words at (y * W + x) * wc, channel c at bit c % 32 of
+ * (pixel (y, x) is wc = ceil(in_c / 32) words at (y * W + x) * wc, channel c at bit c % 32 of
  * word c / 32), a row of kernel weights the same way per tap, so a tap is wc
  * whole-word XOR-popcounts; the padding bits of a pixel are 0 in the map and
- * masked in the weights. The output map is written with L->out_stride bits per
- * pixel (the next layer's packing). No im2col and no buffer beyond the maps:
+ * masked in the weights. The output map is written with out_stride bits per
+ * pixel (the next layer's packing, mbnn_i_out_stride). No im2col and no buffer beyond the maps:
  * each output is computed from the input map in place. Errors, window bits
  * and pooling positions of a conv layer's outputs are indexed compactly,
  * e = (py * out_w + px) * n_out + o.
@@ -41,7 +41,7 @@ static void mbnn_conv_taps(const mbnn_layer *L, uint32_t oy, uint32_t ox, int32_
 static int32_t mbnn_conv_at(const mbnn_layer *L, const uint32_t *row, const uint32_t *u, const int8_t *q,
                             int32_t zp, uint32_t oy, uint32_t ox)
 {
-    uint32_t ky, kx, ky0, ky1, kx0, kx1, k, c, wc = L->wc, pop = 0, taps = 0;
+    uint32_t ky, kx, ky0, ky1, kx0, kx1, k, c, wc = mbnn_i_wc(L), pop = 0, taps = 0;
     uint32_t mask = mbnn_last_mask(L->in_c);
     int32_t y0, x0, a = 0;
 
@@ -75,26 +75,27 @@ static int32_t mbnn_conv_at(const mbnn_layer *L, const uint32_t *row, const uint
 
 void mbnn_i_conv_pack_input(const mbnn_layer *L, const int8_t *q, uint32_t *u)
 {
-    uint32_t c, p, n_pix = (uint32_t)L->in_h * L->in_w;
+    uint32_t c, p, n_pix = (uint32_t)L->in_h * L->in_w, wc = mbnn_i_wc(L);
 
-    memset(u, 0, 4u * (size_t)L->in_words);
+    memset(u, 0, 4u * (size_t)mbnn_i_in_words(L));
     for (c = 0; c < L->in_c; c++) {
         for (p = 0; p < n_pix; p++) {
             if (q[(size_t)c * n_pix + p] < 0) {
-                u[(size_t)p * L->wc + c / 32u] |= 1u << (c % 32u);
+                u[(size_t)p * wc + c / 32u] |= 1u << (c % 32u);
             }
         }
     }
 }
 
 void mbnn_i_conv_forward(const mbnn_layer *L, const int8_t *q, int32_t zp, const uint32_t *u, uint32_t *out,
-                         uint32_t *win, uint8_t *arg)
+                         uint32_t out_stride, uint32_t *win, uint8_t *arg)
 {
-    uint32_t py, px, o, dy, dx;
+    uint32_t py, px, o, dy, dx, pool_h = mbnn_i_pool_h(L), pool_w = L->pool;
+    uint32_t out_h = mbnn_i_out_h(L), out_w = mbnn_i_out_w(L);
 
-    for (py = 0; py < L->out_h; py++) {
-        for (px = 0; px < L->out_w; px++) {
-            uint32_t pix = py * L->out_w + px;
+    for (py = 0; py < out_h; py++) {
+        for (px = 0; px < out_w; px++) {
+            uint32_t pix = py * out_w + px;
             for (o = 0; o < L->n_out; o++) {
                 const uint32_t *row = L->bits + (size_t)o * L->words;
                 uint32_t e = pix * L->n_out + o, best = 0, found = 0, bit;
@@ -102,12 +103,12 @@ void mbnn_i_conv_forward(const mbnn_layer *L, const int8_t *q, int32_t zp, const
                 /* The pooled output is +1 (bit 0) when any position of the
                  * window is; the first such position (row-major) is kept
                  * for learning, position 0 when there is none. */
-                for (dy = 0; dy < L->pool_h && !found; dy++) {
-                    for (dx = 0; dx < L->pool_w && !found; dx++) {
-                        int32_t a = mbnn_conv_at(L, row, u, q, zp, py * L->pool_h + dy, px * L->pool_w + dx);
+                for (dy = 0; dy < pool_h && !found; dy++) {
+                    for (dx = 0; dx < pool_w && !found; dx++) {
+                        int32_t a = mbnn_conv_at(L, row, u, q, zp, py * pool_h + dy, px * pool_w + dx);
                         if (a >= L->p0[o]) {
                             found = 1u;
-                            best = dy * L->pool_w + dx;
+                            best = dy * pool_w + dx;
                             a_best = a;
                         } else if (dy == 0u && dx == 0u) {
                             a_best = a;
@@ -115,7 +116,7 @@ void mbnn_i_conv_forward(const mbnn_layer *L, const int8_t *q, int32_t zp, const
                     }
                 }
                 if (!found) {
-                    bit = pix * L->out_stride + o;
+                    bit = pix * out_stride + o;
                     out[bit / 32u] |= 1u << (bit % 32u);
                 }
                 if (win != NULL && L->p1[o] <= a_best && a_best <= L->p2[o]) {
@@ -134,19 +135,19 @@ static void mbnn_conv_pos(const mbnn_layer *L, const uint8_t *arg, uint32_t e, u
                           uint32_t *oy, uint32_t *ox)
 {
     uint32_t a = arg != NULL ? arg[e] : 0u;
-    *oy = py * L->pool_h + a / L->pool_w;
-    *ox = px * L->pool_w + a % L->pool_w;
+    *oy = py * mbnn_i_pool_h(L) + a / L->pool;
+    *ox = px * L->pool + a % L->pool;
 }
 
 void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint8_t *arg, int32_t *g)
 {
-    uint32_t py, px, o, ky, kx, c;
+    uint32_t py, px, o, ky, kx, c, wc = mbnn_i_wc(L), out_h = mbnn_i_out_h(L), out_w = mbnn_i_out_w(L);
 
     memset(g, 0, 4u * (size_t)L->in_c * L->in_h * L->in_w);
-    for (py = 0; py < L->out_h; py++) {
-        for (px = 0; px < L->out_w; px++) {
+    for (py = 0; py < out_h; py++) {
+        for (px = 0; px < out_w; px++) {
             for (o = 0; o < L->n_out; o++) {
-                uint32_t e = (py * L->out_w + px) * L->n_out + o, oy, ox, ky0, ky1, kx0, kx1;
+                uint32_t e = (py * out_w + px) * L->n_out + o, oy, ox, ky0, ky1, kx0, kx1;
                 int32_t d = delta[e], y0, x0;
                 const uint32_t *row = L->bits + (size_t)o * L->words;
                 if (d == 0) {
@@ -156,7 +157,7 @@ void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint
                 mbnn_conv_taps(L, oy, ox, &y0, &x0, &ky0, &ky1, &kx0, &kx1);
                 for (ky = ky0; ky < ky1; ky++) {
                     for (kx = kx0; kx < kx1; kx++) {
-                        const uint32_t *w = row + (ky * L->kw + kx) * L->wc;
+                        const uint32_t *w = row + (ky * L->kw + kx) * wc;
                         int32_t *acc = g + ((size_t)(y0 + (int32_t)ky) * L->in_w + (uint32_t)(x0 + (int32_t)kx)) *
                                                L->in_c;
                         for (c = 0; c < L->in_c; c++) {
@@ -176,7 +177,8 @@ void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint
 void mbnn_i_conv_update(const mbnn_layer *L, unsigned rms_shift, int32_t *delta, const uint8_t *arg,
                         const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key)
 {
-    uint32_t n_pos = (uint32_t)L->out_h * L->out_w, o, p, j, int8 = q != NULL;
+    uint32_t out_w = mbnn_i_out_w(L), n_pos = mbnn_i_out_h(L) * out_w, wc = mbnn_i_wc(L), o, p, j;
+    uint32_t int8 = q != NULL;
 
     for (o = 0; o < L->n_out; o++) {
         uint64_t sum = 0;
@@ -218,7 +220,7 @@ void mbnn_i_conv_update(const mbnn_layer *L, unsigned rms_shift, int32_t *delta,
                 if (step == 0) {
                     continue;
                 }
-                mbnn_conv_pos(L, arg, e, p / L->out_w, p % L->out_w, &oy, &ox);
+                mbnn_conv_pos(L, arg, e, p / out_w, p % out_w, &oy, &ox);
                 y = (int32_t)(oy * L->sh + ky) - (int32_t)L->ph;
                 x = (int32_t)(ox * L->sw + kx) - (int32_t)L->pw;
                 if (y < 0 || x < 0 || y >= (int32_t)L->in_h || x >= (int32_t)L->in_w) {
@@ -228,7 +230,7 @@ void mbnn_i_conv_update(const mbnn_layer *L, unsigned rms_shift, int32_t *delta,
                     D += (int64_t)step *
                          ((int32_t)q[((size_t)c * L->in_h + (uint32_t)y) * L->in_w + (uint32_t)x] - zp);
                 } else {
-                    uint32_t word = u[((size_t)y * L->in_w + (uint32_t)x) * L->wc + c / 32u];
+                    uint32_t word = u[((size_t)y * L->in_w + (uint32_t)x) * wc + c / 32u];
                     D += ((word >> (c % 32u)) & 1u) ? -step : step;
                 }
             }

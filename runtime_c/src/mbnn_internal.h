@@ -119,6 +119,42 @@ static inline uint32_t mbnn_last_mask(uint32_t n)
     return (n % 32u) == 0u ? 0xFFFFFFFFu : ((1u << (n % 32u)) - 1u);
 }
 
+/* The geometry derived from a layer's fields (docs/FORMAT.md "Layer
+ * geometry"), for a layer that passed validation: u32 words per pixel of a
+ * conv layer's input map, the pooling window, the output map (after pooling;
+ * dense: 1 x 1), the u32 words of the packed input map. */
+static inline uint32_t mbnn_i_wc(const mbnn_layer *L)
+{
+    return mbnn_words(L->in_c);
+}
+
+static inline uint32_t mbnn_i_pool_h(const mbnn_layer *L)
+{
+    return L->op == 2u ? L->pool : 1u;
+}
+
+static inline uint32_t mbnn_i_out_h(const mbnn_layer *L)
+{
+    return L->op == 0u ? 1u : (((uint32_t)L->in_h + 2u * L->ph - L->kh) / L->sh + 1u) / mbnn_i_pool_h(L);
+}
+
+static inline uint32_t mbnn_i_out_w(const mbnn_layer *L)
+{
+    return L->op == 0u ? 1u : (((uint32_t)L->in_w + 2u * L->pw - L->kw) / L->sw + 1u) / L->pool;
+}
+
+static inline uint32_t mbnn_i_in_words(const mbnn_layer *L)
+{
+    return L->op == 0u ? L->words : (uint32_t)L->in_h * L->in_w * mbnn_i_wc(L);
+}
+
+/* Bits per pixel of the packed output map of layer L, whose next layer is N:
+ * whole words per pixel for a conv layer N, n_out (no padding) for a dense one. */
+static inline uint32_t mbnn_i_out_stride(const mbnn_layer *L, const mbnn_layer *N)
+{
+    return N->op != 0u ? 32u * mbnn_i_wc(N) : L->n_out;
+}
+
 /* Bit position, in a row of layer L's binary weights, of hidden weight j of
  * the row (docs/FORMAT.md "Channels packed into whole words"): j itself for
  * a dense layer; tap j / in_c, channel j % in_c of a conv layer. */
@@ -127,7 +163,7 @@ static inline uint32_t mbnn_i_weight_bit(const mbnn_layer *L, uint32_t j)
     if (L->op == 0u) {
         return j;
     }
-    return (j / L->in_c) * 32u * L->wc + j % L->in_c;
+    return (j / L->in_c) * 32u * mbnn_i_wc(L) + j % L->in_c;
 }
 
 /* Little-endian reads and writes of unaligned bytes (headers). */
@@ -209,7 +245,8 @@ static inline int32_t mbnn_i_damp_round(int32_t old, int32_t D, const uint16_t *
 /* Conv layers (mbnn_conv.c). pack_input: int8 features (C, H, W) by sign
  * into the per-pixel words of layer 0's input map. forward: a hidden conv
  * layer with bit input u, or int8 input q (zero point zp) when q is not NULL;
- * output bits into out (zeroed by the caller, L->out_stride bits per pixel),
+ * output bits into out (zeroed by the caller, out_stride bits per pixel: the
+ * packing of the next layer's input map, mbnn_i_out_stride),
  * when win is not NULL the window bit at each pooled output's position and
  * when arg is not NULL that position in the pooling window (compact index).
  * input_sum: g over the input map (compact H, W, C) of the error delta at the
@@ -217,7 +254,7 @@ static inline int32_t mbnn_i_damp_round(int32_t old, int32_t D, const uint16_t *
  * update with the error delta at the outputs (overwritten), the input (q or u). */
 void mbnn_i_conv_pack_input(const mbnn_layer *L, const int8_t *q, uint32_t *u);
 void mbnn_i_conv_forward(const mbnn_layer *L, const int8_t *q, int32_t zp, const uint32_t *u, uint32_t *out,
-                         uint32_t *win, uint8_t *arg);
+                         uint32_t out_stride, uint32_t *win, uint8_t *arg);
 void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint8_t *arg, int32_t *g);
 void mbnn_i_conv_update(const mbnn_layer *L, unsigned rms_shift, int32_t *delta, const uint8_t *arg,
                         const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key);

@@ -105,10 +105,10 @@ static void mbnn_out_map(const mbnn_geom *g, uint32_t *c, uint32_t *h, uint32_t 
     }
 }
 
-/* Version 2: the geometry's ranges and how it chains with the layer before
- * (prev NULL for layer 0), exactly the checks of pyruntime/format.py
- * (_geometry_error). Returns 1 when valid. */
-static int mbnn_geom_ok(const mbnn_geom *g, const mbnn_geom *prev, int last)
+/* Version 2: the geometry's ranges and how it chains with the output map
+ * (C, H, W) of the layer before (prev NULL for layer 0), exactly the checks
+ * of pyruntime/format.py (_geometry_error). Returns 1 when valid. */
+static int mbnn_geom_ok(const mbnn_geom *g, const uint32_t *prev, int last)
 {
     uint32_t in_size, ho, wo;
 
@@ -120,19 +120,15 @@ static int mbnn_geom_ok(const mbnn_geom *g, const mbnn_geom *prev, int last)
         g->in_w < MBNN_LAYER_IN_W_MIN || g->reserved > MBNN_LAYER_RESERVED_MAX) {
         return 0;
     }
-    in_size = g->in_c * g->in_h * g->in_w; /* < 2^48: computed in two steps */
     if ((uint64_t)g->in_c * g->in_h * g->in_w > MBNN_MAX_MAP) {
         return 0;
     }
+    in_size = g->in_c * g->in_h * g->in_w;
     if (prev == NULL && g->op == MBNN_OP_DENSE && (g->in_h != 1u || g->in_w != 1u)) {
         return 0;
     }
-    if (prev != NULL) {
-        uint32_t c, h, w;
-        mbnn_out_map(prev, &c, &h, &w);
-        if (g->in_c != c || g->in_h != h || g->in_w != w) {
-            return 0;
-        }
+    if (prev != NULL && (g->in_c != prev[0] || g->in_h != prev[1] || g->in_w != prev[2])) {
+        return 0;
     }
     if (g->op == MBNN_OP_DENSE) {
         return g->pool == 1u && g->kh == 1u && g->kw == 1u && g->sh == 1u && g->sw == 1u && g->ph == 0u &&
@@ -164,7 +160,6 @@ static uint32_t mbnn_row_words(const mbnn_geom *g)
 /* The geometry of a validated layer into its mbnn_layer. */
 static void mbnn_bind_geom(mbnn_layer *L, const mbnn_geom *g)
 {
-    uint32_t c, h, w;
     L->op = (uint8_t)g->op;
     L->kh = (uint8_t)g->kh;
     L->kw = (uint8_t)g->kw;
@@ -172,18 +167,10 @@ static void mbnn_bind_geom(mbnn_layer *L, const mbnn_geom *g)
     L->sw = (uint8_t)g->sw;
     L->ph = (uint8_t)g->ph;
     L->pw = (uint8_t)g->pw;
-    L->pool_h = (uint8_t)(g->op == MBNN_OP_CONV2D ? g->pool : 1u);
-    L->pool_w = (uint8_t)g->pool;
+    L->pool = (uint8_t)g->pool;
     L->in_c = (uint16_t)g->in_c;
     L->in_h = (uint16_t)g->in_h;
     L->in_w = (uint16_t)g->in_w;
-    L->wc = (uint16_t)mbnn_words(g->in_c);
-    L->conv_h = (uint16_t)(g->op == MBNN_OP_DENSE ? 1 : mbnn_conv_dim(g->in_h, g->ph, g->kh, g->sh));
-    L->conv_w = (uint16_t)(g->op == MBNN_OP_DENSE ? 1 : mbnn_conv_dim(g->in_w, g->pw, g->kw, g->sw));
-    mbnn_out_map(g, &c, &h, &w);
-    L->out_h = (uint16_t)h;
-    L->out_w = (uint16_t)w;
-    L->in_words = g->op == MBNN_OP_DENSE ? mbnn_words(g->n_in) : g->in_h * g->in_w * (uint32_t)L->wc;
 }
 
 mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_len)
@@ -191,7 +178,8 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
     const uint8_t *b = (const uint8_t *)blob;
     uint32_t total, n_layers, table_end, base, l, version, esize;
     uint32_t frac, rms_shift;
-    mbnn_geom geom[MBNN_MAX_LAYERS];
+    mbnn_geom g;         /* layer l's geometry */
+    uint32_t prev_map[3]; /* the output map of the layer before (a small frame: the M0's stack is small) */
 
     if (model == NULL || blob == NULL) {
         return MBNN_ERR_NULL;
@@ -255,10 +243,11 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
         if (version == 1u && l > 0u && n_in != mbnn_rd16(e - esize + MBNN_LAYER_N_OUT)) {
             return MBNN_ERR_BAD_LAYER;
         }
-        mbnn_read_geom(e, version, &geom[l]);
-        if (version > 1u && !mbnn_geom_ok(&geom[l], l > 0u ? &geom[l - 1u] : NULL, l + 1u == n_layers)) {
+        mbnn_read_geom(e, version, &g);
+        if (version > 1u && !mbnn_geom_ok(&g, l > 0u ? prev_map : NULL, l + 1u == n_layers)) {
             return MBNN_ERR_BAD_LAYER;
         }
+        mbnn_out_map(&g, &prev_map[0], &prev_map[1], &prev_map[2]);
     }
     /* 8: offsets. The arrays a layer needs: bits, params, gscale always;
      * hidden and meta when it learns (their offsets are ignored otherwise). */
@@ -267,7 +256,8 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
         uint32_t learns = e[MBNN_LAYER_FLAGS] & MBNN_FLAG_LEARNS;
         uint32_t n_in = mbnn_rd16(e + MBNN_LAYER_N_IN), n_out = mbnn_rd16(e + MBNN_LAYER_N_OUT);
         uint32_t n_params = (l + 1u == n_layers) ? 2u : 3u;
-        if (!mbnn_array_ok(mbnn_rd32(e + MBNN_LAYER_OFF_BITS), 4u * n_out * mbnn_row_words(&geom[l]), table_end,
+        mbnn_read_geom(e, version, &g);
+        if (!mbnn_array_ok(mbnn_rd32(e + MBNN_LAYER_OFF_BITS), 4u * n_out * mbnn_row_words(&g), table_end,
                            total) ||
             !mbnn_array_ok(mbnn_rd32(e + MBNN_LAYER_OFF_PARAMS), 4u * n_params * n_out, table_end, total) ||
             !mbnn_array_ok(mbnn_rd32(e + MBNN_LAYER_OFF_GSCALE), 4u * n_out, table_end, total)) {
@@ -298,8 +288,9 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
         L->bwd_shift = e[MBNN_LAYER_BWD_SHIFT];
         L->n_in = (uint16_t)mbnn_rd16(e + MBNN_LAYER_N_IN);
         L->n_out = (uint16_t)mbnn_rd16(e + MBNN_LAYER_N_OUT);
-        L->words = (uint16_t)mbnn_row_words(&geom[l]);
-        mbnn_bind_geom(L, &geom[l]);
+        mbnn_read_geom(e, version, &g);
+        L->words = (uint16_t)mbnn_row_words(&g);
+        mbnn_bind_geom(L, &g);
         L->lr_q16 = mbnn_rd32(e + MBNN_LAYER_LR_Q16);
         L->base = base;
         base += (uint32_t)L->n_out * L->n_in;
@@ -313,11 +304,6 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
             L->hidden = NULL;
             L->meta = (const uint16_t *)(const void *)(b + mbnn_rd32(e + MBNN_LAYER_OFF_META));
         }
-    }
-    for (l = 0; l + 1u < n_layers; l++) {
-        /* The output map is packed as the next layer reads it. */
-        const mbnn_layer *N = &model->layers[l + 1u];
-        model->layers[l].out_stride = N->op != MBNN_OP_DENSE ? 32u * N->wc : model->layers[l].n_out;
     }
     model->n_inputs = (uint16_t)(model->layers[0].in_c * model->layers[0].in_h * model->layers[0].in_w);
     model->n_classes = model->layers[n_layers - 1u].n_out;
@@ -371,7 +357,7 @@ static int mbnn_any_learns(const mbnn_model *model)
 /* Outputs of a layer (a conv layer: n_out * out_h * out_w, after pooling). */
 static uint32_t mbnn_outputs(const mbnn_layer *L)
 {
-    return (uint32_t)L->n_out * L->out_h * L->out_w;
+    return (uint32_t)L->n_out * mbnn_i_out_h(L) * mbnn_i_out_w(L);
 }
 
 static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbnn_scratch *s)
@@ -381,7 +367,7 @@ static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbn
 
     for (l = 0; l < model->n_layers; l++) {
         const mbnn_layer *L = &model->layers[l];
-        max_words = L->in_words > max_words ? L->in_words : max_words;
+        max_words = mbnn_i_in_words(L) > max_words ? mbnn_i_in_words(L) : max_words;
         lowest = (L->learns && lowest == model->n_layers) ? l : lowest;
         /* Errors exist at the outputs of the layers from the lowest that
          * learns up (their inputs are the outputs of the layer below). */
@@ -409,13 +395,13 @@ static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbn
         if (s != NULL) {
             s->in_bits[l] = (uint32_t *)(void *)(base + off);
         }
-        off += 4u * (size_t)L->in_words;
+        off += 4u * (size_t)mbnn_i_in_words(L);
         if (l + 1u < model->n_layers) {
             if (s != NULL) {
                 s->window[l] = (uint32_t *)(void *)(base + off);
             }
             off += 4u * (size_t)mbnn_words(mbnn_outputs(L));
-            if (L->op != MBNN_OP_DENSE && L->pool_h * L->pool_w > 1u) {
+            if (L->op != MBNN_OP_DENSE && L->pool > 1u) {
                 if (s != NULL) {
                     s->arg[l] = base + off;
                 }

@@ -76,7 +76,8 @@ static int fail(const char *what, mbnn_status st)
 /* Each layer's kernels on the inputs the forward pass gave it. */
 static void layer_kernels(mbnn_model *m, const int8_t *x)
 {
-    static uint32_t out[MBNN_MAX_WIDTH / 32u], win[MBNN_MAX_WIDTH / 32u];
+    /* Large enough for a conv layer's output map (at most MBNN_MAX_MAP values). */
+    static uint32_t out[MBNN_MAX_MAP / 32u + 1u], win[MBNN_MAX_MAP / 32u + 1u];
     static int32_t z[MBNN_MAX_WIDTH];
     mbnn_scratch s;
     uint32_t l;
@@ -93,7 +94,11 @@ static void layer_kernels(mbnn_model *m, const int8_t *x)
             memset(out, 0, sizeof(out));
             memset(win, 0, sizeof(win));
             kbench_begin();
-            if (l == 0u && L->input_kind == MBNN_KIND_INT8) {
+            if (L->op != MBNN_OP_DENSE) { /* one conv kernel: "ref" and "opt" are the same */
+                int int8 = l == 0u && L->input_kind == MBNN_KIND_INT8;
+                mbnn_i_conv_forward(L, int8 ? x : NULL, m->zero_point, s.in_bits[l], out,
+                                    mbnn_i_out_stride(L, &m->layers[l + 1u]), w, NULL);
+            } else if (l == 0u && L->input_kind == MBNN_KIND_INT8) {
                 if (variant == 0) {
                     mbnn_i_layer_int8_ref(L, x, m->zero_point, out, w, zz);
                 } else {
