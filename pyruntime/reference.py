@@ -225,8 +225,12 @@ class Model:
         plan of runtime_c/src/mbnn_model.c (the layout comment at its top)."""
         layers = self.spec.layers
         first = layers[0]
-        # int8 partial-sum tables of a dense layer 0: 16 int16 entries per group of 4 inputs
-        table = 32 * ((first.n_in + 3) // 4) if first.input_kind == KIND_INT8 and not first.is_conv else 0
+        # int8 layer 0: partial-sum tables of a dense one (16 int16 entries per group of 4 inputs),
+        # the int16 patches of one pooling window of a conv one
+        table = 0
+        if first.input_kind == KIND_INT8:
+            table = (align4(2 * first.n_in * int(np.prod(first.pool_hw()))) if first.is_conv
+                     else 32 * ((first.n_in + 3) // 4))
         # u32 words of each layer's packed input map: per pixel for a conv layer
         in_words = [c_h_w[1] * c_h_w[2] * words_per_row(c_h_w[0]) if ls.is_conv else words_per_row(ls.n_in)
                     for ls, c_h_w in zip(layers, self.spec.in_shapes())]

@@ -73,6 +73,43 @@ static int32_t mbnn_conv_at(const mbnn_layer *L, const uint32_t *row, const uint
     return q != NULL ? a : (int32_t)(taps * L->in_c) - 2 * (int32_t)pop;
 }
 
+/* The int8 input values that output position (oy, ox) meets, in row order
+ * (tap-major, channel-minor), 0 where padded: patch[n_in]. */
+static void mbnn_conv_patch(const mbnn_layer *L, const int8_t *q, int32_t zp, uint32_t oy, uint32_t ox,
+                            int16_t *patch)
+{
+    uint32_t ky, kx, ky0, ky1, kx0, kx1, c;
+    int32_t y0, x0;
+    size_t plane = (size_t)L->in_h * L->in_w;
+
+    memset(patch, 0, 2u * (size_t)L->n_in);
+    mbnn_conv_taps(L, oy, ox, &y0, &x0, &ky0, &ky1, &kx0, &kx1);
+    for (ky = ky0; ky < ky1; ky++) {
+        for (kx = kx0; kx < kx1; kx++) {
+            const int8_t *qc = q + (size_t)(y0 + (int32_t)ky) * L->in_w + (uint32_t)(x0 + (int32_t)kx);
+            int16_t *pc = patch + (ky * L->kw + kx) * L->in_c;
+            for (c = 0; c < L->in_c; c++) {
+                pc[c] = (int16_t)((int32_t)qc[c * plane] - zp);
+            }
+        }
+    }
+}
+
+/* a = sum_j (bit j ? -patch[j] : patch[j]) over a conv row (tap groups of wc words). */
+static int32_t mbnn_conv_dot(const mbnn_layer *L, const uint32_t *row, const int16_t *patch)
+{
+    uint32_t tap, c, taps = (uint32_t)L->kh * L->kw, wc = mbnn_i_wc(L);
+    int32_t a = 0;
+
+    for (tap = 0; tap < taps; tap++, row += wc, patch += L->in_c) {
+        for (c = 0; c < L->in_c; c++) {
+            int32_t b = (int32_t)((row[c / 32u] >> (c % 32u)) & 1u), v = patch[c];
+            a += (v ^ -b) + b; /* b ? -v : v */
+        }
+    }
+    return a;
+}
+
 void mbnn_i_conv_pack_input(const mbnn_layer *L, const int8_t *q, uint32_t *u)
 {
     uint32_t c, p, n_pix = (uint32_t)L->in_h * L->in_w, wc = mbnn_i_wc(L);
@@ -87,8 +124,13 @@ void mbnn_i_conv_pack_input(const mbnn_layer *L, const int8_t *q, uint32_t *u)
     }
 }
 
+size_t mbnn_i_conv_patch_size(const mbnn_layer *L)
+{
+    return (2u * (size_t)L->n_in * mbnn_i_pool_h(L) * L->pool + 3u) & ~(size_t)3u;
+}
+
 void mbnn_i_conv_forward(const mbnn_layer *L, const int8_t *q, int32_t zp, const uint32_t *u, uint32_t *out,
-                         uint32_t out_stride, uint32_t *win, uint8_t *arg)
+                         uint32_t out_stride, uint32_t *win, uint8_t *arg, int16_t *patches)
 {
     uint32_t py, px, o, dy, dx, pool_h = mbnn_i_pool_h(L), pool_w = L->pool;
     uint32_t out_h = mbnn_i_out_h(L), out_w = mbnn_i_out_w(L);
@@ -96,6 +138,16 @@ void mbnn_i_conv_forward(const mbnn_layer *L, const int8_t *q, int32_t zp, const
     for (py = 0; py < out_h; py++) {
         for (px = 0; px < out_w; px++) {
             uint32_t pix = py * out_w + px;
+            if (q != NULL && patches != NULL) {
+                /* int8 input: the patches of the pooling window, read once
+                 * for all output channels. */
+                for (dy = 0; dy < pool_h; dy++) {
+                    for (dx = 0; dx < pool_w; dx++) {
+                        mbnn_conv_patch(L, q, zp, py * pool_h + dy, px * pool_w + dx,
+                                        patches + (dy * pool_w + dx) * (size_t)L->n_in);
+                    }
+                }
+            }
             for (o = 0; o < L->n_out; o++) {
                 const uint32_t *row = L->bits + (size_t)o * L->words;
                 uint32_t e = pix * L->n_out + o, best = 0, found = 0, bit;
@@ -105,7 +157,9 @@ void mbnn_i_conv_forward(const mbnn_layer *L, const int8_t *q, int32_t zp, const
                  * for learning, position 0 when there is none. */
                 for (dy = 0; dy < pool_h && !found; dy++) {
                     for (dx = 0; dx < pool_w && !found; dx++) {
-                        int32_t a = mbnn_conv_at(L, row, u, q, zp, py * pool_h + dy, px * pool_w + dx);
+                        int32_t a = q != NULL && patches != NULL
+                                        ? mbnn_conv_dot(L, row, patches + (dy * pool_w + dx) * (size_t)L->n_in)
+                                        : mbnn_conv_at(L, row, u, q, zp, py * pool_h + dy, px * pool_w + dx);
                         if (a >= L->p0[o]) {
                             found = 1u;
                             best = dy * pool_w + dx;

@@ -43,13 +43,17 @@ void mbnn_i_forward(const mbnn_model *model, const mbnn_scratch *s, const int8_t
             uint8_t *arg = model->can_learn ? s->arg[l] : NULL;
             uint32_t stride = mbnn_i_out_stride(L, &model->layers[l + 1u]);
             if (l == 0u && L->input_kind == MBNN_KIND_INT8) {
-                mbnn_i_conv_forward(L, q, model->zero_point, NULL, out, stride, win, arg);
+#if MBNN_KERNELS
+                mbnn_i_conv_forward(L, q, model->zero_point, NULL, out, stride, win, arg, s->table);
+#else
+                mbnn_i_conv_forward(L, q, model->zero_point, NULL, out, stride, win, arg, NULL);
+#endif
                 continue;
             }
             if (l == 0u) {
                 mbnn_i_conv_pack_input(L, q, in);
             }
-            mbnn_i_conv_forward(L, NULL, 0, in, out, stride, win, arg);
+            mbnn_i_conv_forward(L, NULL, 0, in, out, stride, win, arg, NULL);
             continue;
         }
         if (l == 0u && L->input_kind == MBNN_KIND_INT8) {

@@ -12,14 +12,16 @@
  *       inference:  logits n_classes i32, two bit buffers of the largest
  *                   packed input map (in_words), the partial-sum tables of
  *                   an int8 dense first layer (mbnn_i_int8_table_size: 8
- *                   bytes per input); a conv layer needs nothing more (no
+ *                   bytes per input) or the int16 input values of one pooling
+ *                   window of an int8 conv first layer (mbnn_i_conv_patch_size:
+ *                   2 n_in P^2 bytes); a conv layer needs nothing more (no
  *                   im2col: it reads its input map in place)
  *       learning:   logits n_classes i32, the packed input map of every
  *                   layer, a window bit per output of every hidden layer
  *                   (conv: per pooled output) and for a conv layer with
  *                   pooling a byte per pooled output (the position of the
  *                   maximum), then one region used twice: the partial-sum
- *                   tables in the forward pass, two i32 error buffers of the
+ *                   tables or conv patches in the forward pass, two i32 error buffers of the
  *                   most outputs of a layer from the lowest that learns up
  *                   in the backward pass
  */
@@ -375,8 +377,10 @@ static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbn
             err_width = mbnn_outputs(L);
         }
     }
-    if (model->layers[0].input_kind == MBNN_KIND_INT8 && model->layers[0].op == MBNN_OP_DENSE) {
-        table = mbnn_i_int8_table_size(model->layers[0].n_in);
+    if (model->layers[0].input_kind == MBNN_KIND_INT8) {
+        /* the partial-sum tables of a dense layer 0, the patches of a conv one */
+        table = model->layers[0].op == MBNN_OP_DENSE ? mbnn_i_int8_table_size(model->layers[0].n_in)
+                                                      : mbnn_i_conv_patch_size(&model->layers[0]);
     }
     if (s != NULL) {
         memset(s, 0, sizeof(*s));

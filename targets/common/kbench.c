@@ -94,10 +94,11 @@ static void layer_kernels(mbnn_model *m, const int8_t *x)
             memset(out, 0, sizeof(out));
             memset(win, 0, sizeof(win));
             kbench_begin();
-            if (L->op != MBNN_OP_DENSE) { /* one conv kernel: "ref" and "opt" are the same */
+            if (L->op != MBNN_OP_DENSE) { /* int8 conv: ref without, opt with the patches; bits: one kernel */
                 int int8 = l == 0u && L->input_kind == MBNN_KIND_INT8;
                 mbnn_i_conv_forward(L, int8 ? x : NULL, m->zero_point, s.in_bits[l], out,
-                                    mbnn_i_out_stride(L, &m->layers[l + 1u]), w, NULL);
+                                    mbnn_i_out_stride(L, &m->layers[l + 1u]), w, NULL,
+                                    variant == 0 ? NULL : s.table);
             } else if (l == 0u && L->input_kind == MBNN_KIND_INT8) {
                 if (variant == 0) {
                     mbnn_i_layer_int8_ref(L, x, m->zero_point, out, w, zz);
