@@ -182,6 +182,46 @@ __attribute__((target("avx2,popcnt"))) static void mbnn_batch_int8_avx2(
     }
 }
 
+/* popcount(r XOR u) over the 64-bit words r[0 .. n64) and the 32-bit word
+ * r[2 n64] if odd, for two inputs u and v at once (each row word loaded once
+ * for both, two accumulators each). */
+__attribute__((target("popcnt"))) static inline void mbnn_xor_popcnt2(const uint32_t *r, const uint32_t *u,
+                                                                     const uint32_t *v, uint32_t n64,
+                                                                     int odd, uint32_t *ones_u,
+                                                                     uint32_t *ones_v)
+{
+    uint64_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+    uint32_t k;
+
+    for (k = 0; k + 1u < n64; k += 2u) {
+        uint64_t r0, r1, x0, x1, y0, y1; /* little-endian: the same bits */
+        memcpy(&r0, r + 2u * k, 8u);
+        memcpy(&r1, r + 2u * k + 2u, 8u);
+        memcpy(&x0, u + 2u * k, 8u);
+        memcpy(&x1, u + 2u * k + 2u, 8u);
+        memcpy(&y0, v + 2u * k, 8u);
+        memcpy(&y1, v + 2u * k + 2u, 8u);
+        a0 += (uint64_t)__builtin_popcountll(r0 ^ x0);
+        a1 += (uint64_t)__builtin_popcountll(r1 ^ x1);
+        b0 += (uint64_t)__builtin_popcountll(r0 ^ y0);
+        b1 += (uint64_t)__builtin_popcountll(r1 ^ y1);
+    }
+    if (k < n64) {
+        uint64_t r0, x0, y0;
+        memcpy(&r0, r + 2u * k, 8u);
+        memcpy(&x0, u + 2u * k, 8u);
+        memcpy(&y0, v + 2u * k, 8u);
+        a0 += (uint64_t)__builtin_popcountll(r0 ^ x0);
+        b0 += (uint64_t)__builtin_popcountll(r0 ^ y0);
+    }
+    if (odd) {
+        a0 += (uint64_t)__builtin_popcount(r[2u * n64] ^ u[2u * n64]);
+        b0 += (uint64_t)__builtin_popcount(r[2u * n64] ^ v[2u * n64]);
+    }
+    *ones_u = (uint32_t)(a0 + a1);
+    *ones_v = (uint32_t)(b0 + b1);
+}
+
 /* A bit layer on n samples: u holds n rows of L->words words whose padding
  * bits are 0; bits to out (n rows of out_words) or logits to z. */
 __attribute__((target("popcnt"))) static void mbnn_batch_bits_popcnt(const mbnn_layer *L,
@@ -189,27 +229,22 @@ __attribute__((target("popcnt"))) static void mbnn_batch_bits_popcnt(const mbnn_
                                                                     uint32_t *out, uint32_t out_words,
                                                                     int32_t *z)
 {
-    const uint32_t words = L->words, pairs = words / 2u, pad = ~mbnn_last_mask(L->n_in);
-    uint32_t i, s, k;
+    const uint32_t words = L->words, pad = ~mbnn_last_mask(L->n_in);
+    uint32_t i, s, j;
 
     for (i = 0; i < L->n_out; i++) {
         const uint32_t *row = L->bits + (size_t)i * words;
         /* The row's padding bits meet 0 in u: they count once, taken off. */
         const int32_t base = (int32_t)L->n_in + 2 * __builtin_popcount(row[words - 1u] & pad);
-        for (s = 0; s < n; s++) {
-            const uint32_t *us = u + (size_t)s * words;
-            uint32_t ones = 0;
-            for (k = 0; k < pairs; k++) {
-                uint64_t a, v; /* two words at once (little-endian: same bits) */
-                memcpy(&a, row + 2u * k, 8u);
-                memcpy(&v, us + 2u * k, 8u);
-                ones += (uint32_t)__builtin_popcountll(a ^ v);
+        for (s = 0; s < n; s += 2u) {
+            /* Samples s and s + 1 (past n: s again, not emitted). */
+            const uint32_t *us = u + (size_t)s * words, *vs = s + 1u < n ? us + words : us;
+            uint32_t ones[2];
+            mbnn_xor_popcnt2(row, us, vs, words / 2u, (words & 1u) != 0u, &ones[0], &ones[1]);
+            for (j = 0; j < 2u && s + j < n; j++) {
+                mbnn_emit(L, i, base - 2 * (int32_t)ones[j], out == NULL ? NULL : out + (size_t)(s + j) * out_words,
+                          NULL, z == NULL ? NULL : z + (size_t)(s + j) * L->n_out);
             }
-            if ((words & 1u) != 0u) {
-                ones += (uint32_t)__builtin_popcount(row[words - 1u] ^ us[words - 1u]);
-            }
-            mbnn_emit(L, i, base - 2 * (int32_t)ones, out == NULL ? NULL : out + (size_t)s * out_words, NULL,
-                      z == NULL ? NULL : z + (size_t)s * L->n_out);
         }
     }
 }
