@@ -27,21 +27,24 @@ static uint16_t argmax(const int32_t *z, uint32_t n)
 }
 
 /* The work buffer of mbnn_infer_batch: none on the boards (their samples go
- * one by one), room for the blocked kernels of x86-64 hosts. */
+ * one by one; a batch of 2 is enough there, and RAM is short), room for the
+ * blocked kernels of x86-64 hosts and 16 samples. */
 #if defined(__x86_64__)
 static uint32_t batch_work[16384];
+#define BATCH_SAMPLES 16u
 #else
 #define batch_work mbnn_test_arena_b
+#define BATCH_SAMPLES 2u
 #endif
 
 /* mbnn_infer_batch gives the logits of mbnn_infer, on all the inputs at once
  * and on all but the last (blocks of 3 samples with a remainder). */
 static void check_batch(const mbnn_golden *g, mbnn_model *m)
 {
-    static int32_t batch[16u * MBNN_GOLDEN_MAX_CLASSES];
+    static int32_t batch[BATCH_SAMPLES * MBNN_GOLDEN_MAX_CLASSES];
     int32_t one[MBNN_GOLDEN_MAX_CLASSES];
     size_t need = 0;
-    uint32_t n, i, bad = 0, count, total = g->n_infer < 16u ? g->n_infer : 16u;
+    uint32_t n, i, bad = 0, count, total = g->n_infer < BATCH_SAMPLES ? g->n_infer : BATCH_SAMPLES;
 
     CHECK_STATUS(mbnn_batch_work_size(m, &need), MBNN_OK);
     CHECK(need <= sizeof(batch_work));
