@@ -24,6 +24,11 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "(or `pip install -e .` in the repository) to compile runtime_c/ for this machine"
     ) from exc
 
+# Model.quantize in C: the function and the cffi buffer type of each float dtype.
+_QUANTIZE_C = {np.dtype(np.float32): (lib.mbnnpy_quantize_f32, "float[]"),
+               np.dtype(np.float64): (lib.mbnnpy_quantize_f64, "double[]")}
+
+
 def _aligned_copy(data: bytes) -> np.ndarray:
     """A 4-byte aligned private copy of data (uint32 words, zero padded)."""
     buf = np.zeros((len(data) + 3) // 4, dtype=np.uint32)
@@ -131,15 +136,14 @@ class Model:
         """Float features -> int8 as the blob says:
         ``clamp(round(f / input_scale) + input_zero_point, -128, 127)`` (ties to even;
         pyruntime.format.quantize, in one pass of C for float32/float64 arrays)."""
-        f = features
-        kind = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}.get(getattr(f, "dtype", None))
-        if kind is None or not isinstance(f, np.ndarray):
-            return quantize(f, self.input_scale, self.input_zero_point)
-        f = np.ascontiguousarray(f)
+        fast = _QUANTIZE_C.get(features.dtype) if isinstance(features, np.ndarray) else None
+        if fast is None:
+            return quantize(features, self.input_scale, self.input_zero_point)
+        fn, ctype = fast
+        f = np.ascontiguousarray(features)
         q = np.empty(f.shape, dtype=np.int8)
-        nan = getattr(lib, f"mbnnpy_quantize_{kind}")(
-            ffi.from_buffer("float[]" if kind == "f32" else "double[]", f), f.size,
-            self.input_scale, self.input_zero_point, ffi.from_buffer("int8_t[]", q))
+        nan = fn(ffi.from_buffer(ctype, f), f.size, self.input_scale, self.input_zero_point,
+                 ffi.from_buffer("int8_t[]", q))
         return q if nan == 0 else quantize(f, self.input_scale, self.input_zero_point)
 
     def _x(self, X) -> np.ndarray:
