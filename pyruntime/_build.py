@@ -29,15 +29,14 @@ SIM = os.path.join(RUNTIME, "sim")
 
 # The binding's own batch loops (SOURCE below); the runtime's API comes from
 # mbnn.h itself (api_cdef), so nothing restates it.
+# (Inference needs none: the runtime's mbnn_infer_batch is one call.)
 BATCH_CDEF = """
-mbnn_status mbnnpy_infer_batch(mbnn_model *model, const int8_t *x, size_t n,
-                               int32_t *logits, size_t *failed);
-mbnn_status mbnnpy_predict_batch(mbnn_model *model, const int8_t *x, size_t n,
-                                 uint16_t *predictions, size_t *failed);
 mbnn_status mbnnpy_learn_batch(mbnn_model *model, const int8_t *x,
                                const uint16_t *labels, size_t n,
                                uint16_t *predictions, uint32_t *losses,
                                size_t *failed);
+size_t mbnnpy_quantize_f32(const float *f, size_t n, double scale, int zp, int8_t *q);
+size_t mbnnpy_quantize_f64(const double *f, size_t n, double scale, int zp, int8_t *q);
 """
 
 
@@ -63,41 +62,35 @@ def api_cdef() -> str:
     return cpp() + "".join(f"#define {name} ...\n" for name in macros)
 
 
-# Loops over samples, in C so that a batch costs one call from Python. Each
-# stops at the first error and stores the index of the failing sample in
-# *failed; the samples before it have been processed.
+# The learning loop over samples, in C so that a batch costs one call from
+# Python. It stops at the first error and stores the index of the failing
+# sample in *failed; the samples before it have been processed.
 SOURCE = r"""
+#include <math.h>
+
 #include "mbnn.h"
 #include "mbnn_flashsim.h"
 
-static mbnn_status mbnnpy_infer_batch(mbnn_model *model, const int8_t *x, size_t n,
-                                      int32_t *logits, size_t *failed)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        mbnn_status s = mbnn_infer(model, x + i * model->n_inputs,
-                                   logits + i * model->n_classes);
-        if (s != MBNN_OK) {
-            *failed = i;
-            return s;
-        }
+/* Features to int8 exactly as pyruntime.format.quantize (numpy, float64):
+ * q = clamp(rint(f / scale) + zp, -128, 127), rint rounding ties to even
+ * (nearbyint in the default rounding mode). Returns the number of NaN
+ * features, whose q is meaningless (the caller then uses numpy). */
+#define MBNNPY_QUANTIZE(T)                                                       \
+    size_t mbnnpy_quantize_##T(const T *f, size_t n, double scale, int zp,       \
+                               int8_t *q)                                        \
+    {                                                                            \
+        size_t i, nan = 0;                                                       \
+        for (i = 0; i < n; i++) {                                                \
+            double v = nearbyint((double)f[i] / scale) + zp;                     \
+            nan += v != v;                                                       \
+            q[i] = (int8_t)(v != v ? 0 : v < -128.0 ? -128 : v > 127.0 ? 127 : (int)v); \
+        }                                                                        \
+        return nan;                                                              \
     }
-    return MBNN_OK;
-}
-
-static mbnn_status mbnnpy_predict_batch(mbnn_model *model, const int8_t *x, size_t n,
-                                        uint16_t *predictions, size_t *failed)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        mbnn_status s = mbnn_predict(model, x + i * model->n_inputs, predictions + i);
-        if (s != MBNN_OK) {
-            *failed = i;
-            return s;
-        }
-    }
-    return MBNN_OK;
-}
+typedef float f32;
+typedef double f64;
+static MBNNPY_QUANTIZE(f32)
+static MBNNPY_QUANTIZE(f64)
 
 /* Every label is checked before the first update, so a bad label anywhere in
  * the batch changes nothing. */
@@ -148,6 +141,7 @@ def make_builder(relative: bool) -> cffi.FFI:
         sources=[fix(p) for p in c_sources() + [os.path.join(SIM, "mbnn_flashsim.c")]],
         include_dirs=[fix(INCLUDE), fix(SIM)],
         extra_compile_args=["-O2", "-std=c99"],
+        libraries=["m"],
     )
     return builder
 

@@ -24,6 +24,11 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "(or `pip install -e .` in the repository) to compile runtime_c/ for this machine"
     ) from exc
 
+# Model.quantize in C: the function and the cffi buffer type of each float dtype.
+_QUANTIZE_C = {np.dtype(np.float32): (lib.mbnnpy_quantize_f32, "float[]"),
+               np.dtype(np.float64): (lib.mbnnpy_quantize_f64, "double[]")}
+
+
 def _aligned_copy(data: bytes) -> np.ndarray:
     """A 4-byte aligned private copy of data (uint32 words, zero padded)."""
     buf = np.zeros((len(data) + 3) // 4, dtype=np.uint32)
@@ -72,6 +77,10 @@ class Model:
                                         ffi.from_buffer("uint8_t[]", self._arena), size[0], mode))
         self._blob_ptr = blob_ptr  # keeps the cdata views (and so the buffers) alive
         self._arena_len = int(size[0])
+        # The work buffer of mbnn_infer_batch (none where samples go one by one).
+        _check(lib.mbnn_batch_work_size(self._m, size))
+        self._work = np.zeros(max(1, (size[0] + 3) // 4), dtype=np.uint32)
+        self._work_ptr, self._work_len = ffi.from_buffer("uint8_t[]", self._work), int(size[0])
         self.n_inputs = int(self._m.n_inputs)
         self.n_classes = int(self._m.n_classes)
         # Host metadata of the header (docs/FORMAT.md): input quantization.
@@ -125,8 +134,17 @@ class Model:
 
     def quantize(self, features) -> np.ndarray:
         """Float features -> int8 as the blob says:
-        ``clamp(round(f / input_scale) + input_zero_point, -128, 127)``."""
-        return quantize(features, self.input_scale, self.input_zero_point)
+        ``clamp(round(f / input_scale) + input_zero_point, -128, 127)`` (ties to even;
+        pyruntime.format.quantize, in one pass of C for float32/float64 arrays)."""
+        fast = _QUANTIZE_C.get(features.dtype) if isinstance(features, np.ndarray) else None
+        if fast is None:
+            return quantize(features, self.input_scale, self.input_zero_point)
+        fn, ctype = fast
+        f = np.ascontiguousarray(features)
+        q = np.empty(f.shape, dtype=np.int8)
+        nan = fn(ffi.from_buffer(ctype, f), f.size, self.input_scale, self.input_zero_point,
+                 ffi.from_buffer("int8_t[]", q))
+        return q if nan == 0 else quantize(f, self.input_scale, self.input_zero_point)
 
     def _x(self, X) -> np.ndarray:
         return api.features(X, self.n_inputs)
@@ -136,22 +154,14 @@ class Model:
     def infer(self, X: np.ndarray) -> np.ndarray:
         """Logits, int32 (N, n_classes), fixed point with `out_frac_bits` fraction bits."""
         X = self._x(X)
-        out = np.zeros((X.shape[0], self.n_classes), dtype=np.int32)
-        failed = ffi.new("size_t *")
-        status = lib.mbnnpy_infer_batch(self._m, ffi.from_buffer("int8_t[]", X), X.shape[0],
-                                        ffi.from_buffer("int32_t[]", out), failed)
-        _check(status, sample=int(failed[0]))
+        out = np.empty((X.shape[0], self.n_classes), dtype=np.int32)
+        _check(lib.mbnn_infer_batch(self._m, ffi.from_buffer("int8_t[]", X), X.shape[0],
+                                    ffi.from_buffer("int32_t[]", out), self._work_ptr, self._work_len))
         return out
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted classes, int64 (N,): the argmax of the logits (ties: lowest index)."""
-        X = self._x(X)
-        out = np.zeros(X.shape[0], dtype=np.uint16)
-        failed = ffi.new("size_t *")
-        status = lib.mbnnpy_predict_batch(self._m, ffi.from_buffer("int8_t[]", X), X.shape[0],
-                                          ffi.from_buffer("uint16_t[]", out), failed)
-        _check(status, sample=int(failed[0]))
-        return out.astype(np.int64)
+        return np.argmax(self.infer(X), axis=1)
 
     # ------------------------------------------------------------- learning
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import pyruntime
 from pyruntime import MbnnError, Model
 from pyruntime.errors import STATUS_NAMES, STRERROR
-from pyruntime.format import BLOB_HEADER, KIND_BITS, KIND_INT8, write_blob
+from pyruntime.format import BLOB_HEADER, KIND_BITS, KIND_INT8, quantize, write_blob
 from pyruntime.testing import random_spec, random_stream
 
 try:
@@ -176,6 +176,25 @@ def test_quantize(model: Model) -> None:
     assert q[0, 0] == zp and q[0, 1] == np.clip(zp + 10, -128, 127)
     assert q[0, 2] == 127 and q[0, 3] == -128
     model.infer(q)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_quantize_in_c_matches_numpy(model: Model, dtype: type) -> None:
+    """Model.quantize (one pass of C) gives format.quantize's int8 for every
+    float: ties to even, saturation, infinities, non-contiguous arrays; a NaN
+    anywhere leaves the whole array to numpy, as before."""
+    rng = np.random.default_rng(7)
+    s, zp = model.input_scale, model.input_zero_point
+    ties = (np.arange(-300, 300) + 0.5) * s
+    f = np.concatenate([rng.normal(0, 200 * s, 4000), ties, [np.inf, -np.inf, 0.0, -0.0, 1e30, -1e30]])
+    f = f.astype(dtype)
+    np.testing.assert_array_equal(model.quantize(f), quantize(f, s, zp))
+    grid = f[: 20 * 40].reshape(40, 20)[::2, ::-1]
+    np.testing.assert_array_equal(model.quantize(grid), quantize(grid, s, zp))
+    with_nan = f.copy()
+    with_nan[3] = np.nan
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(model.quantize(with_nan), quantize(with_nan, s, zp))
 
 
 # ------------------------------------------------------------- bad blobs

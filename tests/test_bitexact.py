@@ -5,6 +5,7 @@ int8 or bit input, learning on any non-empty subset of layers."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -114,3 +115,20 @@ def test_conv_learning_matches_reference_every_step(model_rng: tuple[bytes, np.r
     fresh = pyruntime.Model.load(blob)
     fresh.load_state(ref.state())
     np.testing.assert_array_equal(fresh.infer(probe), ref.infer(probe))
+
+
+@pytest.mark.parametrize("sizes, kind", [([2100, 70, 5], KIND_INT8), ([700, 130, 41, 3], KIND_BITS),
+                                          ([33, 9, 2], KIND_INT8)])
+def test_batched_inference_matches_reference(sizes: list[int], kind: int) -> None:
+    """Batches that span several blocks of samples (the blocked kernels of x86-64
+    hosts take 64 at a time), rows past 64 words of 32 int8 inputs (their int16
+    sums are widened in steps) and remainders of rows and samples: the same logits
+    as the reference, and as the model one sample at a time."""
+    rng = np.random.default_rng(sum(sizes))
+    blob = write_blob(random_spec(rng, sizes, kind, [False] * (len(sizes) - 2) + [True]))
+    c_model, ref = pyruntime.Model.load(blob), reference.Model.load(blob)
+    x = rng.integers(-128, 128, (150, sizes[0])).astype(np.int8)
+    want = ref.infer(x)
+    np.testing.assert_array_equal(c_model.infer(x), want)
+    for n in (1, 2, 64, 65, 130):
+        np.testing.assert_array_equal(c_model.infer(x[:n]), want[:n])

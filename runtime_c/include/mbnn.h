@@ -159,6 +159,19 @@ mbnn_status mbnn_infer(mbnn_model *model, const int8_t *x, int32_t *logits);
 /* The argmax of the logits (ties: lowest index). */
 mbnn_status mbnn_predict(mbnn_model *model, const int8_t *x, uint16_t *prediction);
 
+/* Bytes of the work buffer mbnn_infer_batch needs for this model on this CPU:
+ * 0 where the samples go one by one (every board), more on hosts whose CPU
+ * runs the blocked kernels (x86-64 with AVX2, chosen at run time). */
+mbnn_status mbnn_batch_work_size(const mbnn_model *model, size_t *work_len);
+
+/* Logits of n samples (x: n rows of n_inputs, logits: n rows of n_classes),
+ * the same numbers as n calls of mbnn_infer, with each weight word serving a
+ * block of samples where the CPU allows it. work: caller-owned, 4-byte
+ * aligned, at least mbnn_batch_work_size bytes (may be NULL when that is 0);
+ * it holds nothing between calls. The learned state is not touched. */
+mbnn_status mbnn_infer_batch(mbnn_model *model, const int8_t *x, size_t n, int32_t *logits,
+                             void *work, size_t work_len);
+
 /* One learning step on one labelled sample. *prediction receives the class
  * predicted before the update, *loss the Q15 figure 32768 - p(label). Either
  * output pointer may be NULL. On error nothing changes. */

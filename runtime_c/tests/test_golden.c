@@ -27,6 +27,49 @@ static uint16_t argmax(const int32_t *z, uint32_t n)
     return (uint16_t)best;
 }
 
+/* The work buffer of mbnn_infer_batch: none on the boards (their samples go
+ * one by one; a batch of 2 is enough there, and RAM is short), room for the
+ * blocked kernels of x86-64 hosts and 16 samples. */
+#if defined(__x86_64__)
+static uint32_t batch_work[16384];
+#define BATCH_SAMPLES 16u
+#else
+#define batch_work mbnn_test_arena_b
+#define BATCH_SAMPLES 2u
+#endif
+
+/* mbnn_infer_batch gives the logits of mbnn_infer, on all the inputs at once
+ * and on all but the last (blocks of 3 samples with a remainder). */
+static void check_batch(const mbnn_golden *g, mbnn_model *m)
+{
+    static int32_t batch[BATCH_SAMPLES * MBNN_GOLDEN_MAX_CLASSES];
+    int32_t one[MBNN_GOLDEN_MAX_CLASSES];
+    size_t need = 0;
+    uint32_t n, i, bad = 0, count, total = g->n_infer < BATCH_SAMPLES ? g->n_infer : BATCH_SAMPLES;
+
+    CHECK_STATUS(mbnn_batch_work_size(m, &need), MBNN_OK);
+    CHECK(need <= sizeof(batch_work));
+    if (need > sizeof(batch_work)) {
+        return;
+    }
+    for (count = total; count + 1u >= total && count > 0u; count--) {
+        memset(batch, 0x5A, sizeof(batch));
+        CHECK_STATUS(mbnn_infer_batch(m, g->infer_inputs, count, batch, batch_work, need), MBNN_OK);
+        for (n = 0; n < count; n++) {
+            CHECK_STATUS(mbnn_infer(m, g->infer_inputs + (size_t)n * g->n_inputs, one), MBNN_OK);
+            for (i = 0; i < g->n_classes; i++) {
+                bad += batch[(size_t)n * g->n_classes + i] != one[i];
+            }
+        }
+    }
+    CHECK_EQ(bad, 0);
+    if (need > 0u) {
+        CHECK_STATUS(mbnn_infer_batch(m, g->infer_inputs, 2, batch, batch_work, need - 1u),
+                     MBNN_ERR_ARENA_TOO_SMALL);
+        CHECK_STATUS(mbnn_infer_batch(m, g->infer_inputs, 2, batch, NULL, need), MBNN_ERR_NULL);
+    }
+}
+
 /* Logits and predictions of every infer input equal the expected ones
  * (want_preds NULL: the argmax of want_logits). */
 static void check_inference(const mbnn_golden *g, mbnn_model *m, const int32_t *want_logits,
@@ -50,7 +93,9 @@ static void check_inference(const mbnn_golden *g, mbnn_model *m, const int32_t *
     }
     CHECK_EQ(bad_logits, 0);
     CHECK_EQ(bad_pred, 0);
+    check_batch(g, m);
 }
+
 
 /* Learn the golden sequence; predictions and losses equal the expected ones. */
 static void learn_sequence(const mbnn_golden *g, mbnn_model *m, uint32_t from, uint32_t to)
