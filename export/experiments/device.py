@@ -31,6 +31,7 @@ offline reference: the same network trained on everything, exported.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -67,10 +68,8 @@ def stream_split(base: str, first: int, seed: int = 0) -> list[datasets.Dataset]
     ds = datasets.load(base)
     order = np.random.default_rng(seed).permutation(len(ds.x_train))
     a, b = order[:first], order[first:]
-    return [datasets.Dataset(f"{ds.name}[:{first}]", ds.x_train[a], ds.y_train[a], ds.x_test, ds.y_test,
-                             ds.input_scale, ds.input_zero_point),
-            datasets.Dataset(f"{ds.name}[{first}:]", ds.x_train[b], ds.y_train[b], ds.x_test, ds.y_test,
-                             ds.input_scale, ds.input_zero_point)]
+    return [dataclasses.replace(ds, name=f"{ds.name}[:{first}]", x_train=ds.x_train[a], y_train=ds.y_train[a]),
+            dataclasses.replace(ds, name=f"{ds.name}[{first}:]", x_train=ds.x_train[b], y_train=ds.y_train[b])]
 
 
 def permuted_tasks(base: str, n_tasks: int, perm_seed: int = 0) -> list[datasets.Dataset]:
@@ -131,8 +130,7 @@ def pretrain(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: fl
         ds = task
         if train_subset:
             idx = np.random.default_rng(seed).permutation(len(ds.x_train))[:train_subset]
-            ds = datasets.Dataset(ds.name, ds.x_train[idx], ds.y_train[idx], ds.x_test, ds.y_test,
-                                  ds.input_scale, ds.input_zero_point)
+            ds = dataclasses.replace(ds, x_train=ds.x_train[idx], y_train=ds.y_train[idx])
         model, settings, history = train(ds, sizes, epochs=epochs, lr=lr, meta=meta, int8_grid=[hscale], seed=seed,
                                          batch=TRAIN_DEFAULTS["batch"], weight_decay=TRAIN_DEFAULTS["weight_decay"],
                                          progress=False, log=log)
