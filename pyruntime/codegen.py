@@ -67,7 +67,8 @@ def format_h() -> str:
         "/* Sizes and limits of the blob and the learned state (docs/FORMAT.md). */",
         f"#define MBNN_CRC_START {_u(fmt.CRC_START)}",
         f"#define MBNN_HEADER_SIZE {_u(fmt.BLOB_HEADER.size)}",
-        f"#define MBNN_LAYER_ENTRY_SIZE {_u(fmt.LAYER_ENTRY.size)}",
+        f"#define MBNN_LAYER_ENTRY_SIZE_V1 {_u(fmt.LAYER_ENTRY.size)}",
+        f"#define MBNN_LAYER_ENTRY_SIZE_V2 {_u(fmt.LAYER_ENTRY_V2.size)}",
         f"#define MBNN_STATE_HEADER_SIZE {_u(fmt.STATE_HEADER.size)}",
         f"#define MBNN_META_ENTRIES {_u(fmt.META_ENTRIES)}",
         f"#define MBNN_META_MAX {_u(fmt.META_MAX)}",
@@ -76,9 +77,13 @@ def format_h() -> str:
         f"#define MBNN_KIND_INT8 {_u(fmt.KIND_INT8)}",
         f"#define MBNN_KIND_BITS {_u(fmt.KIND_BITS)}",
         f"#define MBNN_FLAG_LEARNS {_u(fmt.FLAG_LEARNS)}",
+        f"#define MBNN_OP_DENSE {_u(fmt.OP_DENSE)}",
+        f"#define MBNN_OP_CONV1D {_u(fmt.OP_CONV1D)}",
+        f"#define MBNN_OP_CONV2D {_u(fmt.OP_CONV2D)}",
+        f"#define MBNN_MAX_MAP {_u(fmt.MAX_MAP)}",
         "",
         *_layout_macros(fmt.BLOB_HEADER, "Blob header"),
-        *_layout_macros(fmt.LAYER_ENTRY, "Layer entry"),
+        *_layout_macros(fmt.LAYER_ENTRY_V2, "Layer entry (version 2; version 1: the first 32 bytes)"),
         *_layout_macros(fmt.STATE_HEADER, "Learned-state header"),
         f"#define MBNN_STORE_VERSION {_u(fmt.STORE_VERSION)}",
         f"#define MBNN_STORE_HEADER_SIZE {_u(fmt.STORE_HEADER.size)}",
@@ -153,6 +158,7 @@ def generated() -> dict[str, str]:
     """Every generated file, by path relative to the repository root, with its content."""
     mbnn_h = _replace_parts((ROOT / MBNN_H).read_text(), {"format": mbnn_h_part()}, ("/* ", " */"), MBNN_H)
     tables = {"blob header": _table(fmt.BLOB_HEADER), "layer entry": _table(fmt.LAYER_ENTRY),
+              "layer geometry": _table(fmt.Layout("geometry", 16, fmt.GEOMETRY_FIELDS)),
               "state header": _table(fmt.STATE_HEADER)}
     doc = _replace_parts((ROOT / FORMAT_MD).read_text(), tables, ("<!-- ", " -->"), FORMAT_MD)
     storage = _replace_parts((ROOT / STORAGE_MD).read_text(), {"store header": _table(fmt.STORE_HEADER)},

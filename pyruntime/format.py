@@ -1,4 +1,4 @@
-"""The `.mbnn` blob and the learned state, format version 1: defined once.
+"""The `.mbnn` blob and the learned state, format versions 1 and 2: defined once.
 
 The tables below hold every field of the blob header, of a layer entry and of
 the learned-state header: offset, type, allowed range and the status a value
@@ -22,14 +22,20 @@ import numpy as np
 from pyruntime.errors import MbnnError
 
 MAGIC = b"MBNN"
-VERSION = 1
+VERSION = 2  # the newest format this metabnn reads and writes (version 1 blobs keep loading)
 STATE_MAGIC = b"MBST"
 STATE_VERSION = 1
 CRC_START = 16  # both CRCs cover [16, total_size)
 
-# Limits of format version 1 (a runtime may be built with lower ones).
+# Limits of the format (a runtime may be built with lower ones).
 MAX_LAYERS = 8
 MAX_WIDTH = 8192
+MAX_MAP = 65535  # values in a layer's input map, and in a conv layer's output map before pooling
+MAX_KERNEL = 16
+MAX_STRIDE = 8
+MAX_POOL = 8
+OPS = ("dense", "conv1d", "conv2d")  # the op field of a version-2 layer entry, by value
+OP_DENSE, OP_CONV1D, OP_CONV2D = 0, 1, 2
 META_ENTRIES = 128
 META_MAX = 32768
 GSCALE_MAX = 32767
@@ -119,13 +125,13 @@ _CRC_DOC = ("CRC-32 (IEEE 802.3, reflected, poly 0xEDB88320, init and final xor 
 
 BLOB_HEADER = Layout("header", 32, (
     Field("magic", 0, "4s", '`"MBNN"`'),
-    Field("version", 4, "I", "`1`; a larger value means a newer format: the runtime refuses it with "
-          "`MBNN_ERR_VERSION`"),
+    Field("version", 4, "I", "`1` or `2` (2 adds the layer geometry of conv layers); a larger value means a "
+          "newer format: the runtime refuses it with `MBNN_ERR_VERSION`"),
     Field("total_size", 8, "I", "bytes in the blob; the buffer may be longer, never shorter "
           "(`MBNN_ERR_TRUNCATED`)"),
     Field("crc32", 12, "I", _CRC_DOC),
     Field("n_layers", 16, "H", "1 .. `MBNN_MAX_LAYERS` (8)", 1, MAX_LAYERS, BAD_HEADER),
-    Field("flags", 18, "H", "0 in version 1", 0, 0, BAD_HEADER),
+    Field("flags", 18, "H", "0 in versions 1 and 2", 0, 0, BAD_HEADER),
     Field("input_scale", 20, "f", "IEEE-754 binary32; host metadata only: a feature `f` becomes "
           "`q = clamp(round(f / input_scale) + input_zero_point, -128, 127)`. The device never reads it."),
     Field("input_zero_point", 24, "b", "the int8 value of feature 0"),
@@ -145,20 +151,51 @@ LAYER_ENTRY = Layout("layer", 32, (
           "(the device uses the metaplastic table built from it)"),
     Field("bwd_shift", 3, "B", "right shift of the error arriving at this layer's neurons, 0 .. 31 "
           "(see ARITHMETIC.md)", 0, 31, BAD_LAYER),
-    Field("n_in", 4, "H", "1 .. `MBNN_MAX_WIDTH` (8192); equals n_out of the layer before", 1, MAX_WIDTH, BAD_LAYER),
-    Field("n_out", 6, "H", "1 .. 8192", 1, MAX_WIDTH, BAD_LAYER),
+    Field("n_in", 4, "H", "inputs of one neuron, 1 .. `MBNN_MAX_WIDTH` (8192): a dense layer's input count "
+          "(the output count of the layer before); a conv layer's `in_c * kh * kw`", 1, MAX_WIDTH, BAD_LAYER),
+    Field("n_out", 6, "H", "neurons, 1 .. 8192 (a conv layer: output channels)", 1, MAX_WIDTH, BAD_LAYER),
     Field("lr_q16", 8, "I", "learning rate in hidden-weight steps per unit of normalized error, 16 fraction "
           "bits, 0 .. 2^24; the writer puts 0 when the layer does not learn", 0, 1 << 24, BAD_LAYER),
-    Field("off_bits", 12, "I", "binary weights: `n_out * W` u32 words, `W = ceil(n_in / 32)`",
-          status=BAD_OFFSET),
-    Field("off_hidden", 16, "I", "hidden weights: `n_out * n_in` i8, row-major" + _IGNORED, status=BAD_OFFSET),
+    Field("off_bits", 12, "I", "binary weights: `n_out` rows of `W` u32 words; dense `W = ceil(n_in / 32)`, "
+          "conv `W = kh * kw * ceil(in_c / 32)` (see Bit packing)", status=BAD_OFFSET),
+    Field("off_hidden", 16, "I", "hidden weights: `n_out * n_in` i8, row-major, columns in the order of the "
+          "bits" + _IGNORED, status=BAD_OFFSET),
     Field("off_params", 20, "I", "hidden layer: i32 `threshold[n_out]`, then i32 `lo[n_out]`, then i32 "
-          "`hi[n_out]`; output layer (the last): i32 `scale[n_out]`, then i32 `offset[n_out]`",
+          "`hi[n_out]` (a conv layer: one per output channel); output layer (the last, always dense): i32 "
+          "`scale[n_out]`, then i32 `offset[n_out]`",
           status=BAD_OFFSET),
     Field("off_gscale", 24, "I", f"i32 `gscale[n_out]`, each in −{GSCALE_MAX} .. {GSCALE_MAX}", status=BAD_OFFSET),
     Field("off_meta", 28, "I", f"metaplastic table: u16 `meta[{META_ENTRIES}]`, each 0 .. {META_MAX}" + _IGNORED,
           status=BAD_OFFSET),
 ))
+
+# Version 2: each layer entry is 48 bytes, the 32 of version 1 followed by the
+# layer's geometry. A version-1 entry reads as a dense layer with in_shape
+# (n_in, 1, 1).
+GEOMETRY_FIELDS = (
+    Field("op", 32, "B", "0: dense; 1: conv1d; 2: conv2d. The last layer is dense.", OP_DENSE, OP_CONV2D,
+          BAD_LAYER),
+    Field("pool", 33, "B", f"P: max pooling after the sign, kernel = stride = P x P (conv1d: 1 x P), floor "
+          f"mode; 1 = none (dense: 1), 1 .. {MAX_POOL}", 1, MAX_POOL, BAD_LAYER),
+    Field("kh", 34, "B", f"kernel height, 1 .. {MAX_KERNEL} (dense and conv1d: 1)", 1, MAX_KERNEL, BAD_LAYER),
+    Field("kw", 35, "B", f"kernel width, 1 .. {MAX_KERNEL} (dense: 1)", 1, MAX_KERNEL, BAD_LAYER),
+    Field("sh", 36, "B", f"vertical stride, 1 .. {MAX_STRIDE} (dense and conv1d: 1)", 1, MAX_STRIDE, BAD_LAYER),
+    Field("sw", 37, "B", f"horizontal stride, 1 .. {MAX_STRIDE} (dense: 1)", 1, MAX_STRIDE, BAD_LAYER),
+    Field("ph", 38, "B", "zero padding above and below, 0 .. kh - 1 (dense and conv1d: 0)", 0, MAX_KERNEL - 1,
+          BAD_LAYER),
+    Field("pw", 39, "B", "zero padding left and right, 0 .. kw - 1 (dense: 0)", 0, MAX_KERNEL - 1, BAD_LAYER),
+    Field("in_c", 40, "H", "input map channels C, 1 .. 65535; equals the previous layer's output channels "
+          "(a dense layer's output is (n_out, 1, 1))", 1, MAX_MAP, BAD_LAYER),
+    Field("in_h", 42, "H", "input map height H (conv1d: 1); `C * H * W` at most 65535", 1, MAX_MAP, BAD_LAYER),
+    Field("in_w", 44, "H", "input map width W; a dense layer has `C * H * W = n_in`, and layer 0 if dense "
+          "`(n_in, 1, 1)`", 1, MAX_MAP, BAD_LAYER),
+    Field("reserved", 46, "H", "0", 0, 0, BAD_LAYER),
+)
+LAYER_ENTRY_V2 = Layout("layer", 48, LAYER_ENTRY.fields + GEOMETRY_FIELDS)
+def layer_entry(version: int) -> Layout:
+    """The layer-entry layout of a format version (1: 32 bytes, 2: 48 bytes)."""
+    return LAYER_ENTRY if version == 1 else LAYER_ENTRY_V2
+
 
 STATE_HEADER = Layout("state", 32, (
     Field("magic", 0, "4s", '`"MBST"`'),
@@ -199,12 +236,20 @@ class StateError(MbnnError):
 
 @dataclass
 class LayerSpec:
-    """One layer of a blob, unpacked.
+    """One layer of a blob, unpacked; every array in PyTorch order.
 
-    `bits` is uint8 (n_out, n_in) with 1 meaning weight -1. `params` is
-    (threshold, lo, hi) for a hidden layer and (scale, offset) for the output
-    layer, each int32 (n_out,). A layer learns exactly when `hidden` (int8,
-    (n_out, n_in)) is given; then `meta` (uint16, (128,)) is needed too.
+    Dense: `bits` is uint8 (n_out, n_in) with 1 meaning weight -1, inputs in
+    PyTorch's flatten order (channel-major C, H, W) when the layer follows a
+    conv layer. Conv (`op` "conv1d" or "conv2d"): `bits` is (Cout, Cin, kh, kw)
+    (1-D: kh = 1), `in_shape` (Cin, H, W) (1-D: H = 1) is required; `kernel`,
+    `stride`, `pad` are (h, w) pairs (symmetric zero padding), `pool` P is a max
+    pooling of kernel = stride = P after the sign. `write_blob` packs the arrays
+    into the runtime's order and `read_blob` gives PyTorch order back.
+
+    `params` is (threshold, lo, hi) for a hidden layer (one per neuron, or per
+    output channel of a conv layer) and (scale, offset) for the output layer,
+    each int32 (n_out,). A layer learns exactly when `hidden` (int8, the shape of
+    `bits`) is given; then `meta` (uint16, (128,)) is needed too.
     """
 
     bits: np.ndarray
@@ -216,26 +261,55 @@ class LayerSpec:
     lr_q16: int = 0
     hscale_log2: int = 5
     bwd_shift: int = 0
+    op: str = "dense"
+    in_shape: tuple[int, int, int] | None = None  # dense: None = (n_in, 1, 1) or the previous layer's output
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    pad: tuple[int, int] = (0, 0)
+    pool: int = 1
 
     @property
     def n_out(self) -> int:
-        """Number of neurons."""
+        """Number of neurons (a conv layer: output channels)."""
         return int(self.bits.shape[0])
 
     @property
     def n_in(self) -> int:
-        """Number of inputs."""
-        return int(self.bits.shape[1])
+        """Inputs of one neuron (a conv layer: Cin * kh * kw)."""
+        return int(np.prod(self.bits.shape[1:]))
+
+    @property
+    def is_conv(self) -> bool:
+        """Whether this is a conv1d or conv2d layer."""
+        return self.op != "dense"
 
     @property
     def learns(self) -> bool:
         """Whether the device updates this layer's hidden weights."""
         return self.hidden is not None
 
+    def conv_out_hw(self) -> tuple[int, int]:
+        """(Ho, Wo): the conv output before pooling."""
+        _, h, w = self.in_shape
+        return ((h + 2 * self.pad[0] - self.kernel[0]) // self.stride[0] + 1,
+                (w + 2 * self.pad[1] - self.kernel[1]) // self.stride[1] + 1)
+
+    def out_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the layer's output (after pooling); a dense layer's is (n_out, 1, 1)."""
+        if not self.is_conv:
+            return (self.n_out, 1, 1)
+        (ho, wo), (qh, qw) = self.conv_out_hw(), self.pool_hw()
+        return (self.n_out, ho // qh, wo // qw)
+
+    def pool_hw(self) -> tuple[int, int]:
+        """The pooling window (height, width): (P, P), for conv1d (1, P)."""
+        return (1 if self.op == "conv1d" else self.pool, self.pool)
+
 
 @dataclass
 class BlobSpec:
-    """A whole network as the blob stores it (docs/FORMAT.md)."""
+    """A whole network as the blob stores it (docs/FORMAT.md). `version` None
+    writes the oldest version that holds the network (1 when every layer is dense)."""
 
     layers: list[LayerSpec]
     input_scale: float = 1.0 / 255.0
@@ -243,13 +317,24 @@ class BlobSpec:
     out_frac_bits: int = 16
     rms_shift: int = 7
     seed: int = 1
-    version: int = VERSION
+    version: int | None = None
     flags: int = field(default=0, repr=False)
+
+    def in_shapes(self) -> list[tuple[int, int, int]]:
+        """(C, H, W) of every layer's input map: a dense layer's `in_shape` None is
+        (n_in, 1, 1) for layer 0, else the output map of the layer before."""
+        shapes, prev = [], None
+        for layer in self.layers:
+            shape = layer.in_shape if layer.in_shape is not None else (
+                (layer.n_in, 1, 1) if prev is None else prev.out_shape())
+            shapes.append(tuple(int(v) for v in shape))
+            prev = layer
+        return shapes
 
     @property
     def n_inputs(self) -> int:
-        """Features per sample."""
-        return self.layers[0].n_in
+        """Features per sample (a conv model: C * H * W of its input, in PyTorch order)."""
+        return int(np.prod(self.in_shapes()[0]))
 
     @property
     def n_classes(self) -> int:
@@ -284,6 +369,45 @@ def unpack_bits(words: np.ndarray, n: int) -> np.ndarray:
     return np.unpackbits(as_bytes, axis=1, bitorder="little")[:, :n]
 
 
+def runtime_columns(layer: LayerSpec, in_shape: tuple[int, int, int]) -> np.ndarray:
+    """Where each weight of a row (PyTorch order, flattened) sits in the blob's row:
+    dense inputs in H, W, C order (`(y * W + x) * C + c`), conv weights in kh, kw, Cin
+    order (`(ky * kw + kx) * Cin + c`). The identity for a dense layer on (n, 1, 1)."""
+    if layer.is_conv:
+        cin, kh, kw = layer.bits.shape[1:]
+        c, ky, kx = np.meshgrid(np.arange(cin), np.arange(kh), np.arange(kw), indexing="ij")
+        return ((ky * kw + kx) * cin + c).reshape(-1)
+    ch, h, w = in_shape
+    c, y, x = np.meshgrid(np.arange(ch), np.arange(h), np.arange(w), indexing="ij")
+    return ((y * w + x) * ch + c).reshape(-1)
+
+
+def _row_groups(entry: dict[str, Any]) -> tuple[int, int]:
+    """(groups, bits per group) of a row in the blob: a conv row is kh * kw groups of
+    in_c bits, each padded to whole words; a dense row is one group of n_in bits."""
+    if entry["op"] == OP_DENSE:
+        return 1, entry["n_in"]
+    return entry["kh"] * entry["kw"], entry["in_c"]
+
+
+def row_words(entry: dict[str, Any]) -> int:
+    """u32 words of one row of a layer's binary weights in the blob."""
+    groups, n = _row_groups(entry)
+    return groups * words_per_row(n)
+
+
+def pack_rows(bits: np.ndarray, entry: dict[str, Any]) -> np.ndarray:
+    """Rows of bits in runtime column order (n_out, n_in) -> the blob's words (n_out, row_words)."""
+    groups, n = _row_groups(entry)
+    return pack_bits(bits.reshape(-1, n)).reshape(bits.shape[0], -1)
+
+
+def unpack_rows(words: np.ndarray, entry: dict[str, Any]) -> np.ndarray:
+    """Inverse of pack_rows: the blob's words -> bits (n_out, n_in) in runtime column order."""
+    groups, n = _row_groups(entry)
+    return unpack_bits(words.reshape(-1, words_per_row(n)), n).reshape(words.shape[0], -1)
+
+
 def meta_table(m: float, hscale_log2: int) -> np.ndarray:
     """f_meta = 1 - tanh^2(m |Wh|) in Q15 for the 128 magnitudes (k + 0.5) 2^-e."""
     scale = 2.0 ** -hscale_log2
@@ -309,7 +433,7 @@ def _array_sizes(entry: dict[str, Any], last: bool) -> dict[str, int]:
     """Bytes of each array a layer entry points to."""
     n_in, n_out = entry["n_in"], entry["n_out"]
     return {
-        "off_bits": 4 * n_out * words_per_row(n_in),
+        "off_bits": 4 * n_out * row_words(entry),
         "off_hidden": n_out * n_in,
         "off_params": 4 * (2 if last else 3) * n_out,
         "off_gscale": 4 * n_out,
@@ -321,6 +445,53 @@ def _needed(name: str, learns: bool) -> bool:
     return learns or name not in ("off_hidden", "off_meta")
 
 
+def entry_out_shape(e: dict[str, Any]) -> tuple[int, int, int]:
+    """(C, H, W) of a layer entry's output map (after pooling); dense: (n_out, 1, 1)."""
+    if e["op"] == OP_DENSE:
+        return (e["n_out"], 1, 1)
+    ho, wo = conv_out_hw(e)
+    return (e["n_out"], ho // (1 if e["op"] == OP_CONV1D else e["pool"]), wo // e["pool"])
+
+
+def conv_out_hw(e: dict[str, Any]) -> tuple[int, int]:
+    """(Ho, Wo) of a conv entry before pooling (0 or less when the kernel does not fit)."""
+    return ((e["in_h"] + 2 * e["ph"] - e["kh"]) // e["sh"] + 1,
+            (e["in_w"] + 2 * e["pw"] - e["kw"]) // e["sw"] + 1)
+
+
+def _geometry_error(idx: int, e: dict[str, Any], prev: dict[str, Any] | None, last: bool) -> str | None:
+    """What is wrong with a (version-2) layer's geometry and how it chains, or None."""
+    in_size = e["in_c"] * e["in_h"] * e["in_w"]
+    if in_size > MAX_MAP:
+        return f"input map {e['in_c']}x{e['in_h']}x{e['in_w']} has more than {MAX_MAP} values"
+    if prev is None and e["op"] == OP_DENSE and (e["in_h"], e["in_w"]) != (1, 1):
+        return "a dense layer 0 reads its features as (n_in, 1, 1)"
+    if prev is not None and (e["in_c"], e["in_h"], e["in_w"]) != entry_out_shape(prev):
+        return f"input map {(e['in_c'], e['in_h'], e['in_w'])} != output map of the layer before {entry_out_shape(prev)}"
+    if e["op"] == OP_DENSE:
+        if (e["pool"], e["kh"], e["kw"], e["sh"], e["sw"], e["ph"], e["pw"]) != (1, 1, 1, 1, 1, 0, 0):
+            return "a dense layer has pool, kernel and stride 1 and padding 0"
+        if in_size != e["n_in"]:
+            return f"n_in {e['n_in']} != C*H*W {in_size}"
+        return None
+    if last:
+        return "the last layer must be dense"
+    if e["op"] == OP_CONV1D and (e["kh"], e["sh"], e["ph"], e["in_h"]) != (1, 1, 0, 1):
+        return "a conv1d layer has kh, sh and in_h 1 and ph 0"
+    if e["n_in"] != e["in_c"] * e["kh"] * e["kw"]:
+        return f"n_in {e['n_in']} != in_c*kh*kw {e['in_c'] * e['kh'] * e['kw']}"
+    if e["ph"] >= e["kh"] or e["pw"] >= e["kw"]:
+        return "padding must be smaller than the kernel"
+    ho, wo = conv_out_hw(e)
+    if (e["op"] == OP_CONV2D and ho < e["pool"]) or wo < e["pool"]:
+        return f"output {ho}x{wo} before pooling is smaller than the pool {e['pool']}"
+    if e["n_out"] * ho * wo > MAX_MAP:
+        return f"output map before pooling has more than {MAX_MAP} values"
+    if e["n_out"] * e["kh"] * e["kw"] > MAX_WIDTH:
+        return f"n_out*kh*kw above {MAX_WIDTH}"
+    return None
+
+
 # --------------------------------------------------------------- validate
 
 
@@ -328,18 +499,23 @@ def _blob_error(status: str, detail: str) -> BlobError:
     return BlobError(status, detail=detail)
 
 
+_V1_GEOMETRY = {"op": OP_DENSE, "pool": 1, "kh": 1, "kw": 1, "sh": 1, "sw": 1, "ph": 0, "pw": 0,
+                "in_h": 1, "in_w": 1, "reserved": 0}
+
+
 def validate_blob(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Check a blob exactly as mbnn_model_init does (docs/FORMAT.md "What the
     runtime checks"), in the same order; raise BlobError with the status C
-    returns. Returns the header and the layer entries, by field name."""
+    returns. Returns the header and the layer entries, by field name (a
+    version-1 entry with the geometry of a dense layer added)."""
     data = bytes(data)
     if len(data) < CRC_START:
         raise _blob_error("MBNN_ERR_TRUNCATED", f"{len(data)} bytes, a header needs {CRC_START}")
     if BLOB_HEADER["magic"].read(data) != MAGIC:
         raise _blob_error("MBNN_ERR_BAD_MAGIC", "export one with `python -m export model.pt`")
     version = BLOB_HEADER["version"].read(data)
-    if version != VERSION:
-        raise _blob_error("MBNN_ERR_VERSION", f"version {version}, this metabnn reads {VERSION}")
+    if not 1 <= version <= VERSION:
+        raise _blob_error("MBNN_ERR_VERSION", f"version {version}, this metabnn reads 1 to {VERSION}")
     total = BLOB_HEADER["total_size"].read(data)
     if total > len(data):
         raise _blob_error("MBNN_ERR_TRUNCATED", f"header says {total} bytes, got {len(data)}")
@@ -353,18 +529,24 @@ def validate_blob(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if bad is not None:
         raise _blob_error(bad.status, f"{bad.name} {head[bad.name]} outside {bad.lo}..{bad.hi}")
     n_layers = head["n_layers"]
-    table_end = BLOB_HEADER.size + LAYER_ENTRY.size * n_layers
+    entry = layer_entry(version)
+    table_end = BLOB_HEADER.size + entry.size * n_layers
     if table_end > total:
         raise _blob_error(BAD_HEADER, f"{n_layers} layers do not fit in {total} bytes")
-    entries = [LAYER_ENTRY.unpack(data, BLOB_HEADER.size + LAYER_ENTRY.size * i) for i in range(n_layers)]
+    entries = [entry.unpack(data, BLOB_HEADER.size + entry.size * i) for i in range(n_layers)]
+    if version == 1:
+        entries = [{**_V1_GEOMETRY, "in_c": e["n_in"], **e} for e in entries]
     for idx, e in enumerate(entries):
-        bad = next((f for f in LAYER_ENTRY.fields if f.status == BAD_LAYER and not f.allows(e[f.name])), None)
+        bad = next((f for f in entry.fields if f.status == BAD_LAYER and not f.allows(e[f.name])), None)
         if bad is not None:
             raise _blob_error(BAD_LAYER, f"layer {idx}: {bad.name} {e[bad.name]} outside {bad.lo}..{bad.hi}")
         if idx > 0 and e["input_kind"] != KIND_BITS:
             raise _blob_error(BAD_LAYER, f"layer {idx}: only layer 0 may take int8 features")
-        if idx > 0 and e["n_in"] != entries[idx - 1]["n_out"]:
+        if version == 1 and idx > 0 and e["n_in"] != entries[idx - 1]["n_out"]:
             raise _blob_error(BAD_LAYER, f"layer {idx}: n_in {e['n_in']} != n_out of the layer before")
+        problem = _geometry_error(idx, e, entries[idx - 1] if idx else None, idx == n_layers - 1)
+        if version > 1 and problem is not None:
+            raise _blob_error(BAD_LAYER, f"layer {idx}: {problem}")
     for idx, e in enumerate(entries):
         learns = bool(e["flags"] & FLAG_LEARNS)
         for name, size in _array_sizes(e, idx == n_layers - 1).items():
@@ -382,9 +564,9 @@ def validate_blob(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             continue
         if np.any(np.frombuffer(data, "<u2", META_ENTRIES, e["off_meta"]) > META_MAX):
             raise _blob_error(BAD_WEIGHTS, f"layer {idx}: meta table values above {META_MAX}")
-        words = np.frombuffer(data, "<u4", n_out * words_per_row(n_in), e["off_bits"]).reshape(n_out, -1)
+        words = np.frombuffer(data, "<u4", n_out * row_words(e), e["off_bits"]).reshape(n_out, -1)
         hidden = np.frombuffer(data, np.int8, n_out * n_in, e["off_hidden"]).reshape(n_out, n_in)
-        if not np.array_equal(unpack_bits(words, n_in) != 0, hidden < 0):
+        if not np.array_equal(unpack_rows(words, e) != 0, hidden < 0):
             raise _blob_error(BAD_WEIGHTS, f"layer {idx}: bits must equal the sign of the hidden weights")
     return head, entries
 
@@ -393,7 +575,8 @@ def validate_blob(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def read_blob(data: bytes) -> BlobSpec:
-    """Parse the bytes of a .mbnn file; raise BlobError (with the C runtime's status) saying what is wrong."""
+    """Parse the bytes of a .mbnn file; raise BlobError (with the C runtime's status) saying what is wrong.
+    The arrays come back in PyTorch order (LayerSpec)."""
     data = bytes(data)
     head, entries = validate_blob(data)
     layers = []
@@ -405,20 +588,40 @@ def read_blob(data: bytes) -> BlobSpec:
         def arr(name: str, count: int, dtype: str) -> np.ndarray:
             return np.frombuffer(data, dtype=dtype, count=count, offset=e[name]).copy()
 
+        op = OPS[e["op"]]
+        geometry = {"op": op, "in_shape": (e["in_c"], e["in_h"], e["in_w"]), "kernel": (e["kh"], e["kw"]),
+                    "stride": (e["sh"], e["sw"]), "pad": (e["ph"], e["pw"]), "pool": e["pool"]}
+        shape = (n_out, e["in_c"], e["kh"], e["kw"]) if op != "dense" else (n_out, n_in)
+        # PyTorch column t sits at runtime column cols[t]
+        cols = runtime_columns(LayerSpec(np.zeros(shape, np.uint8), (), np.zeros(0), **geometry),
+                               geometry["in_shape"])
+        if op == "dense" and geometry["in_shape"] == (n_in, 1, 1):
+            geometry["in_shape"] = None  # follows from the layer before (BlobSpec.in_shapes)
+        bits_rt = unpack_rows(arr("off_bits", n_out * row_words(e), "<u4").reshape(n_out, -1), e)
         params = arr("off_params", n_params * n_out, "<i4").reshape(n_params, n_out)
         layers.append(LayerSpec(
-            bits=unpack_bits(arr("off_bits", n_out * words_per_row(n_in), "<u4").reshape(n_out, -1), n_in),
+            bits=bits_rt[:, cols].reshape(shape),
             params=tuple(params[k].copy() for k in range(n_params)),
             gscale=arr("off_gscale", n_out, "<i4"),
             input_kind=e["input_kind"],
-            hidden=arr("off_hidden", n_out * n_in, "i1").reshape(n_out, n_in) if learns else None,
+            hidden=arr("off_hidden", n_out * n_in, "i1").reshape(n_out, n_in)[:, cols].reshape(shape)
+            if learns else None,
             meta=arr("off_meta", META_ENTRIES, "<u2") if learns else None,
             lr_q16=e["lr_q16"],
             hscale_log2=e["hscale_log2"],
             bwd_shift=e["bwd_shift"],
+            **geometry,
         ))
     return BlobSpec(layers, float(head["input_scale"]), head["input_zero_point"], head["out_frac_bits"],
                     head["rms_shift"], head["seed"], head["version"], head["flags"])
+
+
+def _entry_geometry(layer: LayerSpec, in_shape: tuple[int, int, int]) -> dict[str, Any]:
+    """The version-2 geometry fields of a layer whose input map is in_shape."""
+    c, h, w = in_shape
+    return {"op": OPS.index(layer.op), "pool": layer.pool, "kh": layer.kernel[0], "kw": layer.kernel[1],
+            "sh": layer.stride[0], "sw": layer.stride[1], "ph": layer.pad[0], "pw": layer.pad[1],
+            "in_c": c, "in_h": h, "in_w": w}
 
 
 def _check_spec(spec: BlobSpec) -> None:
@@ -430,10 +633,21 @@ def _check_spec(spec: BlobSpec) -> None:
         raise error(BAD_HEADER, f"a blob holds 1 to {MAX_LAYERS} layers, got {len(spec.layers)}")
     for idx, layer in enumerate(spec.layers):
         where = f"layer {idx}"
+        if layer.is_conv and layer.in_shape is None:
+            raise error(BAD_LAYER, f"{where}: a conv layer needs in_shape (C, H, W)")
+        if layer.op not in OPS:
+            raise error(BAD_LAYER, f"{where}: op {layer.op!r} is not one of {OPS}")
+        if layer.is_conv and (layer.bits.ndim != 4 or layer.bits.shape[2:] != tuple(layer.kernel)
+                              or layer.bits.shape[1] != layer.in_shape[0]):
+            raise error(BAD_LAYER, f"{where}: conv bits must be (Cout, Cin, kh, kw) = "
+                                   f"(n_out, {layer.in_shape[0]}, {layer.kernel[0]}, {layer.kernel[1]}), "
+                                   f"got {layer.bits.shape}")
+        if not layer.is_conv and layer.bits.ndim != 2:
+            raise error(BAD_LAYER, f"{where}: dense bits must be (n_out, n_in), got {layer.bits.shape}")
         if not (1 <= layer.n_in <= MAX_WIDTH and 1 <= layer.n_out <= MAX_WIDTH):
             raise error(BAD_LAYER, f"{where}: sizes {layer.n_in}x{layer.n_out} outside 1..{MAX_WIDTH}")
-        if idx > 0 and layer.n_in != spec.layers[idx - 1].n_out:
-            raise error(BAD_LAYER, f"{where}: n_in {layer.n_in} != n_out of the layer before")
+        if idx > 0 and not layer.is_conv and layer.n_in != int(np.prod(spec.layers[idx - 1].out_shape())):
+            raise error(BAD_LAYER, f"{where}: n_in {layer.n_in} != outputs of the layer before")
         want = 2 if idx == len(spec.layers) - 1 else 3
         if len(layer.params) != want:
             raise error(BAD_LAYER, f"{where}: needs {want} parameter arrays, got {len(layer.params)}")
@@ -444,12 +658,22 @@ def _check_spec(spec: BlobSpec) -> None:
                 raise error(BAD_WEIGHTS, f"{where}: bits must equal the sign of the hidden weights")
 
 
+def needs_version_2(spec: BlobSpec) -> bool:
+    """Whether a network needs format version 2 (a conv layer, or a dense layer 0 on a map)."""
+    return any(layer.is_conv for layer in spec.layers) or spec.in_shapes()[0][1:] != (1, 1)
+
+
 def write_blob(spec: BlobSpec) -> bytes:
-    """Serialize a BlobSpec to the bytes of a .mbnn file (format version spec.version).
+    """Serialize a BlobSpec to the bytes of a .mbnn file: format version spec.version,
+    or when that is None the oldest that holds the network (1 for dense networks).
 
     A spec the runtime would refuse raises BlobError with the status it would give."""
     _check_spec(spec)
-    pos = BLOB_HEADER.size + LAYER_ENTRY.size * len(spec.layers)
+    version = spec.version if spec.version is not None else (2 if needs_version_2(spec) else 1)
+    if version == 1 and needs_version_2(spec):
+        raise BlobError(BAD_LAYER, detail="conv layers need format version 2", hint="")
+    entry_layout = layer_entry(version)
+    pos = BLOB_HEADER.size + entry_layout.size * len(spec.layers)
     chunks: list[bytes] = []
     entries: list[bytes] = []
 
@@ -462,29 +686,36 @@ def write_blob(spec: BlobSpec) -> bytes:
         pos += len(data)
         return start
 
-    for layer in spec.layers:
+    for layer, in_shape in zip(spec.layers, spec.in_shapes()):
         e = {"input_kind": layer.input_kind, "flags": FLAG_LEARNS if layer.learns else 0,
              "hscale_log2": layer.hscale_log2, "bwd_shift": layer.bwd_shift,
-             "n_in": layer.n_in, "n_out": layer.n_out, "lr_q16": layer.lr_q16}
-        e["off_bits"] = place(pack_bits(layer.bits))
-        e["off_hidden"] = place(np.asarray(layer.hidden, dtype=np.int8)) if layer.learns else 0
+             "n_in": layer.n_in, "n_out": layer.n_out, "lr_q16": layer.lr_q16, **_entry_geometry(layer, in_shape)}
+        cols = runtime_columns(layer, in_shape)
+
+        def runtime_order(a: np.ndarray, dtype: Any) -> np.ndarray:
+            out = np.zeros((layer.n_out, layer.n_in), dtype=dtype)
+            out[:, cols] = np.asarray(a).reshape(layer.n_out, -1)
+            return out
+
+        e["off_bits"] = place(pack_rows(runtime_order(layer.bits, np.uint8), e))
+        e["off_hidden"] = place(runtime_order(layer.hidden, np.int8)) if layer.learns else 0
         e["off_params"] = place(np.concatenate([np.asarray(p, dtype="<i4") for p in layer.params]))
         e["off_gscale"] = place(np.asarray(layer.gscale, dtype="<i4"))
         e["off_meta"] = place(np.asarray(layer.meta, dtype="<u2")) if layer.learns else 0
         try:
-            entries.append(LAYER_ENTRY.pack(e))
+            entries.append(entry_layout.pack(e))
         except struct.error as exc:
             raise BlobError(BAD_LAYER, detail=f"layer {len(entries)}: {exc}", hint="") from None
     try:
         head = BLOB_HEADER.pack({
-            "magic": MAGIC, "version": spec.version, "total_size": pos, "n_layers": len(spec.layers),
+            "magic": MAGIC, "version": version, "total_size": pos, "n_layers": len(spec.layers),
             "flags": spec.flags, "input_scale": spec.input_scale, "input_zero_point": spec.input_zero_point,
             "out_frac_bits": spec.out_frac_bits, "rms_shift": spec.rms_shift, "seed": spec.seed & 0xFFFFFFFF})
     except struct.error as exc:
         raise BlobError(BAD_HEADER, detail=str(exc), hint="") from None
     out = bytearray(head + b"".join(entries) + b"".join(chunks))
     BLOB_HEADER["crc32"].write(out, 0, zlib.crc32(out[CRC_START:]))
-    if spec.version == VERSION:  # a test may write another version on purpose
+    if 1 <= version <= VERSION:  # a test may write another version on purpose
         try:
             validate_blob(bytes(out))
         except BlobError as exc:

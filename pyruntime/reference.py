@@ -28,6 +28,7 @@ from pyruntime.format import (
     quantize,
     read_blob,
     read_state,
+    runtime_columns,
     words_per_row,
     write_state,
 )
@@ -41,6 +42,7 @@ ONE_Q15 = 32768
 DELTA_MAX = 32767
 NORM_MAX = 4096
 STEP_MAX = 1 << 23
+CONV_D_MAX = 1 << 24  # a conv weight's change summed over positions, Q16
 GOLDEN_RATIO_32 = 0x9E3779B9
 MASK32 = 0xFFFFFFFF
 
@@ -80,14 +82,91 @@ def tdiv(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sign(a) * (np.abs(a) // b)
 
 
+# ------------------------------------------------------------ conv layers
+# Maps are (C, H, W) with a leading sample axis where the name says so. A
+# padded position of a +/-1 map is 0 (PyTorch's zero padding), of the int8
+# map x - zero_point also 0 (the input zero point): it adds nothing.
+
+
+def _taps(kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]):
+    """For each kernel position (ky, kx): the slices of the padded input it meets."""
+    (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out_hw
+    for ky in range(kh):
+        for kx in range(kw):
+            yield ky, kx, slice(ky, ky + sh * (ho - 1) + 1, sh), slice(kx, kx + sw * (wo - 1) + 1, sw)
+
+
+def _pad_hw(x: np.ndarray, pad: tuple[int, int]) -> np.ndarray:
+    """Zero padding of the last two axes."""
+    return np.pad(x, [(0, 0)] * (x.ndim - 2) + [(pad[0], pad[0]), (pad[1], pad[1])])
+
+
+def conv_preact(x: np.ndarray, signs: np.ndarray, ls: LayerSpec) -> np.ndarray:
+    """Pre-activations (N, Cout, Ho, Wo) of maps x (N, Cin, H, W) through +/-1 kernels (Cout, Cin, kh, kw)."""
+    xp = _pad_hw(x, ls.pad)
+    out_hw = ls.conv_out_hw()
+    a = np.zeros((len(x), signs.shape[0], *out_hw), dtype=np.int64)
+    for ky, kx, ys, xs in _taps(ls.kernel, ls.stride, out_hw):
+        a += np.einsum("nchw,oc->nohw", xp[:, :, ys, xs], signs[:, :, ky, kx])
+    return a
+
+
+def pool_windows(v: np.ndarray, pool: tuple[int, int]) -> np.ndarray:
+    """(..., Ho, Wo) -> (..., Ho // ph, Wo // pw, ph * pw): the values of each pooling window,
+    row-major in the window (floor mode: the rows and columns past the last window are dropped)."""
+    *lead, ho, wo = v.shape
+    (ph, pw) = pool
+    hp, wp = ho // ph, wo // pw
+    v = v[..., : hp * ph, : wp * pw].reshape(*lead, hp, ph, wp, pw)
+    return np.moveaxis(v, -3, -2).reshape(*lead, hp, wp, ph * pw)
+
+
+def unpool(v: np.ndarray, arg: np.ndarray, pool: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
+    """(C, Hp, Wp) values put at the window positions arg -> (C, Ho, Wo), zero elsewhere."""
+    c, hp, wp = v.shape
+    (ph, pw) = pool
+    spread = np.zeros((c, hp, wp, ph * pw), dtype=np.int64)
+    np.put_along_axis(spread, arg[..., None], v[..., None], axis=-1)
+    out = np.zeros((c, *out_hw), dtype=np.int64)
+    out[:, : hp * ph, : wp * pw] = np.moveaxis(spread.reshape(c, hp, wp, ph, pw), 2, 3).reshape(c, hp * ph, wp * pw)
+    return out
+
+
+def conv_input_sum(d: np.ndarray, signs: np.ndarray, ls: LayerSpec) -> np.ndarray:
+    """The transposed conv: g (Cin, H, W), g[c, y, x] = sum over the kernel taps and
+    output positions that read (c, y, x) of sign * d[o, oy, ox] (d: (Cout, Ho, Wo))."""
+    cin, h, w = ls.in_shape
+    gp = np.zeros((cin, h + 2 * ls.pad[0], w + 2 * ls.pad[1]), dtype=np.int64)
+    for ky, kx, ys, xs in _taps(ls.kernel, ls.stride, d.shape[1:]):
+        gp[:, ys, xs] += np.einsum("ohw,oc->chw", d, signs[:, :, ky, kx])
+    return gp[:, ls.pad[0] : ls.pad[0] + h, ls.pad[1] : ls.pad[1] + w]
+
+
+def conv_weight_sum(s: np.ndarray, x: np.ndarray, ls: LayerSpec) -> np.ndarray:
+    """(Cout, Cin, kh, kw): for each kernel weight, the sum over output positions of
+    s[o, oy, ox] times the input value it reads (s: (Cout, Ho, Wo), x: (Cin, H, W))."""
+    xp = _pad_hw(x, ls.pad)
+    out = np.zeros((s.shape[0], x.shape[0], *ls.kernel), dtype=np.int64)
+    for ky, kx, ys, xs in _taps(ls.kernel, ls.stride, s.shape[1:]):
+        out[:, :, ky, kx] = np.einsum("ohw,chw->oc", s, xp[:, ys, xs])
+    return out
+
+
+def _per_channel(v: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Per-channel values (C,) broadcast over a layer's output of the given shape."""
+    return v.reshape(-1, *([1] * (len(shape) - 1)))
+
+
 @dataclass
 class _Layer:
     """A layer's constants from the blob and, when it learns, its learned state."""
 
     spec: LayerSpec
+    in_shape: tuple[int, int, int]  # (C, H, W) of its input map
     base: int  # number of weight (0, 0) in the random generator's numbering
-    signs: np.ndarray  # int64 (n_out, n_in): +1 / -1, the binary weights in use
-    hidden: np.ndarray | None  # int64 (n_out, n_in) in -128..127
+    cols: np.ndarray  # position of each weight of a row (PyTorch order) in the runtime's row
+    signs: np.ndarray  # int64 (the shape of bits): +1 / -1, the binary weights in use
+    hidden: np.ndarray | None  # int64 (the shape of bits) in -128..127
     rms: np.ndarray | None  # int64 (n_out,): running mean square of the error
 
 
@@ -110,11 +189,12 @@ class Model:
         self.last_losses = np.zeros(0, dtype=np.int64)
         self.layers: list[_Layer] = []
         base = 0
-        for ls in spec.layers:
+        for ls, in_shape in zip(spec.layers, spec.in_shapes()):
             signs = 1 - 2 * ls.bits.astype(np.int64)
             hidden = ls.hidden.astype(np.int64) if ls.learns and self.can_learn else None
             rms = np.zeros(ls.n_out, dtype=np.int64) if hidden is not None else None
-            self.layers.append(_Layer(ls, base, signs, hidden, rms))
+            cols = runtime_columns(ls, in_shape).astype(np.uint64)
+            self.layers.append(_Layer(ls, in_shape, base, cols, signs, hidden, rms))
             base += ls.n_out * ls.n_in
 
     @classmethod
@@ -173,8 +253,10 @@ class Model:
     def _check_x(self, x: np.ndarray) -> np.ndarray:
         return api.features(x, self.n_inputs).astype(np.int64)
 
-    def _forward(self, q: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
-        """Inputs of every layer (x - zp, or +/-1), window masks of hidden layers, logits (N, C)."""
+    def _forward(self, q: np.ndarray) -> tuple[list[np.ndarray], list, np.ndarray]:
+        """Inputs of every layer (x - zp, or +/-1; a conv layer's as maps (N, C, H, W)),
+        for each hidden layer its window bits and (a conv layer) the position of the
+        maximum in each pooling window, logits (N, C)."""
         first = self.layers[0].spec
         if first.input_kind == KIND_INT8:
             act = q - self.spec.input_zero_point
@@ -182,15 +264,27 @@ class Model:
             act = np.where(q < 0, -1, 1)
         inputs, windows = [], []
         for idx, layer in enumerate(self.layers):
+            ls = layer.spec
+            act = act.reshape(len(q), *layer.in_shape) if ls.is_conv else act.reshape(len(q), -1)
             inputs.append(act)
-            a = act @ layer.signs.T
-            if idx < len(self.layers) - 1:
-                threshold, lo, hi = layer.spec.params
-                windows.append((lo <= a) & (a <= hi))
-                act = np.where(a >= threshold, 1, -1)
-            else:
-                scale, offset = layer.spec.params
+            if idx == len(self.layers) - 1:
+                scale, offset = ls.params
+                a = act @ layer.signs.T
                 z = np.clip(scale.astype(np.int64) * a + offset, -(1 << 31), (1 << 31) - 1)
+                break
+            threshold, lo, hi = ls.params
+            if not ls.is_conv:
+                a = act @ layer.signs.T
+                windows.append(((lo <= a) & (a <= hi), None))
+                act = np.where(a >= threshold, 1, -1)
+                continue
+            a = conv_preact(act, layer.signs, ls)
+            shape = a.shape[1:]
+            bits = pool_windows(np.where(a >= _per_channel(threshold, shape), 1, -1), ls.pool_hw())
+            win = pool_windows((_per_channel(lo, shape) <= a) & (a <= _per_channel(hi, shape)), ls.pool_hw())
+            arg = np.argmax(bits, axis=-1)  # the first position that holds the maximum
+            windows.append((np.take_along_axis(win, arg[..., None], -1)[..., 0], arg))
+            act = bits.max(axis=-1)
         return inputs, windows, z
 
     def infer(self, X: np.ndarray) -> np.ndarray:
@@ -229,43 +323,54 @@ class Model:
         lowest = min(idx for idx, layer in enumerate(self.layers) if layer.hidden is not None)
         for idx in range(len(self.layers) - 1, lowest - 1, -1):
             layer = self.layers[idx]
+            ls = layer.spec
+            arg = windows[idx][1][0] if idx < len(self.layers) - 1 and ls.is_conv else None
             below = None
             if idx > lowest:
-                g = delta @ layer.signs
+                if ls.is_conv:
+                    g = conv_input_sum(unpool(delta, arg, ls.pool_hw(), ls.conv_out_hw()), layer.signs, ls)
+                else:
+                    g = delta @ layer.signs
                 prev = self.layers[idx - 1].spec
-                below = np.where(
-                    windows[idx - 1][0],
-                    np.clip(((g >> prev.bwd_shift) * prev.gscale) >> 15, -DELTA_MAX, DELTA_MAX),
-                    0,
-                )
+                window = windows[idx - 1][0][0]
+                g = g.reshape(window.shape)
+                gscale = _per_channel(prev.gscale.astype(np.int64), window.shape)
+                below = np.where(window, np.clip(((g >> prev.bwd_shift) * gscale) >> 15, -DELTA_MAX, DELTA_MAX), 0)
             if layer.hidden is not None:
-                self._update(idx, delta, inputs[idx][0])
+                self._update(idx, delta, inputs[idx][0], arg)
             delta = below
         self.step = (self.step + 1) & MASK32
         return prediction, ONE_Q15 - int(p[label])
 
-    def _update(self, idx: int, delta: np.ndarray, x: np.ndarray) -> None:
-        """The metaplastic int8 update of one layer (ARITHMETIC.md "Update of a layer that learns")."""
+    def _update(self, idx: int, delta: np.ndarray, x: np.ndarray, arg: np.ndarray | None) -> None:
+        """The metaplastic int8 update of one layer (ARITHMETIC.md "Update of a layer that learns";
+        a conv layer: "Conv layers"). delta: the error at the layer's outputs (a conv
+        layer's: (Cout, Hp, Wp), at the pooled positions); x: the layer's input."""
         layer = self.layers[idx]
         ls = layer.spec
         sq = delta * delta
+        if ls.is_conv:  # the mean square over the pooled positions of the channel
+            sq = sq.reshape(ls.n_out, -1).sum(axis=1) // (sq.size // ls.n_out)
         layer.rms = np.where(layer.rms == 0, sq, layer.rms + ((sq - layer.rms) >> self.spec.rms_shift))
         s = np.array([max(math.isqrt(int(r)), 1) for r in layer.rms], dtype=np.int64)
-        norm = np.clip(tdiv(delta * 256, s), -NORM_MAX, NORM_MAX)
+        norm = np.clip(tdiv(delta * 256, _per_channel(s, delta.shape)), -NORM_MAX, NORM_MAX)
         step = np.clip((-norm * ls.lr_q16) >> 8, -STEP_MAX, STEP_MAX)
         if ls.input_kind == KIND_INT8:
-            d = (step >> 7)[:, None] * x[None, :]
+            step = step >> 7
+        if ls.is_conv:
+            d = conv_weight_sum(unpool(step, arg, ls.pool_hw(), ls.conv_out_hw()), x, ls)
+            d = np.clip(d, -CONV_D_MAX, CONV_D_MAX)
         else:
-            d = step[:, None] * x[None, :]  # x is +1 / -1
+            d = step[:, None] * x[None, :]  # x is +1 / -1, or x - zp for int8 input
         h = layer.hidden
         toward_zero = np.where(h >= 0, d < 0, d > 0)
         k = np.where(h >= 0, h, -1 - h)
         d = np.where(toward_zero, (d * ls.meta.astype(np.int64)[k]) >> 15, d)
         whole = d >> 16
         frac = d - (whole << 16)
-        n_out, n_in = h.shape
         key = int(mix32((self.spec.seed + self.step * GOLDEN_RATIO_32) & MASK32))
-        idx_w = layer.base + np.arange(n_out * n_in, dtype=np.uint64).reshape(n_out, n_in)
+        rows = np.arange(ls.n_out, dtype=np.uint64)[:, None] * np.uint64(ls.n_in)
+        idx_w = (np.uint64(layer.base) + rows + layer.cols[None, :]).reshape(h.shape)
         rand16 = rand16_of(key, idx_w)
         new_h = np.clip(h + whole + (rand16 < frac), -128, 127)
         layer.hidden = np.where(d != 0, new_h, h)
@@ -278,14 +383,22 @@ class Model:
             raise MbnnError("MBNN_ERR_NO_LEARN")
         return [layer for layer in self.layers if layer.hidden is not None]
 
+    @staticmethod
+    def _runtime_hidden(layer: _Layer) -> np.ndarray:
+        """Hidden weights (n_out, n_in) in the runtime's column order (the state's)."""
+        out = np.zeros((layer.spec.n_out, layer.spec.n_in), dtype=np.int64)
+        out[:, layer.cols.astype(np.int64)] = layer.hidden.reshape(layer.spec.n_out, -1)
+        return out
+
     def state(self) -> bytes:
         """The learned state in the format of docs/FORMAT.md ("Learned state")."""
-        return write_state(self.blob_crc, self.step, [(l.hidden, l.rms) for l in self._learning_layers()])
+        return write_state(self.blob_crc, self.step,
+                           [(self._runtime_hidden(l), l.rms) for l in self._learning_layers()])
 
     def _check_state(self, data: object) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"state must be the bytes returned by Model.state(), got {type(data).__name__}")
-        shapes = [l.hidden.shape for l in self._learning_layers()]
+        shapes = [(l.spec.n_out, l.spec.n_in) for l in self._learning_layers()]
         _crc, step, layers = read_state(bytes(data), shapes, self.blob_crc)
         return step, layers
 
@@ -293,7 +406,8 @@ class Model:
         """Replace the learned state; everything is checked before anything changes."""
         step, new = self._check_state(state)
         for layer, (h, rms) in zip(self._learning_layers(), new):
-            layer.hidden, layer.rms = h.astype(np.int64), rms.astype(np.int64)
+            layer.hidden = h.astype(np.int64)[:, layer.cols.astype(np.int64)].reshape(layer.spec.bits.shape)
+            layer.rms = rms.astype(np.int64)
             layer.signs = np.where(layer.hidden < 0, -1, 1)
         self.step = step
 

@@ -77,7 +77,7 @@ def test_golden_blob_is_stable() -> None:
     [
         (lambda b: b[:10], "truncated"),
         (lambda b: b"XXXX" + b[4:], "bad magic"),
-        (lambda b: b[:4] + struct.pack("<I", 2) + b[8:], "version 2"),
+        (lambda b: b[:4] + struct.pack("<I", 3) + b[8:], "version 3"),
         (lambda b: b[:-1], "truncated"),
         (lambda b: b[:40] + bytes([b[40] ^ 1]) + b[41:], "CRC mismatch"),
     ],

@@ -5,7 +5,8 @@
 /* Sizes and limits of the blob and the learned state (docs/FORMAT.md). */
 #define MBNN_CRC_START 16u
 #define MBNN_HEADER_SIZE 32u
-#define MBNN_LAYER_ENTRY_SIZE 32u
+#define MBNN_LAYER_ENTRY_SIZE_V1 32u
+#define MBNN_LAYER_ENTRY_SIZE_V2 48u
 #define MBNN_STATE_HEADER_SIZE 32u
 #define MBNN_META_ENTRIES 128u
 #define MBNN_META_MAX 32768u
@@ -14,6 +15,10 @@
 #define MBNN_KIND_INT8 0u
 #define MBNN_KIND_BITS 1u
 #define MBNN_FLAG_LEARNS 1u
+#define MBNN_OP_DENSE 0u
+#define MBNN_OP_CONV1D 1u
+#define MBNN_OP_CONV2D 2u
+#define MBNN_MAX_MAP 65535u
 
 /* Blob header (32 bytes): byte offsets; allowed range of checked fields. */
 #define MBNN_HDR_MAGIC 0u
@@ -35,7 +40,7 @@
 #define MBNN_HDR_RESERVED_MAX 0u
 #define MBNN_HDR_SEED 28u
 
-/* Layer entry (32 bytes): byte offsets; allowed range of checked fields. */
+/* Layer entry (version 2; version 1: the first 32 bytes) (48 bytes): byte offsets; allowed range of checked fields. */
 #define MBNN_LAYER_INPUT_KIND 0u
 #define MBNN_LAYER_INPUT_KIND_MAX 1u
 #define MBNN_LAYER_FLAGS 1u
@@ -56,6 +61,38 @@
 #define MBNN_LAYER_OFF_PARAMS 20u
 #define MBNN_LAYER_OFF_GSCALE 24u
 #define MBNN_LAYER_OFF_META 28u
+#define MBNN_LAYER_OP 32u
+#define MBNN_LAYER_OP_MAX 2u
+#define MBNN_LAYER_POOL 33u
+#define MBNN_LAYER_POOL_MIN 1u
+#define MBNN_LAYER_POOL_MAX 8u
+#define MBNN_LAYER_KH 34u
+#define MBNN_LAYER_KH_MIN 1u
+#define MBNN_LAYER_KH_MAX 16u
+#define MBNN_LAYER_KW 35u
+#define MBNN_LAYER_KW_MIN 1u
+#define MBNN_LAYER_KW_MAX 16u
+#define MBNN_LAYER_SH 36u
+#define MBNN_LAYER_SH_MIN 1u
+#define MBNN_LAYER_SH_MAX 8u
+#define MBNN_LAYER_SW 37u
+#define MBNN_LAYER_SW_MIN 1u
+#define MBNN_LAYER_SW_MAX 8u
+#define MBNN_LAYER_PH 38u
+#define MBNN_LAYER_PH_MAX 15u
+#define MBNN_LAYER_PW 39u
+#define MBNN_LAYER_PW_MAX 15u
+#define MBNN_LAYER_IN_C 40u
+#define MBNN_LAYER_IN_C_MIN 1u
+#define MBNN_LAYER_IN_C_MAX 65535u
+#define MBNN_LAYER_IN_H 42u
+#define MBNN_LAYER_IN_H_MIN 1u
+#define MBNN_LAYER_IN_H_MAX 65535u
+#define MBNN_LAYER_IN_W 44u
+#define MBNN_LAYER_IN_W_MIN 1u
+#define MBNN_LAYER_IN_W_MAX 65535u
+#define MBNN_LAYER_RESERVED 46u
+#define MBNN_LAYER_RESERVED_MAX 0u
 
 /* Learned-state header (32 bytes): byte offsets; allowed range of checked fields. */
 #define MBNN_ST_MAGIC 0u

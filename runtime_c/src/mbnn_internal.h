@@ -119,6 +119,17 @@ static inline uint32_t mbnn_last_mask(uint32_t n)
     return (n % 32u) == 0u ? 0xFFFFFFFFu : ((1u << (n % 32u)) - 1u);
 }
 
+/* Bit position, in a row of layer L's binary weights, of hidden weight j of
+ * the row (docs/FORMAT.md "Channels packed into whole words"): j itself for
+ * a dense layer; tap j / in_c, channel j % in_c of a conv layer. */
+static inline uint32_t mbnn_i_weight_bit(const mbnn_layer *L, uint32_t j)
+{
+    if (L->op == 0u) {
+        return j;
+    }
+    return (j / L->in_c) * 32u * L->wc + j % L->in_c;
+}
+
 /* Little-endian reads and writes of unaligned bytes (headers). */
 static inline uint32_t mbnn_rd16(const uint8_t *p)
 {

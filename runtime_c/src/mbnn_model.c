@@ -37,18 +37,156 @@ static int mbnn_array_ok(uint32_t off, uint32_t size, uint32_t table_end, uint32
     return size <= total - off;
 }
 
+/* Bytes of a layer entry in a blob of this version. */
+static uint32_t mbnn_entry_size(const uint8_t *blob)
+{
+    return mbnn_rd32(blob + MBNN_HDR_VERSION) == 1u ? MBNN_LAYER_ENTRY_SIZE_V1 : MBNN_LAYER_ENTRY_SIZE_V2;
+}
+
 /* The hidden weights of layer l in the blob (a layer that learns). */
 static const int8_t *mbnn_blob_hidden(const mbnn_model *model, uint32_t l)
 {
-    const uint8_t *e = model->blob + MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * l;
+    const uint8_t *e = model->blob + MBNN_HEADER_SIZE + mbnn_entry_size(model->blob) * l;
     return (const int8_t *)(const void *)(model->blob + mbnn_rd32(e + MBNN_LAYER_OFF_HIDDEN));
+}
+
+/* The geometry of a layer entry (docs/FORMAT.md "Layer geometry"): the fields
+ * of version 2, or those of a dense layer on (n_in, 1, 1) for version 1. */
+typedef struct {
+    uint32_t op, pool, kh, kw, sh, sw, ph, pw, in_c, in_h, in_w, reserved, n_in, n_out;
+} mbnn_geom;
+
+static void mbnn_read_geom(const uint8_t *e, uint32_t version, mbnn_geom *g)
+{
+    g->n_in = mbnn_rd16(e + MBNN_LAYER_N_IN);
+    g->n_out = mbnn_rd16(e + MBNN_LAYER_N_OUT);
+    if (version == 1u) {
+        g->op = MBNN_OP_DENSE;
+        g->pool = g->kh = g->kw = g->sh = g->sw = g->in_h = g->in_w = 1u;
+        g->ph = g->pw = g->reserved = 0u;
+        g->in_c = g->n_in;
+        return;
+    }
+    g->op = e[MBNN_LAYER_OP];
+    g->pool = e[MBNN_LAYER_POOL];
+    g->kh = e[MBNN_LAYER_KH];
+    g->kw = e[MBNN_LAYER_KW];
+    g->sh = e[MBNN_LAYER_SH];
+    g->sw = e[MBNN_LAYER_SW];
+    g->ph = e[MBNN_LAYER_PH];
+    g->pw = e[MBNN_LAYER_PW];
+    g->in_c = mbnn_rd16(e + MBNN_LAYER_IN_C);
+    g->in_h = mbnn_rd16(e + MBNN_LAYER_IN_H);
+    g->in_w = mbnn_rd16(e + MBNN_LAYER_IN_W);
+    g->reserved = mbnn_rd16(e + MBNN_LAYER_RESERVED);
+}
+
+/* Conv output before pooling (may be 0 or less when the kernel does not fit:
+ * signed), and the pooling window. */
+static int32_t mbnn_conv_dim(uint32_t in, uint32_t pad, uint32_t k, uint32_t stride)
+{
+    int32_t span = (int32_t)(in + 2u * pad) - (int32_t)k;
+    return span < 0 ? 0 : span / (int32_t)stride + 1;
+}
+
+static void mbnn_out_map(const mbnn_geom *g, uint32_t *c, uint32_t *h, uint32_t *w)
+{
+    *c = g->n_out;
+    *h = 1u;
+    *w = 1u;
+    if (g->op != MBNN_OP_DENSE) {
+        *h = (uint32_t)mbnn_conv_dim(g->in_h, g->ph, g->kh, g->sh) / (g->op == MBNN_OP_CONV1D ? 1u : g->pool);
+        *w = (uint32_t)mbnn_conv_dim(g->in_w, g->pw, g->kw, g->sw) / g->pool;
+    }
+}
+
+/* Version 2: the geometry's ranges and how it chains with the layer before
+ * (prev NULL for layer 0), exactly the checks of pyruntime/format.py
+ * (_geometry_error). Returns 1 when valid. */
+static int mbnn_geom_ok(const mbnn_geom *g, const mbnn_geom *prev, int last)
+{
+    uint32_t in_size, ho, wo;
+
+    if (g->op > MBNN_LAYER_OP_MAX || g->pool < MBNN_LAYER_POOL_MIN || g->pool > MBNN_LAYER_POOL_MAX ||
+        g->kh < MBNN_LAYER_KH_MIN || g->kh > MBNN_LAYER_KH_MAX || g->kw < MBNN_LAYER_KW_MIN ||
+        g->kw > MBNN_LAYER_KW_MAX || g->sh < MBNN_LAYER_SH_MIN || g->sh > MBNN_LAYER_SH_MAX ||
+        g->sw < MBNN_LAYER_SW_MIN || g->sw > MBNN_LAYER_SW_MAX || g->ph > MBNN_LAYER_PH_MAX ||
+        g->pw > MBNN_LAYER_PW_MAX || g->in_c < MBNN_LAYER_IN_C_MIN || g->in_h < MBNN_LAYER_IN_H_MIN ||
+        g->in_w < MBNN_LAYER_IN_W_MIN || g->reserved > MBNN_LAYER_RESERVED_MAX) {
+        return 0;
+    }
+    in_size = g->in_c * g->in_h * g->in_w; /* < 2^48: computed in two steps */
+    if ((uint64_t)g->in_c * g->in_h * g->in_w > MBNN_MAX_MAP) {
+        return 0;
+    }
+    if (prev == NULL && g->op == MBNN_OP_DENSE && (g->in_h != 1u || g->in_w != 1u)) {
+        return 0;
+    }
+    if (prev != NULL) {
+        uint32_t c, h, w;
+        mbnn_out_map(prev, &c, &h, &w);
+        if (g->in_c != c || g->in_h != h || g->in_w != w) {
+            return 0;
+        }
+    }
+    if (g->op == MBNN_OP_DENSE) {
+        return g->pool == 1u && g->kh == 1u && g->kw == 1u && g->sh == 1u && g->sw == 1u && g->ph == 0u &&
+               g->pw == 0u && in_size == g->n_in;
+    }
+    if (last) {
+        return 0;
+    }
+    if (g->op == MBNN_OP_CONV1D && (g->kh != 1u || g->sh != 1u || g->ph != 0u || g->in_h != 1u)) {
+        return 0;
+    }
+    if (g->n_in != g->in_c * g->kh * g->kw || g->ph >= g->kh || g->pw >= g->kw) {
+        return 0;
+    }
+    ho = (uint32_t)mbnn_conv_dim(g->in_h, g->ph, g->kh, g->sh);
+    wo = (uint32_t)mbnn_conv_dim(g->in_w, g->pw, g->kw, g->sw);
+    if ((g->op == MBNN_OP_CONV2D && ho < g->pool) || wo < g->pool) {
+        return 0;
+    }
+    return (uint64_t)g->n_out * ho * wo <= MBNN_MAX_MAP && g->n_out * g->kh * g->kw <= MBNN_LAYER_N_IN_MAX;
+}
+
+/* u32 words of one row of a layer's binary weights in the blob. */
+static uint32_t mbnn_row_words(const mbnn_geom *g)
+{
+    return g->op == MBNN_OP_DENSE ? mbnn_words(g->n_in) : g->kh * g->kw * mbnn_words(g->in_c);
+}
+
+/* The geometry of a validated layer into its mbnn_layer. */
+static void mbnn_bind_geom(mbnn_layer *L, const mbnn_geom *g)
+{
+    uint32_t c, h, w;
+    L->op = (uint8_t)g->op;
+    L->kh = (uint8_t)g->kh;
+    L->kw = (uint8_t)g->kw;
+    L->sh = (uint8_t)g->sh;
+    L->sw = (uint8_t)g->sw;
+    L->ph = (uint8_t)g->ph;
+    L->pw = (uint8_t)g->pw;
+    L->pool_h = (uint8_t)(g->op == MBNN_OP_CONV2D ? g->pool : 1u);
+    L->pool_w = (uint8_t)g->pool;
+    L->in_c = (uint16_t)g->in_c;
+    L->in_h = (uint16_t)g->in_h;
+    L->in_w = (uint16_t)g->in_w;
+    L->wc = (uint16_t)mbnn_words(g->in_c);
+    L->conv_h = (uint16_t)(g->op == MBNN_OP_DENSE ? 1 : mbnn_conv_dim(g->in_h, g->ph, g->kh, g->sh));
+    L->conv_w = (uint16_t)(g->op == MBNN_OP_DENSE ? 1 : mbnn_conv_dim(g->in_w, g->pw, g->kw, g->sw));
+    mbnn_out_map(g, &c, &h, &w);
+    L->out_h = (uint16_t)h;
+    L->out_w = (uint16_t)w;
+    L->in_words = g->op == MBNN_OP_DENSE ? mbnn_words(g->n_in) : g->in_h * g->in_w * (uint32_t)L->wc;
 }
 
 mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_len)
 {
     const uint8_t *b = (const uint8_t *)blob;
-    uint32_t total, n_layers, table_end, base, l;
+    uint32_t total, n_layers, table_end, base, l, version, esize;
     uint32_t frac, rms_shift;
+    mbnn_geom geom[MBNN_MAX_LAYERS];
 
     if (model == NULL || blob == NULL) {
         return MBNN_ERR_NULL;
@@ -63,9 +201,11 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
     if (memcmp(b + MBNN_HDR_MAGIC, "MBNN", 4) != 0) {
         return MBNN_ERR_BAD_MAGIC;
     }
-    if (mbnn_rd32(b + MBNN_HDR_VERSION) != MBNN_FORMAT_VERSION) {
+    version = mbnn_rd32(b + MBNN_HDR_VERSION);
+    if (version < 1u || version > MBNN_FORMAT_VERSION) {
         return MBNN_ERR_VERSION;
     }
+    esize = mbnn_entry_size(b);
     total = mbnn_rd32(b + MBNN_HDR_TOTAL_SIZE);
     if ((size_t)total > blob_len) {
         return MBNN_ERR_TRUNCATED;
@@ -86,13 +226,13 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
         rms_shift > MBNN_HDR_RMS_SHIFT_MAX || b[MBNN_HDR_RESERVED] > MBNN_HDR_RESERVED_MAX) {
         return MBNN_ERR_BAD_HEADER;
     }
-    table_end = MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * n_layers;
+    table_end = MBNN_HEADER_SIZE + esize * n_layers;
     if (table_end > total) {
         return MBNN_ERR_BAD_HEADER;
     }
     /* 7: every layer's kind, flags, sizes, shift and learning rate. */
     for (l = 0; l < n_layers; l++) {
-        const uint8_t *e = b + MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * l;
+        const uint8_t *e = b + MBNN_HEADER_SIZE + esize * l;
         uint32_t kind = e[MBNN_LAYER_INPUT_KIND], flags = e[MBNN_LAYER_FLAGS];
         uint32_t bwd = e[MBNN_LAYER_BWD_SHIFT];
         uint32_t n_in = mbnn_rd16(e + MBNN_LAYER_N_IN), n_out = mbnn_rd16(e + MBNN_LAYER_N_OUT);
@@ -107,18 +247,23 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
             n_out > (uint32_t)MBNN_MAX_WIDTH) {
             return MBNN_ERR_BAD_LAYER;
         }
-        if (l > 0u && n_in != mbnn_rd16(e - MBNN_LAYER_ENTRY_SIZE + MBNN_LAYER_N_OUT)) {
+        if (version == 1u && l > 0u && n_in != mbnn_rd16(e - esize + MBNN_LAYER_N_OUT)) {
+            return MBNN_ERR_BAD_LAYER;
+        }
+        mbnn_read_geom(e, version, &geom[l]);
+        if (version > 1u && !mbnn_geom_ok(&geom[l], l > 0u ? &geom[l - 1u] : NULL, l + 1u == n_layers)) {
             return MBNN_ERR_BAD_LAYER;
         }
     }
     /* 8: offsets. The arrays a layer needs: bits, params, gscale always;
      * hidden and meta when it learns (their offsets are ignored otherwise). */
     for (l = 0; l < n_layers; l++) {
-        const uint8_t *e = b + MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * l;
+        const uint8_t *e = b + MBNN_HEADER_SIZE + esize * l;
         uint32_t learns = e[MBNN_LAYER_FLAGS] & MBNN_FLAG_LEARNS;
         uint32_t n_in = mbnn_rd16(e + MBNN_LAYER_N_IN), n_out = mbnn_rd16(e + MBNN_LAYER_N_OUT);
         uint32_t n_params = (l + 1u == n_layers) ? 2u : 3u;
-        if (!mbnn_array_ok(mbnn_rd32(e + MBNN_LAYER_OFF_BITS), 4u * n_out * mbnn_words(n_in), table_end, total) ||
+        if (!mbnn_array_ok(mbnn_rd32(e + MBNN_LAYER_OFF_BITS), 4u * n_out * mbnn_row_words(&geom[l]), table_end,
+                           total) ||
             !mbnn_array_ok(mbnn_rd32(e + MBNN_LAYER_OFF_PARAMS), 4u * n_params * n_out, table_end, total) ||
             !mbnn_array_ok(mbnn_rd32(e + MBNN_LAYER_OFF_GSCALE), 4u * n_out, table_end, total)) {
             return MBNN_ERR_BAD_OFFSET;
@@ -140,7 +285,7 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
     model->n_layers = (uint8_t)n_layers;
     base = 0;
     for (l = 0; l < n_layers; l++) {
-        const uint8_t *e = b + MBNN_HEADER_SIZE + MBNN_LAYER_ENTRY_SIZE * l;
+        const uint8_t *e = b + MBNN_HEADER_SIZE + esize * l;
         mbnn_layer *L = &model->layers[l];
         uint32_t off_params = mbnn_rd32(e + MBNN_LAYER_OFF_PARAMS);
         L->input_kind = e[MBNN_LAYER_INPUT_KIND];
@@ -148,7 +293,8 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
         L->bwd_shift = e[MBNN_LAYER_BWD_SHIFT];
         L->n_in = (uint16_t)mbnn_rd16(e + MBNN_LAYER_N_IN);
         L->n_out = (uint16_t)mbnn_rd16(e + MBNN_LAYER_N_OUT);
-        L->words = (uint16_t)mbnn_words(L->n_in);
+        L->words = (uint16_t)mbnn_row_words(&geom[l]);
+        mbnn_bind_geom(L, &geom[l]);
         L->lr_q16 = mbnn_rd32(e + MBNN_LAYER_LR_Q16);
         L->base = base;
         base += (uint32_t)L->n_out * L->n_in;
@@ -163,7 +309,7 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
             L->meta = (const uint16_t *)(const void *)(b + mbnn_rd32(e + MBNN_LAYER_OFF_META));
         }
     }
-    model->n_inputs = model->layers[0].n_in;
+    model->n_inputs = (uint16_t)(model->layers[0].in_c * model->layers[0].in_h * model->layers[0].in_w);
     model->n_classes = model->layers[n_layers - 1u].n_out;
     /* 9: table values, and bits == sign(hidden) for layers that learn. */
     for (l = 0; l < n_layers; l++) {
@@ -187,7 +333,8 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
             for (i = 0; i < L->n_out; i++) {
                 const uint32_t *row = L->bits + (size_t)i * L->words;
                 for (j = 0; j < L->n_in; j++) {
-                    uint32_t bit = (row[j / 32u] >> (j % 32u)) & 1u;
+                    uint32_t pos = mbnn_i_weight_bit(L, j);
+                    uint32_t bit = (row[pos / 32u] >> (pos % 32u)) & 1u;
                     if (bit != (h[(size_t)i * L->n_in + j] < 0 ? 1u : 0u)) {
                         return MBNN_ERR_BAD_WEIGHTS;
                     }

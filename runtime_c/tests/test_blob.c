@@ -104,7 +104,7 @@ static void test_header(const mbnn_golden *g)
     memcpy(b, "MBNM", 4);
     CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_BAD_MAGIC);
     memcpy(b, "MBNN", 4);
-    mbnn_test_wr32(b + 4, 2);
+    mbnn_test_wr32(b + 4, MBNN_FORMAT_VERSION + 1u);
     CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_VERSION);
     mbnn_test_wr32(b + 4, 0);
     CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_VERSION);
@@ -112,7 +112,7 @@ static void test_header(const mbnn_golden *g)
     CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_VERSION);
     mbnn_test_wr32(b + 4, 1);
     /* Version is checked before the size: a newer blob of any length. */
-    mbnn_test_wr32(b + 4, 2);
+    mbnn_test_wr32(b + 4, MBNN_FORMAT_VERSION + 1u);
     CHECK_STATUS(init_status(b, 16), MBNN_ERR_VERSION);
     mbnn_test_wr32(b + 4, 1);
     mbnn_test_wr32(b + 8, 31);
