@@ -39,7 +39,7 @@ INIT_WIDTH = 0.1
 
 def sign_pm1(x: torch.Tensor) -> torch.Tensor:
     """+1 where x >= 0, -1 elsewhere (sign with sign(0) = +1, as on the device)."""
-    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+    return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
 
 
 class SignActivation(torch.autograd.Function):

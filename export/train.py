@@ -99,9 +99,11 @@ def train(
     seed: int = 0,
     progress: bool = True,
     log=print,
+    eval_train: int | None = None,
 ) -> tuple[MetaBNN, dict[str, Any], list[dict[str, Any]]]:
     """Train a new MetaBNN on ds (`sizes`: dense widths or an `--arch` string, see build_model);
-    returns (model in eval mode, settings, per-epoch history)."""
+    returns (model in eval mode, settings, per-epoch history). `eval_train`: measure the
+    training accuracy of each epoch on the first that many training samples (None: all)."""
     torch.manual_seed(seed)
     model = build_model(ds, sizes, binarize_input)
     if isinstance(sizes, str):
@@ -144,7 +146,7 @@ def train(
             opt.step()
             if grid is not None:
                 grid.apply()
-        tr_loss, tr_acc = evaluate(model, xtr, ytr)
+        tr_loss, tr_acc = evaluate(model, xtr[:eval_train], ytr[:eval_train])
         te_loss, te_acc = evaluate(model, xte, yte)
         rec = {"epoch": epoch, "loss": tr_loss, "test_loss": te_loss, "train_acc": tr_acc, "test_acc": te_acc,
                "seconds": time.time() - t0}
@@ -166,6 +168,8 @@ def check_settings(args: argparse.Namespace) -> None:
 
     if args.epochs < 1:
         raise ValueError(f"--epochs must be 1 or more, got {args.epochs}")
+    if args.eval_train is not None and args.eval_train < 1:
+        raise ValueError(f"--eval-train must be 1 or more, got {args.eval_train}")
     if args.batch < 2:
         raise ValueError(f"--batch must be 2 or more (BatchNorm needs two samples per batch), got {args.batch}")
     if not (math.isfinite(args.lr) and args.lr > 0):
@@ -229,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--int8-grid", type=_ints, default=None, metavar="E",
                    help="keep hidden weights on the int8 grid of scale 2^-E (one E or one per layer)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialization and shuffling")
+    p.add_argument("--eval-train", type=int, default=None, metavar="N",
+                   help="measure each epoch's training accuracy on the first N training samples (default: all)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-o", "--output", default="model.pt", help="checkpoint to write")
     args = p.parse_args(argv)
@@ -238,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         model, settings, history = train(
             ds, args.arch if args.arch is not None else args.sizes, args.epochs, args.lr, args.meta, args.batch, args.weight_decay,
             args.binarize_input, args.int8_grid, args.seed, progress=not args.no_progress,
+            eval_train=args.eval_train,
         )
         check_finite(model, "trained model")  # nothing written for a diverged run
     except (ValueError, OSError) as exc:
