@@ -225,19 +225,27 @@ class Model:
         plan of runtime_c/src/mbnn_model.c (the layout comment at its top)."""
         layers = self.spec.layers
         first = layers[0]
-        # int8 partial-sum tables of layer 0: 16 int16 entries per group of 4 inputs
-        table = 32 * ((first.n_in + 3) // 4) if first.input_kind == KIND_INT8 else 0
+        # int8 partial-sum tables of a dense layer 0: 16 int16 entries per group of 4 inputs
+        table = 32 * ((first.n_in + 3) // 4) if first.input_kind == KIND_INT8 and not first.is_conv else 0
+        # u32 words of each layer's packed input map: per pixel for a conv layer
+        in_words = [c_h_w[1] * c_h_w[2] * words_per_row(c_h_w[0]) if ls.is_conv else words_per_row(ls.n_in)
+                    for ls, c_h_w in zip(layers, self.spec.in_shapes())]
+        outputs = [int(np.prod(ls.out_shape())) for ls in layers]
         size = 4 * self.n_classes  # logits
         if not self.can_learn:
-            return size + 2 * 4 * max(words_per_row(ls.n_in) for ls in layers) + table
+            return size + 2 * 4 * max(in_words) + table
         lowest = next(idx for idx, ls in enumerate(layers) if ls.learns)
-        err_width = max(ls.n_out for ls in layers[lowest:])  # errors of the layers from the lowest that learns
+        err_width = max(outputs[lowest:])  # errors at the outputs of the layers from the lowest that learns
         for idx, ls in enumerate(layers):
             if ls.learns:  # bits copy, rms, hidden weights
-                size += 4 * ls.n_out * words_per_row(ls.n_in) + 4 * ls.n_out + align4(ls.n_out * ls.n_in)
-            size += 4 * words_per_row(ls.n_in)  # input bits, kept for the update
+                row_words = (ls.kernel[0] * ls.kernel[1] * words_per_row(ls.bits.shape[1]) if ls.is_conv
+                             else words_per_row(ls.n_in))
+                size += 4 * ls.n_out * row_words + 4 * ls.n_out + align4(ls.n_out * ls.n_in)
+            size += 4 * in_words[idx]  # the input map, kept for the update
             if idx < len(layers) - 1:
-                size += 4 * words_per_row(ls.n_out)  # STE window bits
+                size += 4 * words_per_row(outputs[idx])  # STE window bits
+                if ls.is_conv and ls.pool_hw() != (1, 1):
+                    size += align4(outputs[idx])  # position of the maximum in each pooling window
         return size + max(2 * 4 * err_width, table)  # two error buffers, sharing with the table
 
     def quantize(self, features) -> np.ndarray:

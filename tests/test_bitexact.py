@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pyruntime
-from pyruntime.testing import random_spec, random_stream
+from pyruntime.testing import random_convs, random_spec, random_stream
 from export.blob import KIND_BITS, KIND_INT8, write_blob
 from pyruntime import reference
 
@@ -65,3 +65,52 @@ def test_batch_learning_matches_reference(model_rng: tuple[bytes, np.random.Gene
     x, y = random_stream(rng, 300, ref.n_inputs, ref.n_classes)
     np.testing.assert_array_equal(c_model.learn(x, y), ref.learn(x, y))
     assert c_model.state() == ref.state()
+
+
+@st.composite
+def conv_models(draw: st.DrawFn) -> tuple[bytes, np.random.Generator]:
+    """A random conv network (pyruntime.testing.random_convs: 1-D or 2-D, odd sizes,
+    strides, padding, pooling) with one or two dense layers after it, int8 or bit
+    input, learning on any non-empty subset of layers."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    in_shape, convs = random_convs(rng)
+    dense = [draw(st.integers(1, 40)) for _ in range(draw(st.integers(0, 1)))] + [draw(st.integers(2, 8))]
+    n_layers = len(convs) + len(dense)
+    learns = [draw(st.booleans()) for _ in range(n_layers)]
+    if not any(learns):
+        learns[draw(st.integers(0, n_layers - 1))] = True
+    kind = draw(st.sampled_from([KIND_INT8, KIND_BITS]))
+    spec = random_spec(rng, [int(np.prod(in_shape)), *dense], kind, learns, in_shape=in_shape, convs=convs)
+    return write_blob(spec), rng
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conv_models())
+def test_conv_inference_matches_reference(model_rng: tuple[bytes, np.random.Generator]) -> None:
+    """Conv networks: logits and predictions identical, and the arena size the reference
+    predicts is the one C asks for."""
+    blob, rng = model_rng
+    c_model, ref = pyruntime.Model.load(blob), reference.Model.load(blob)
+    x = rng.integers(-128, 128, (32, ref.n_inputs)).astype(np.int8)
+    np.testing.assert_array_equal(c_model.infer(x), ref.infer(x))
+    np.testing.assert_array_equal(c_model.predict(x), ref.predict(x))
+    assert c_model.arena_size == ref.arena_size
+    assert pyruntime.Model.load(blob, learn=False).arena_size == reference.Model.load(blob, learn=False).arena_size
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conv_models())
+def test_conv_learning_matches_reference_every_step(model_rng: tuple[bytes, np.random.Generator]) -> None:
+    """Conv networks, 100 learning steps: after each the learned state (conv kernels'
+    hidden weights included) and the probe logits are identical; the state loads back."""
+    blob, rng = model_rng
+    c_model, ref = pyruntime.Model.load(blob), reference.Model.load(blob)
+    x, y = random_stream(rng, 100, ref.n_inputs, ref.n_classes)
+    probe = x[:4]
+    for i in range(len(x)):
+        assert c_model.learn(x[i : i + 1], y[i : i + 1])[0] == ref.learn(x[i : i + 1], y[i : i + 1])[0]
+        assert c_model.state() == ref.state(), f"learned state after step {i}"
+        np.testing.assert_array_equal(c_model.infer(probe), ref.infer(probe), err_msg=f"logits after step {i}")
+    fresh = pyruntime.Model.load(blob)
+    fresh.load_state(ref.state())
+    np.testing.assert_array_equal(fresh.infer(probe), ref.infer(probe))

@@ -13,6 +13,7 @@ import pytest
 
 import pyruntime
 from pyruntime import MbnnError, reference
+from pyruntime import format as fmt
 from pyruntime.format import BLOB_HEADER, LAYER_ENTRY, write_blob
 
 GOLDEN = (Path(__file__).parent / "data" / "golden.mbnn").read_bytes()
@@ -141,3 +142,51 @@ def test_padding_bits_never_change_a_result() -> None:
     np.testing.assert_array_equal(clean.learn(x, y), dirty.learn(x, y))
     np.testing.assert_array_equal(clean.infer(x), dirty.infer(x))
     np.testing.assert_array_equal(reference.Model.load(bytes(blob)).infer(x), reference.Model.load(GOLDEN).infer(x))
+
+
+CONV = (Path(__file__).parent.parent / "runtime_c" / "tests" / "data" / "conv2d.mbnn").read_bytes()
+# conv2d.mbnn: layer 0 conv2d 2x9x11 -> 6 ch, 3x3 pad 1 pool 2 (-> 6x4x5); layer 1 conv2d 2x3
+# stride (2, 1) pad (0, 1) (-> 5x2x5); layers 2, 3 dense 50-9-4
+V2 = {f.name: f.offset for f in fmt.LAYER_ENTRY_V2.fields}
+V2_LAYER = [BLOB_HEADER.size + fmt.LAYER_ENTRY_V2.size * idx for idx in range(4)]
+
+CONV_CASES = [
+    (0, "ph", "<B", 3, "padding as large as the kernel"),
+    (0, "pool", "<B", 6, "pooling window larger than the output"),
+    (0, "in_c", "<H", 3, "input channels that are not the features' (n_in != in_c*kh*kw)"),
+    (0, "kh", "<B", 2, "kernel that does not match n_in"),
+    (0, "op", "<B", 3, "unknown op"),
+    (0, "reserved", "<H", 1, "reserved geometry bytes"),
+    (1, "in_h", "<H", 5, "input map that is not the output of the layer before"),
+    (1, "op", "<B", 1, "conv1d on a map of height 4"),
+    (2, "in_w", "<H", 4, "dense input map that is not the conv output"),
+    (2, "kw", "<B", 3, "dense layer with a kernel"),
+    (3, "op", "<B", 2, "conv layer last"),
+]
+
+
+def test_conv_blob_loads_as_version_2() -> None:
+    """The conv golden is a version-2 blob (48-byte layer entries)."""
+    assert field(CONV, H["version"]) == 2 and status_of(CONV) == "MBNN_OK"
+
+
+@pytest.mark.parametrize("layer,name,code,value,why", CONV_CASES, ids=[c[4] for c in CONV_CASES])
+def test_conv_geometry_cases(layer: int, name: str, code: str, value: int, why: str) -> None:
+    """Each inconsistent geometry is MBNN_ERR_BAD_LAYER in C and in the reference."""
+    blob = patch(CONV, V2_LAYER[layer] + V2[name], code, value)
+    assert status_of(blob) == "MBNN_ERR_BAD_LAYER", why
+    with pytest.raises(MbnnError) as info:
+        reference.Model.load(blob)
+    assert info.value.name == "MBNN_ERR_BAD_LAYER"
+
+
+def test_conv_padding_bits_of_a_tap_do_not_count() -> None:
+    """Channel padding bits of every kernel tap set to 1: the same logits (they are masked)."""
+    entry = fmt.validate_blob(CONV)[1][0]  # 2 channels: bits 2..31 of each tap word are padding
+    out = bytearray(CONV)
+    for k in range(entry["n_out"] * fmt.row_words(entry)):
+        pos = entry["off_bits"] + 4 * k
+        struct.pack_into("<I", out, pos, struct.unpack_from("<I", out, pos)[0] | 0xFFFFFFFC)
+    struct.pack_into("<I", out, H["crc32"], zlib.crc32(bytes(out[16:])))
+    x = np.random.default_rng(0).integers(-128, 128, (8, 2 * 9 * 11)).astype(np.int8)
+    np.testing.assert_array_equal(pyruntime.Model.load(bytes(out)).infer(x), pyruntime.Model.load(CONV).infer(x))

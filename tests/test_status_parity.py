@@ -23,7 +23,14 @@ BLOBS = {
     "golden": ROOT / "tests" / "data" / "golden.mbnn",  # int8 20-37-33-5, layers 0 and 2 learn
     "bits": ROOT / "runtime_c" / "tests" / "data" / "bits.mbnn",  # bit input
     "last": ROOT / "runtime_c" / "tests" / "data" / "last.mbnn",  # only the last layer learns
+    "conv2d": ROOT / "runtime_c" / "tests" / "data" / "conv2d.mbnn",  # format v2: conv2d with pooling, int8 input
+    "conv1d": ROOT / "runtime_c" / "tests" / "data" / "conv1d.mbnn",  # format v2: conv1d, bit input
 }
+
+
+def entry_layout(blob: bytes) -> fmt.Layout:
+    """The layer-entry layout of the blob's format version."""
+    return fmt.layer_entry(fmt.BLOB_HEADER["version"].read(blob))
 
 
 def status(load, data: bytes) -> str:
@@ -66,9 +73,10 @@ def field_cases(blob: bytes) -> list[tuple[str, bytes]]:
     """One mutated blob per (field, bad value), CRC fixed; every layer entry."""
     total = len(blob)
     n_layers = fmt.BLOB_HEADER["n_layers"].read(blob)
-    table_end = fmt.BLOB_HEADER.size + fmt.LAYER_ENTRY.size * n_layers
+    entry = entry_layout(blob)
+    table_end = fmt.BLOB_HEADER.size + entry.size * n_layers
     records = [(fmt.BLOB_HEADER, 0, "header")] + [
-        (fmt.LAYER_ENTRY, fmt.BLOB_HEADER.size + fmt.LAYER_ENTRY.size * i, f"layer {i}") for i in range(n_layers)]
+        (entry, fmt.BLOB_HEADER.size + entry.size * i, f"layer {i}") for i in range(n_layers)]
     cases = []
     for layout, base, where in records:
         for f in layout.fields:
@@ -137,7 +145,7 @@ def test_random_bytes_with_the_crc_fixed_get_the_same_status() -> None:
     wrong = []
     for name in sorted(BLOBS):
         blob = BLOBS[name].read_bytes()
-        table_end = fmt.BLOB_HEADER.size + fmt.LAYER_ENTRY.size * fmt.BLOB_HEADER["n_layers"].read(blob)
+        table_end = fmt.BLOB_HEADER.size + entry_layout(blob).size * fmt.BLOB_HEADER["n_layers"].read(blob)
         for trial in range(600):
             buf = bytearray(blob)
             end = table_end if trial < 500 else len(blob)

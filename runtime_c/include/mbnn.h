@@ -98,6 +98,7 @@ typedef struct {
     uint16_t conv_h, conv_w;        /* conv output before pooling */
     uint16_t out_h, out_w;          /* output map (after pooling; dense: 1, 1) */
     uint32_t in_words;              /* u32 words of the packed input map */
+    uint32_t out_stride;            /* bits per pixel of the packed output map */
     uint32_t lr_q16;
     uint32_t base; /* index of weight (0, 0) in the generator's numbering */
     const uint32_t *bits;  /* blob bits, or arena copy when learning */

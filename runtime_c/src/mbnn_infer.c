@@ -31,12 +31,25 @@ void mbnn_i_forward(const mbnn_model *model, const mbnn_scratch *s, const int8_t
         uint32_t i;
 
         if (!is_out) {
+            uint32_t n_outputs = (uint32_t)L->n_out * L->out_h * L->out_w;
             out = model->can_learn ? s->in_bits[l + 1u] : s->act[(l + 1u) % 2u];
             win = model->can_learn ? s->window[l] : NULL;
-            memset(out, 0, 4u * (size_t)mbnn_words(L->n_out));
+            memset(out, 0, 4u * (size_t)model->layers[l + 1u].in_words);
             if (win != NULL) {
-                memset(win, 0, 4u * (size_t)mbnn_words(L->n_out));
+                memset(win, 0, 4u * (size_t)mbnn_words(n_outputs));
             }
+        }
+        if (L->op != MBNN_OP_DENSE) { /* a hidden conv layer (mbnn_conv.c) */
+            uint8_t *arg = model->can_learn ? s->arg[l] : NULL;
+            if (l == 0u && L->input_kind == MBNN_KIND_INT8) {
+                mbnn_i_conv_forward(L, q, model->zero_point, NULL, out, win, arg);
+                continue;
+            }
+            if (l == 0u) {
+                mbnn_i_conv_pack_input(L, q, in);
+            }
+            mbnn_i_conv_forward(L, NULL, 0, in, out, win, arg);
+            continue;
         }
         if (l == 0u && L->input_kind == MBNN_KIND_INT8) {
 #if MBNN_KERNELS

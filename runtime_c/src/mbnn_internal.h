@@ -184,6 +184,44 @@ void mbnn_i_layer_bits_opt(const mbnn_layer *L, const uint32_t *u, uint32_t *out
                            int32_t *logits);
 size_t mbnn_i_int8_table_size(uint32_t n_in);
 
+/* The new value of a hidden weight `old` under a proposed change D != 0 (Q16
+ * hidden-weight steps) with its random number rand16 (0..65535): the
+ * metaplastic damping of a change toward zero, stochastic rounding and the
+ * clamp to -128..127 (ARITHMETIC.md "Update of a layer that learns", steps
+ * 4-5). The damping product is taken in 64 bits. */
+static inline int32_t mbnn_i_damp_round(int32_t old, int32_t D, const uint16_t *meta, uint32_t rand16)
+{
+    int32_t nh;
+    if ((old < 0) != (D < 0)) {
+        int32_t k = old >= 0 ? old : -1 - old;
+        D = (int32_t)mbnn_asr64((int64_t)D * meta[k], 15);
+        if (D == 0) {
+            return old;
+        }
+    }
+    nh = old + mbnn_asr32(D, 16);
+    if (rand16 < ((uint32_t)D & 0xFFFFu)) {
+        nh += 1;
+    }
+    return mbnn_clamp32(nh, -128, 127);
+}
+
+/* Conv layers (mbnn_conv.c). pack_input: int8 features (C, H, W) by sign
+ * into the per-pixel words of layer 0's input map. forward: a hidden conv
+ * layer with bit input u, or int8 input q (zero point zp) when q is not NULL;
+ * output bits into out (zeroed by the caller, L->out_stride bits per pixel),
+ * when win is not NULL the window bit at each pooled output's position and
+ * when arg is not NULL that position in the pooling window (compact index).
+ * input_sum: g over the input map (compact H, W, C) of the error delta at the
+ * outputs, through the weights (the transposed conv). update: the metaplastic
+ * update with the error delta at the outputs (overwritten), the input (q or u). */
+void mbnn_i_conv_pack_input(const mbnn_layer *L, const int8_t *q, uint32_t *u);
+void mbnn_i_conv_forward(const mbnn_layer *L, const int8_t *q, int32_t zp, const uint32_t *u, uint32_t *out,
+                         uint32_t *win, uint8_t *arg);
+void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint8_t *arg, int32_t *g);
+void mbnn_i_conv_update(const mbnn_layer *L, unsigned rms_shift, int32_t *delta, const uint8_t *arg,
+                        const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key);
+
 /* The scratch part of the arena, carved from model->scratch on every call
  * (the model holds no more than the pointer and the length).
  *
@@ -192,8 +230,9 @@ typedef struct {
     int32_t *logits;                          /* n_classes */
     uint32_t *act[2];                         /* inference only */
     uint32_t *in_bits[MBNN_MAX_LAYERS];       /* learning: words(n_in) per layer */
-    uint32_t *window[MBNN_MAX_LAYERS];        /* learning: words(n_out) per hidden layer */
-    int32_t *err[2];                          /* learning: widest layer each */
+    uint32_t *window[MBNN_MAX_LAYERS];        /* learning: a bit per output of each hidden layer */
+    uint8_t *arg[MBNN_MAX_LAYERS];            /* learning: conv with pooling: position in the window */
+    int32_t *err[2];                          /* learning: the most outputs of a layer, each */
     int16_t *table;                           /* int8 tables (learning: over err) */
 } mbnn_scratch;
 

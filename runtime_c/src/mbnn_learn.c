@@ -80,16 +80,19 @@ static int32_t mbnn_scale_error(int32_t g, unsigned bwd_shift, int32_t gscale)
  * through layer l's binary weights as they are before this step's update:
  * g_j = sum_i (bit_ij ? -delta_i : delta_i) = total - 2 * (sum of delta_i
  * over the rows whose bit j is 1); then scaled, and 0 outside the window. */
-static void mbnn_propagate(const mbnn_model *model, uint32_t l, const int32_t *delta,
+static void mbnn_propagate(const mbnn_model *model, uint32_t l, const int32_t *delta, const uint8_t *arg,
                            const uint32_t *window_below, int32_t *below)
 {
     const mbnn_layer *L = &model->layers[l];
     const mbnn_layer *B = &model->layers[l - 1u];
-    uint32_t i, j, k;
+    uint32_t i, j, k, n_below = (uint32_t)L->in_c * L->in_h * L->in_w;
     int32_t total = 0;
 
-    memset(below, 0, 4u * (size_t)L->n_in);
-    for (i = 0; i < L->n_out; i++) {
+    memset(below, 0, 4u * (size_t)n_below);
+    if (L->op != MBNN_OP_DENSE) {
+        mbnn_i_conv_input_sum(L, delta, arg, below); /* g itself: total stays 0 */
+    }
+    for (i = 0; L->op == MBNN_OP_DENSE && i < L->n_out; i++) {
         const uint32_t *row = L->bits + (size_t)i * L->words;
         int32_t d = delta[i];
         if (d == 0) {
@@ -110,9 +113,11 @@ static void mbnn_propagate(const mbnn_model *model, uint32_t l, const int32_t *d
             }
         }
     }
-    for (j = 0; j < L->n_in; j++) {
+    for (j = 0; j < n_below; j++) {
         if ((window_below[j / 32u] >> (j % 32u)) & 1u) {
-            below[j] = mbnn_scale_error(total - 2 * below[j], B->bwd_shift, B->gscale[j]);
+            /* A conv layer below: output j is channel j % n_out (H, W, C order). */
+            int32_t g = L->op == MBNN_OP_DENSE ? total - 2 * below[j] : below[j];
+            below[j] = mbnn_scale_error(g, B->bwd_shift, B->gscale[B->op == MBNN_OP_DENSE ? j : j % B->n_out]);
         } else {
             below[j] = 0;
         }
@@ -362,9 +367,13 @@ mbnn_status mbnn_learn(mbnn_model *model, const int8_t *x, uint16_t label, uint1
     for (l = model->n_layers - 1u;; l--) {
         int32_t *tmp;
         if (l > lowest) {
-            mbnn_propagate(model, l, delta, s.window[l - 1u], below);
+            mbnn_propagate(model, l, delta, s.arg[l], s.window[l - 1u], below);
         }
-        if (model->layers[l].learns) {
+        if (model->layers[l].learns && model->layers[l].op != MBNN_OP_DENSE) {
+            int int8 = l == 0u && model->layers[l].input_kind == MBNN_KIND_INT8;
+            mbnn_i_conv_update(&model->layers[l], model->rms_shift, delta, s.arg[l], int8 ? x : NULL,
+                               model->zero_point, s.in_bits[l], key);
+        } else if (model->layers[l].learns) {
             mbnn_update(model, l, delta, x, s.in_bits[l], key);
         }
         if (l == lowest) {

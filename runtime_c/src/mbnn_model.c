@@ -9,14 +9,19 @@
  *       rms         n_out u32                 (running mean square of the error)
  *       hidden      n_out * n_in i8, padded to a multiple of 4
  *   scratch (model->scratch):
- *       inference:  logits n_classes i32, two bit buffers of the widest input,
- *                   the partial-sum tables of an int8 first layer
- *                   (mbnn_i_int8_table_size: 8 bytes per input)
- *       learning:   logits n_classes i32, input bits of every layer,
- *                   window bits of every hidden layer, then one region used
- *                   twice: the partial-sum tables in the forward pass, two
- *                   i32 error buffers of the widest layer from the lowest
- *                   that learns up in the backward pass
+ *       inference:  logits n_classes i32, two bit buffers of the largest
+ *                   packed input map (in_words), the partial-sum tables of
+ *                   an int8 dense first layer (mbnn_i_int8_table_size: 8
+ *                   bytes per input); a conv layer needs nothing more (no
+ *                   im2col: it reads its input map in place)
+ *       learning:   logits n_classes i32, the packed input map of every
+ *                   layer, a window bit per output of every hidden layer
+ *                   (conv: per pooled output) and for a conv layer with
+ *                   pooling a byte per pooled output (the position of the
+ *                   maximum), then one region used twice: the partial-sum
+ *                   tables in the forward pass, two i32 error buffers of the
+ *                   most outputs of a layer from the lowest that learns up
+ *                   in the backward pass
  */
 #include <string.h>
 
@@ -309,6 +314,11 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
             L->meta = (const uint16_t *)(const void *)(b + mbnn_rd32(e + MBNN_LAYER_OFF_META));
         }
     }
+    for (l = 0; l + 1u < n_layers; l++) {
+        /* The output map is packed as the next layer reads it. */
+        const mbnn_layer *N = &model->layers[l + 1u];
+        model->layers[l].out_stride = N->op != MBNN_OP_DENSE ? 32u * N->wc : model->layers[l].n_out;
+    }
     model->n_inputs = (uint16_t)(model->layers[0].in_c * model->layers[0].in_h * model->layers[0].in_w);
     model->n_classes = model->layers[n_layers - 1u].n_out;
     /* 9: table values, and bits == sign(hidden) for layers that learn. */
@@ -358,6 +368,12 @@ static int mbnn_any_learns(const mbnn_model *model)
 
 /* The scratch layout (the header comment): its size, and, when s is not
  * NULL, the parts' pointers from base. */
+/* Outputs of a layer (a conv layer: n_out * out_h * out_w, after pooling). */
+static uint32_t mbnn_outputs(const mbnn_layer *L)
+{
+    return (uint32_t)L->n_out * L->out_h * L->out_w;
+}
+
 static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbnn_scratch *s)
 {
     size_t off = 4u * (size_t)model->n_classes, table = 0, shared;
@@ -365,15 +381,15 @@ static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbn
 
     for (l = 0; l < model->n_layers; l++) {
         const mbnn_layer *L = &model->layers[l];
-        max_words = L->words > max_words ? L->words : max_words;
+        max_words = L->in_words > max_words ? L->in_words : max_words;
         lowest = (L->learns && lowest == model->n_layers) ? l : lowest;
-        /* Errors exist at the neurons of the layers from the lowest that
+        /* Errors exist at the outputs of the layers from the lowest that
          * learns up (their inputs are the outputs of the layer below). */
-        if (lowest < model->n_layers && L->n_out > err_width) {
-            err_width = L->n_out;
+        if (lowest < model->n_layers && mbnn_outputs(L) > err_width) {
+            err_width = mbnn_outputs(L);
         }
     }
-    if (model->layers[0].input_kind == MBNN_KIND_INT8) {
+    if (model->layers[0].input_kind == MBNN_KIND_INT8 && model->layers[0].op == MBNN_OP_DENSE) {
         table = mbnn_i_int8_table_size(model->layers[0].n_in);
     }
     if (s != NULL) {
@@ -389,15 +405,22 @@ static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbn
         return off + 8u * (size_t)max_words + table;
     }
     for (l = 0; l < model->n_layers; l++) {
+        const mbnn_layer *L = &model->layers[l];
         if (s != NULL) {
             s->in_bits[l] = (uint32_t *)(void *)(base + off);
         }
-        off += 4u * (size_t)model->layers[l].words;
+        off += 4u * (size_t)L->in_words;
         if (l + 1u < model->n_layers) {
             if (s != NULL) {
                 s->window[l] = (uint32_t *)(void *)(base + off);
             }
-            off += 4u * (size_t)mbnn_words(model->layers[l].n_out);
+            off += 4u * (size_t)mbnn_words(mbnn_outputs(L));
+            if (L->op != MBNN_OP_DENSE && L->pool_h * L->pool_w > 1u) {
+                if (s != NULL) {
+                    s->arg[l] = base + off;
+                }
+                off += mbnn_pad4(mbnn_outputs(L));
+            }
         }
     }
     /* The table is used in the forward pass only, the errors after it. */

@@ -15,6 +15,11 @@ NAME.json in the key format of tests/data/golden_io.json:
 - extreme:  every constant at its limit: learning rate 2^24, rms_shift 0,
             out_frac_bits 1, bwd_shift 0, |gscale| 32767, m = 3: hidden
             weights saturate, the softmax is one-hot, steps clamp
+- conv2d:   format version 2, int8 input maps 2x9x11, conv2d 6 3x3 pad 1
+            pool 2, conv2d 5 2x3 stride (2, 1) pad (0, 1), dense 50-9-4, all learn
+- conv1d:   format version 2, bit input maps 3x1x40, conv1d 8 k5 stride 2
+            pad 2 pool 2 (frozen), conv1d 33 k3 pad 1 pool 2 (33 channels: two
+            words per pixel), dense 165-6; errors pass into the conv layers
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pyruntime.testing import golden_io, random_spec  # noqa: E402
+from pyruntime.testing import Conv, golden_io, random_spec  # noqa: E402
 from export.blob import KIND_BITS, KIND_INT8, meta_table, write_atomic, write_blob  # noqa: E402
 
 
@@ -52,12 +57,22 @@ CASES = {
     "deep": (9, [64, 64, 32, 96, 10], KIND_INT8, [False, True, False, True], 150, None),
     "last": (10, [50, 40, 3], KIND_INT8, [False, True], 200, None),
     "extreme": (11, [24, 40, 6], KIND_INT8, [True, True], 200, extreme),
+    "conv2d": (12, [198, 9, 4], KIND_INT8, [True] * 4, 120, None),
+    "conv1d": (13, [120, 6], KIND_BITS, [False, True, True], 150, None),
+}
+# name: (input map, conv layers) of the conv cases
+CONVS = {
+    "conv2d": ((2, 9, 11), [Conv("conv2d", 6, (3, 3), (1, 1), (1, 1), 2),
+                            Conv("conv2d", 5, (2, 3), (2, 1), (0, 1), 1)]),
+    "conv1d": ((3, 1, 40), [Conv("conv1d", 8, (1, 5), (1, 2), (0, 2), 2),
+                            Conv("conv1d", 33, (1, 3), (1, 1), (0, 1), 2)]),
 }
 
 
 def make(name: str, seed: int, sizes, kind, learns, n_learn: int, edit) -> None:
     rng = np.random.default_rng(seed)
-    spec = random_spec(rng, sizes, kind, learns=learns)
+    in_shape, convs = CONVS.get(name, (None, []))
+    spec = random_spec(rng, sizes, kind, learns=learns, in_shape=in_shape, convs=convs)
     if edit is not None:
         spec = edit(spec)
     blob = write_blob(spec)
@@ -70,8 +85,10 @@ def make(name: str, seed: int, sizes, kind, learns, n_learn: int, edit) -> None:
 
 
 def main() -> None:
+    """Write every case, or only those named on the command line."""
     for name, args in CASES.items():
-        make(name, *args)
+        if len(sys.argv) < 2 or name in sys.argv[1:]:
+            make(name, *args)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,7 @@ static void test_truncated_and_flipped(const mbnn_golden *g, unsigned n_masks)
 static void test_header(const mbnn_golden *g)
 {
     uint8_t *b = mbnn_test_copy_blob(g, edit_words);
+    uint32_t version = mbnn_test_rd32(b + 4);
 
     memcpy(b, "MBNM", 4);
     CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_BAD_MAGIC);
@@ -110,11 +111,11 @@ static void test_header(const mbnn_golden *g)
     CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_VERSION);
     mbnn_test_wr32(b + 4, 0xFFFFFFFFu);
     CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_VERSION);
-    mbnn_test_wr32(b + 4, 1);
+    mbnn_test_wr32(b + 4, version);
     /* Version is checked before the size: a newer blob of any length. */
     mbnn_test_wr32(b + 4, MBNN_FORMAT_VERSION + 1u);
     CHECK_STATUS(init_status(b, 16), MBNN_ERR_VERSION);
-    mbnn_test_wr32(b + 4, 1);
+    mbnn_test_wr32(b + 4, version);
     mbnn_test_wr32(b + 8, 31);
     CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_BAD_HEADER);
     mbnn_test_wr32(b + 8, 16);
@@ -146,7 +147,7 @@ static void test_header(const mbnn_golden *g)
     /* The layer table does not fit in total_size. */
     {
         uint32_t n_layers = mbnn_test_n_layers(b);
-        uint32_t short_total = 32u + 32u * n_layers - 4u;
+        uint32_t short_total = (uint32_t)(mbnn_test_entry(b, n_layers) - b) - 4u;
         mbnn_test_wr32(b + 8, short_total);
         mbnn_test_fix_crc(b);
         CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_BAD_HEADER);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mbnn_test.h"
+#include "mbnn_format.h" /* layer-entry offsets (generated) */
 
 #define arena mbnn_test_arena_a
 #define blob_words mbnn_test_blob_buf
@@ -148,14 +149,19 @@ static void test_golden_one(const mbnn_golden *g)
             const uint8_t *e = mbnn_test_entry(b, l);
             uint32_t n_in = (uint32_t)e[4] | ((uint32_t)e[5] << 8);
             uint32_t n_out = (uint32_t)e[6] | ((uint32_t)e[7] << 8);
-            uint32_t words = (n_in + 31u) / 32u, i;
+            /* A row is `groups` groups of n bits, each padded to whole words:
+             * one group of n_in (dense), kh * kw groups of in_c (conv). */
+            int conv = mbnn_test_rd32(b + 4) > 1u && e[MBNN_LAYER_OP] != MBNN_OP_DENSE;
+            uint32_t n = conv ? ((uint32_t)e[MBNN_LAYER_IN_C] | ((uint32_t)e[MBNN_LAYER_IN_C + 1u] << 8)) : n_in;
+            uint32_t groups = conv ? (uint32_t)e[MBNN_LAYER_KH] * e[MBNN_LAYER_KW] : 1u;
+            uint32_t words = (n + 31u) / 32u, i;
             uint8_t *bits = b + mbnn_test_rd32(e + 12);
-            if (n_in % 32u == 0u) {
+            if (n % 32u == 0u) {
                 continue;
             }
-            for (i = 0; i < n_out; i++) {
+            for (i = 0; i < n_out * groups; i++) {
                 uint8_t *last = bits + 4u * (i * words + words - 1u);
-                mbnn_test_wr32(last, mbnn_test_rd32(last) | ~((1u << (n_in % 32u)) - 1u));
+                mbnn_test_wr32(last, mbnn_test_rd32(last) | ~((1u << (n % 32u)) - 1u));
             }
         }
         mbnn_test_fix_crc(b);

@@ -1,5 +1,6 @@
 /* The C tests of the runtime: main runs every group and prints the tally. */
 #include "mbnn_test.h"
+#include "mbnn_format.h" /* layer-entry offsets (generated) */
 
 #ifndef MBNN_TEST_MAX_REPORTS
 #define MBNN_TEST_MAX_REPORTS 40
@@ -72,7 +73,8 @@ void mbnn_test_fix_crc(uint8_t *blob)
 
 uint8_t *mbnn_test_entry(uint8_t *blob, unsigned l)
 {
-    return blob + 32u + 32u * l;
+    unsigned size = mbnn_test_rd32(blob + 4) == 1u ? MBNN_LAYER_ENTRY_SIZE_V1 : MBNN_LAYER_ENTRY_SIZE_V2;
+    return blob + 32u + size * l;
 }
 
 unsigned mbnn_test_n_layers(const uint8_t *blob)
