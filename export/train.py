@@ -20,6 +20,7 @@ lossless.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -36,6 +37,8 @@ from export.model import MetaBNN
 from export.optim import MetaAdam
 
 
+#: Learning-rate schedules of --lr-schedule.
+LR_SCHEDULES = ("constant", "cosine")
 #: --sizes when neither --sizes nor --arch is given.
 DEFAULT_SIZES = (784, 256, 256, 10)
 
@@ -100,10 +103,15 @@ def train(
     progress: bool = True,
     log=print,
     eval_train: int | None = None,
+    lr_schedule: str = "constant",
 ) -> tuple[MetaBNN, dict[str, Any], list[dict[str, Any]]]:
     """Train a new MetaBNN on ds (`sizes`: dense widths or an `--arch` string, see build_model);
     returns (model in eval mode, settings, per-epoch history). `eval_train`: measure the
-    training accuracy of each epoch on the first that many training samples (None: all)."""
+    training accuracy of each epoch on the first that many training samples (None: all).
+    `lr_schedule`: "constant", or "cosine" (lr * (1 + cos(pi t)) / 2 at the fraction t of
+    the batches done, down to 0 at the end)."""
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, not {lr_schedule!r}")
     torch.manual_seed(seed)
     model = build_model(ds, sizes, binarize_input)
     if isinstance(sizes, str):
@@ -123,7 +131,7 @@ def train(
     settings = {
         "dataset": ds.name, "epochs": epochs, "lr": lr, "meta": meta, "batch": batch,
         "weight_decay": weight_decay, "int8_grid": list(int8_grid) if int8_grid is not None else None,
-        "seed": seed, "optimizer": "MetaAdam", **({"arch": sizes} if isinstance(sizes, str) else {}), "betas": [0.9, 0.999], "eps": 1e-8,
+        "seed": seed, "optimizer": "MetaAdam", "lr_schedule": lr_schedule, **({"arch": sizes} if isinstance(sizes, str) else {}), "betas": [0.9, 0.999], "eps": 1e-8,
     }
     history: list[dict[str, Any]] = []
     for epoch in range(1, epochs + 1):
@@ -137,6 +145,10 @@ def train(
             # disable=None: a bar on a terminal, nothing in a log file or CI
             batches = tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch", disable=None)
         for i in batches:
+            if lr_schedule == "cosine":
+                done = ((epoch - 1) * len(xtr) + i) / (epochs * len(xtr))
+                for group in opt.param_groups:
+                    group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * done))
             idx = order[i : i + batch]
             if len(idx) < 2:  # BatchNorm needs two samples
                 continue
@@ -226,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                         "the data set (1x28x28 images, 6x1x20 BasicMotions windows)")
     p.add_argument("--epochs", type=int, default=5, help="passes over the training split")
     p.add_argument("--lr", type=float, default=0.005, help="MetaAdam learning rate")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
+                   help="constant lr, or cosine: annealed to 0 over the run (per batch)")
     p.add_argument("--meta", type=_floats, default=1.35, help="metaplasticity m, one value or one per layer")
     p.add_argument("--batch", type=int, default=100, help="samples per batch")
     p.add_argument("--weight-decay", type=float, default=0.0, help="MetaAdam weight decay")
@@ -244,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         model, settings, history = train(
             ds, args.arch if args.arch is not None else args.sizes, args.epochs, args.lr, args.meta, args.batch, args.weight_decay,
             args.binarize_input, args.int8_grid, args.seed, progress=not args.no_progress,
-            eval_train=args.eval_train,
+            eval_train=args.eval_train, lr_schedule=args.lr_schedule,
         )
         check_finite(model, "trained model")  # nothing written for a diverged run
     except (ValueError, OSError) as exc:

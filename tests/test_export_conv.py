@@ -129,3 +129,20 @@ def test_cli_exports_and_verifies_a_cnn(tmp_path, capsys):
     assert "invalid choice" in capsys.readouterr().err and not (tmp_path / "x.mbnn").exists()
     assert main([str(ckpt), "-o", str(out), "--board", "microbit"]) == 0
     assert "layers 1, 2 learn" in capsys.readouterr().out
+
+
+def test_device_experiment_with_a_cnn_same_in_c_and_reference():
+    """export.experiments device with --arch: a CNN pretrained on digits, every layer (the convolution
+    too) learning the second task; the C runtime and the numpy reference give the same rows."""
+    pytest.importorskip("pyruntime.model")
+    from export.experiments import device
+
+    tasks = device.permuted_tasks("digits", 2)
+    kw = {"pretrain_epochs": 1, "hscale": 5, "device_lr": 0.01, "samples": 60, "eval_every": 30,
+          "test_subset": 60, "seed": 0, "cache_dir": None, "log": False}
+    arch = "conv2d:4:3:same,maxpool:2,dense:16,dense:10"
+    c = device.run_device(tasks, arch, runtime="c", learn="all", **kw)
+    ref = device.run_device(tasks, arch, runtime="reference", learn="all", **kw)
+    keys = [k for k in c[0] if k != "seconds"]
+    assert [[r[k] for k in keys] for r in c[1:]] == [[r[k] for k in keys] for r in ref[1:]]
+    assert len([k for k in keys if k.startswith("sat_l")]) == 3 and c[-1]["flips_l1"] >= 0
