@@ -47,6 +47,14 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _learn_choice(text: str) -> str:
+    """The --learn value, checked for its form (the layer count is checked when folding)."""
+    if text in ("all", "last", "none", "dense") or all(v.strip().isdigit() for v in text.split(",")):
+        return text
+    raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (use all, last, none, dense or layer numbers "
+                                     "such as 2,3)")
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_META_FLOOR,
                              DEFAULT_RMS_SHIFT, DEFAULT_SEED)
@@ -60,8 +68,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--name", help="C name of the array in the header (default: the header's file name + _mbnn, "
                                   "e.g. model_mbnn; must not start with mbnn)")
     p.add_argument("--onnx", help="also write the inference graph as ONNX")
-    p.add_argument("--learn", choices=["all", "last", "none"],
-                   help="layers that learn on the device (default all, or with --board as many as fit)")
+    p.add_argument("--learn", type=_learn_choice,
+                   help="layers that learn on the device: all, last, none, dense (convolutions frozen in flash, "
+                        "dense layers learn) or layer numbers such as 2,3 (default: all for a dense network, "
+                        "dense for one with convolutions; with --board as many as fit)")
     p.add_argument("--board", help="board to fit (export/boards.py; e.g. mps2-an386, nrf52840, esp32, rp2040): "
                                    "keeps the learning layers that fit its RAM, or fails saying why")
     p.add_argument("--verify", metavar="DATASET", help="compare blob and PyTorch on DATASET's test split")
@@ -127,24 +137,15 @@ def _check_writable(path: str, what: str) -> Path:
 
 
 def _runtime(blob: bytes, learn: bool):
-    """(model, name) from the C runtime binding, or the numpy reference if it is not built."""
-    try:
-        from pyruntime.model import Model
+    """(model, name) from the C runtime binding, or the numpy reference (export.blob.runtime_model)."""
+    from export.blob import runtime_model
 
-        return Model.load(blob, learn=learn), "C runtime"
-    except ImportError:
-        from pyruntime.reference import Model
-
-        return Model.load(blob), "numpy reference"
+    return runtime_model(blob, learn)
 
 
 def _arena_sizes(blob: bytes, learns: bool) -> tuple[int | None, int | None]:
-    try:
-        from pyruntime.model import Model
-    except ImportError:
-        return None, None
-    infer = Model.load(blob, learn=False).arena_size
-    learn = Model.load(blob, learn=True).arena_size if learns else None
+    infer = _runtime(blob, learn=False)[0].arena_size
+    learn = _runtime(blob, learn=True)[0].arena_size if learns else None
     return infer, learn
 
 
@@ -168,8 +169,12 @@ def describe(spec, info, blob: bytes, path: str) -> str:
     ]
     legend = ("e: an int8 hidden weight h stands for (h + 0.5) 2^-e; bwd: right shift of the errors sent back; "
               "flipped: neurons negated when folding a negative BatchNorm scale; const: neurons whose BatchNorm scale is 0 (constant output)")
+    shapes = spec.in_shapes()
     for idx, layer in enumerate(spec.layers):
-        flash = layer.n_out * words_per_row(layer.n_in) * 4
+        if layer.is_conv:  # kh * kw groups of whole words per output channel (docs/FORMAT.md)
+            flash = layer.n_out * layer.kernel[0] * layer.kernel[1] * words_per_row(shapes[idx][0]) * 4
+        else:
+            flash = layer.n_out * words_per_row(layer.n_in) * 4
         ram = layer.n_out * layer.n_in if layer.learns else 0
         lines.append(
             f"{idx:>5} {layer.n_in:>5} {layer.n_out:>5}  {'int8' if layer.input_kind == KIND_INT8 else 'bits':<5} "
@@ -177,6 +182,13 @@ def describe(spec, info, blob: bytes, path: str) -> str:
             f"{_fmt_bytes(flash):>13} {_fmt_bytes(ram) if layer.learns else '-':>13} "
             f"{int(info.flipped[idx].sum()):>7} {int(info.constant[idx].sum()):>5}"
         )
+    for idx, layer in enumerate(spec.layers):
+        if layer.is_conv:
+            lines.append(f"layer {idx}: {layer.op} {'x'.join(map(str, shapes[idx]))} -> "
+                         f"{'x'.join(map(str, layer.out_shape()))}, kernel {layer.kernel[0]}x{layer.kernel[1]}, "
+                         f"stride {layer.stride[0]}x{layer.stride[1]}, padding {layer.pad[0]}x{layer.pad[1]}, "
+                         f"max pool {'x'.join(map(str, layer.pool_hw()))} (in: inputs of one output channel "
+                         f"at one position, out: channels)")
     infer, learn = _arena_sizes(blob, any(info.learns))
     if infer is None:
         lines.append("arena: unknown (the C runtime extension is not built; run scripts/setup.sh)")
@@ -250,8 +262,11 @@ def run(argv: list[str] | None = None) -> int:
         if ds.n_features != model.sizes[0]:
             raise UsageError(f"--verify {args.verify}: {ds.n_features} features, the model takes {model.sizes[0]}")
     n_layers = len(model.sizes) - 1
+    n_conv = sum(l.is_conv for l in model.layers)
     if args.learn is not None or args.board is None:
-        choices = [args.learn or "all"]
+        choices = [args.learn or ("dense" if n_conv else "all")]
+    elif n_conv:  # --board alone, a CNN: convolutions frozen; the dense layers learn, else the last k of them
+        choices = [[i >= k for i in range(n_layers)] for k in range(n_conv, n_layers)]
     else:  # --board alone: all layers learn, else the last k, else none fits
         choices = ["all"] + [[i >= k for i in range(n_layers)] for k in range(1, n_layers)]
     from export.boards import needs, shortfall
@@ -280,7 +295,9 @@ def run(argv: list[str] | None = None) -> int:
         from export.header import c_identifier, make_header
 
         name = args.name or c_identifier(Path(args.header).stem + "_mbnn")
-        sizes = "-".join(str(s) for s in model.sizes)
+        from export.arch import describe_arch
+
+        sizes = describe_arch(model.layers) if n_conv else "-".join(str(s) for s in model.sizes)
         try:
             contents.append(make_header(blob, name, f"metabnn model {sizes} from {ckpt_path.name}").encode())
         except ValueError as exc:

@@ -85,10 +85,10 @@ class Needs:
 
 def needs(blob: bytes) -> Needs:
     """Flash and RAM a blob needs, from the runtime's own arena and state-size queries."""
-    from pyruntime.model import Model
+    from export.blob import runtime_model
 
-    infer = Model.load(blob, learn=False).arena_size
-    learner = Model.load(blob, learn=True)
+    infer = runtime_model(blob, learn=False)[0].arena_size
+    learner = runtime_model(blob, learn=True)[0]
     learn = learner.arena_size + len(learner.state()) if learner.can_learn else 0
     return Needs(len(blob) + CODE_RESERVE, infer, learn)
 

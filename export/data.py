@@ -17,7 +17,8 @@ int8 input quantization is exact:
   accelerometer and gyroscope (6 channels at 10 Hz, 100 steps per recording)
   while standing, walking, running or playing badminton; 40 recordings per
   split. Each recording is cut into windows of 20 steps with a stride of 10
-  (9 windows, features time-major: t0's 6 channels, t1's, ...), so 360 train
+  (9 windows, features channel-major as PyTorch flattens a (6, 1, 20) tensor:
+  channel 0's 20 steps, channel 1's, ...), so 360 train
   and 360 test windows. Each channel is scaled by the largest magnitude it
   has in the train split, mapped to [0, 1) around 0.5 and floored to the
   1/256 grid. Classes: 0 standing, 1 running, 2 walking, 3 badminton.
@@ -79,11 +80,18 @@ class Dataset:
     input_scale: float
     input_zero_point: int
     n_classes: int = 10
+    shape: tuple[int, int, int] | None = None  # (channels, height, width) of a sample; None: (features, 1, 1)
 
     @property
     def n_features(self) -> int:
         """Features per sample."""
         return int(self.x_train.shape[1])
+
+    @property
+    def in_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of a sample, features in that (PyTorch) order; 1-D data
+        has height 1; data without a shape is (features, 1, 1)."""
+        return tuple(self.shape) if self.shape is not None else (self.n_features, 1, 1)
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
         """int8 codes of features, as the blob's input quantization defines them."""
@@ -127,7 +135,7 @@ def load_mnist() -> Dataset:
     y_train = np.concatenate([train[1], valid[1]]).astype(np.int64)
     scale = 1.0 / 256.0
     return Dataset("mnist", x_train, y_train, test[0].astype(np.float32), test[1].astype(np.int64),
-                   scale, _zero_point(scale))
+                   scale, _zero_point(scale), shape=(1, 28, 28))
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -154,7 +162,7 @@ def load_fashion(directory: Path | str = FASHION_DIR) -> Dataset:
         "fashion",
         (xtr.reshape(len(xtr), -1) / 256.0).astype(np.float32), ytr.astype(np.int64),
         (xte.reshape(len(xte), -1) / 256.0).astype(np.float32), yte.astype(np.int64),
-        scale, _zero_point(scale),
+        scale, _zero_point(scale), shape=(1, 28, 28),
     )
 
 
@@ -168,7 +176,7 @@ def load_digits(test_size: int = 450, seed: int = 0) -> Dataset:
     order = np.random.default_rng(seed).permutation(len(x))
     test, train = order[:test_size], order[test_size:]
     scale = 1.0 / 16.0
-    return Dataset("digits", x[train], y[train], x[test], y[test], scale, _zero_point(scale))
+    return Dataset("digits", x[train], y[train], x[test], y[test], scale, _zero_point(scale), shape=(1, 8, 8))
 
 
 def _read_ts(text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -199,17 +207,18 @@ def load_basicmotions(window: int = 20, stride: int = 10) -> Dataset:
         f = np.clip(0.5 + series / (2 * reach[None, :, None]), 0.0, 255 / 256)
         f = np.floor(f * 256) / 256
         starts = range(0, series.shape[2] - window + 1, stride)
-        x = np.stack([f[:, :, s:s + window].transpose(0, 2, 1).reshape(len(f), -1) for s in starts], axis=1)
+        x = np.stack([f[:, :, s:s + window].reshape(len(f), -1) for s in starts], axis=1)
         out += [x.reshape(-1, x.shape[2]).astype(np.float32), np.repeat(labels, len(starts))]
     scale = 1.0 / 256.0
-    return Dataset("basicmotions", out[0], out[1], out[2], out[3], scale, _zero_point(scale), n_classes=4)
+    return Dataset("basicmotions", out[0], out[1], out[2], out[3], scale, _zero_point(scale), n_classes=4,
+                   shape=(splits[0][0].shape[1], 1, window))
 
 
 def permute(ds: Dataset, seed: int) -> Dataset:
     """The dataset with its features permuted by a seeded permutation."""
     perm = np.random.default_rng(seed).permutation(ds.n_features)
     return Dataset(f"p{ds.name}:{seed}", ds.x_train[:, perm], ds.y_train, ds.x_test[:, perm], ds.y_test,
-                   ds.input_scale, ds.input_zero_point, ds.n_classes)
+                   ds.input_scale, ds.input_zero_point, ds.n_classes, ds.shape)
 
 
 _LOADERS = {"mnist": load_mnist, "fashion": load_fashion, "fmnist": load_fashion, "digits": load_digits,

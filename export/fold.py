@@ -54,7 +54,21 @@ Learning constants, per layer that learns:
   most 32767). A hidden layer l receives `g_j = sum_i +/-delta_i` over the
   n_out(l+1) neurons above it: `bwd_shift = ceil(log2(n_out(l+1)) / 2)`, the
   growth of a sum of that many uncorrelated errors, which keeps the error's size
-  about level from layer to layer and clamping rare.
+  about level from layer to layer and clamping rare. When the layer above is a
+  convolution, an input receives the errors of its output channels times the
+  kernel taps that cover it, `Cout * ceil(kh / sh) * ceil(kw / sw)` (`fan_out`).
+
+Convolutions (format version 2, docs/FORMAT.md). A conv layer folds exactly as a
+dense one, per output channel: its per-channel BatchNorm gives one (threshold,
+lo, hi) and gscale per channel, a negative scale negates the channel's whole
+kernel, e is chosen over the whole kernel tensor. The arrays stay in PyTorch
+order ((Cout, Cin, kh, kw); the dense layer after a convolution reads PyTorch's
+flatten order); `write_blob` packs them. The device sums a kernel weight's
+update over the pooled output positions that received an error, so a learning
+conv layer's lr_q16 is divided by the number of pooled positions (Hp * Wp): the
+mean of the positions' updates, as the float gradient of a weight shared by
+those positions is their sum and Adam normalizes it away. (A choice, not a
+measured best: the default `--learn` keeps convolutions frozen on small boards.)
 """
 
 from __future__ import annotations
@@ -66,6 +80,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from export.arch import Layer
 from export.grid import quantize_floor
 from export.model import MetaBNN
 from pyruntime.format import KIND_BITS, KIND_INT8, BlobSpec, LayerSpec, meta_table
@@ -125,12 +140,23 @@ def quantize_hidden(w: np.ndarray, e: int) -> np.ndarray:
     return quantize_floor(torch.from_numpy(np.asarray(w, dtype=np.float64)), e).numpy().astype(np.int64)
 
 
-def learning_layers(learn: str | Sequence[bool], n: int) -> list[bool]:
+def learning_layers(learn: str | Sequence[bool], n: int, conv: Sequence[bool] | None = None) -> list[bool]:
     """Which of n layers learn on the device: "all", "last" (only the output layer),
-    "none", or one bool per layer (the `--learn` option)."""
+    "none", "dense" (every dense layer; convolutions, marked by `conv`, frozen),
+    layer numbers "2,3", or one bool per layer (the `--learn` option)."""
     if isinstance(learn, str):
+        conv = list(conv) if conv is not None else [False] * n
+        if learn == "dense":
+            return [not c for c in conv]
         if learn not in ("all", "last", "none"):
-            raise ValueError(f"--learn must be all, last or none, not {learn!r}")
+            try:
+                picked = {int(v) for v in learn.split(",")}
+            except ValueError:
+                raise ValueError(f"--learn must be all, last, none, dense or layer numbers such as 2,3, "
+                                 f"not {learn!r}") from None
+            if not picked <= set(range(n)):
+                raise ValueError(f"--learn {learn}: layers are numbered 0 to {n - 1}")
+            return [i in picked for i in range(n)]
         return [learn == "all" or (learn == "last" and i == n - 1) for i in range(n)]
     learns = [bool(v) for v in learn]
     if len(learns) != n:
@@ -190,6 +216,15 @@ def fold_output_bn(k: np.ndarray, mu: np.ndarray, beta: np.ndarray, unit: float,
     return _clamp32(scale), _clamp32(offset), gscale.astype(np.int64), frac
 
 
+def fan_out(above: Layer) -> int:
+    """Errors summed into one input of the layer `above` when the device sends them back:
+    a dense layer's n_out; a convolution's output channels times the kernel taps that
+    cover one input position, ceil(kh / sh) * ceil(kw / sw)."""
+    if not above.is_conv:
+        return above.n_out
+    return above.n_out * -(-above.kernel[0] // above.stride[0]) * -(-above.kernel[1] // above.stride[1])
+
+
 def _per_layer(value, n: int, what: str) -> list:
     if value is None or isinstance(value, (int, float)):
         return [value] * n
@@ -216,7 +251,8 @@ def fold(
 ) -> tuple[BlobSpec, FoldInfo]:
     """Fold a MetaBNN (with its training settings) into a BlobSpec; see the module docstring.
 
-    `learn`: "all", "last" (only the output layer), "none", or one bool per layer.
+    `learn`: "all", "last" (only the output layer), "none", "dense" (convolutions frozen),
+    layer numbers "2,3", or one bool per layer.
     `lr_mult`: multipliers of `device_lr`, one or one per layer (default: 1 for an int8
     layer 0, DEFAULT_BIT_LR_MULT for bit-input layers). `meta_floor`: the least
     fraction of an inward step the metaplastic table lets through. `consolidate`
@@ -225,7 +261,7 @@ def fold(
     """
     settings = settings or {}
     n = model.n_layers
-    learns = learning_layers(learn, n)
+    learns = learning_layers(learn, n, [l.is_conv for l in model.layers])
     metas = _per_layer(settings.get("meta", 1.35) if meta is None else meta, n, "meta")
     mults = _per_layer(lr_mult, n, "lr_mult")
     if not 0.0 <= meta_floor <= 1.0:
@@ -239,9 +275,9 @@ def fold(
     info = FoldInfo()
     layers: list[LayerSpec] = []
     frac_bits = 0
-    for idx, (fc, bn) in enumerate(zip(model.fcs, model.bns)):
+    for idx, (layer, fc, bn) in enumerate(zip(model.layers, model.fcs, model.bns)):
         w = fc.weight.detach().double().numpy()
-        n_out, n_in = w.shape
+        n_out, n_in = w.shape[0], layer.n_in  # n_in: features the layer reads (a conv: C * H * W)
         int8_in = idx == 0 and not model.binarize_input
         unit = model.input_scale if int8_in else 1.0
         k, mu, beta = _bn(bn)
@@ -261,7 +297,7 @@ def fold(
         else:
             threshold, lo, hi, gscale, flipped, constant = fold_hidden_bn(k, mu, beta, unit)
             params = (threshold, lo, hi)
-        h = np.where(flipped[:, None], -1 - h, h)
+        h = np.where(flipped.reshape((-1,) + (1,) * (h.ndim - 1)), -1 - h, h)
         if learns[idx]:
             h = consolidate_hidden(h, float(cons[idx]))
         bits = (h < 0).astype(np.uint8)
@@ -269,8 +305,15 @@ def fold(
         if learns[idx]:
             mult = mults[idx] if mults[idx] is not None else 1.0 if int8_in else DEFAULT_BIT_LR_MULT
             lr = float(device_lr) * float(mult) * 2.0 ** (16 + e) * (128 * model.input_scale if int8_in else 1.0)
+            if layer.is_conv:  # the device sums a kernel weight's update over the pooled positions: take the mean
+                _, ph, pw = layer.out_shape
+                lr /= ph * pw
             lr_q16 = int(min(LR_Q16_MAX, max(0, round(lr))))
-        bwd = 0 if last else math.ceil(math.log2(model.sizes[idx + 2]) / 2) if model.sizes[idx + 2] > 1 else 0
+        fan = 1 if last else fan_out(model.layers[idx + 1])
+        bwd = math.ceil(math.log2(fan) / 2) if fan > 1 else 0
+        geometry = {} if not layer.is_conv else dict(
+            op=layer.op, in_shape=tuple(layer.in_shape), kernel=tuple(layer.kernel), stride=tuple(layer.stride),
+            pad=tuple(layer.pad), pool=int(layer.pool))
         layers.append(LayerSpec(
             bits=bits,
             params=params,
@@ -281,6 +324,7 @@ def fold(
             lr_q16=lr_q16,
             hscale_log2=e,
             bwd_shift=bwd,
+            **geometry,
         ))
         info.flipped.append(flipped)
         info.constant.append(constant)

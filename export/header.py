@@ -65,12 +65,11 @@ def check_name(name: str) -> str:
 
 def sizes(blob: bytes) -> dict[str, int | float]:
     """The header's size macros of a blob, from the blob and the runtime's own queries."""
-    from export.blob import read_blob
-    from pyruntime.model import Model
+    from export.blob import read_blob, runtime_model
 
     spec = read_blob(blob)
-    infer = Model.load(blob, learn=False)
-    learner = Model.load(blob, learn=True)
+    infer = runtime_model(blob, learn=False)[0]
+    learner = runtime_model(blob, learn=True)[0]
     learns = learner.can_learn
     return {
         "LEN": len(blob),

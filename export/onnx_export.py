@@ -3,7 +3,9 @@
 Input `features` float32 (N, n_inputs), the same features PyTorch takes; output
 `logits` float32 (N, n_classes). The graph is the PyTorch model in eval mode:
 the input quantization, the binary weights `sign(Wh)` as constants, BatchNorm
-with its running statistics, and sign between layers. Exported with torch's
+with its running statistics, and sign between layers; a convolutional network's
+Conv (1-D as 1 x K on height 1), per-channel BatchNorm, sign, MaxPool and the
+flatten before its first dense layer. Exported with torch's
 dynamo exporter (needs onnxscript) into one self-contained file.
 """
 
@@ -28,8 +30,10 @@ class InferenceNet(nn.Module):
         self.scale = float(model.input_scale)
         self.zp = float(model.input_zero_point)
         self.binarize = model.binarize_input
-        for idx, (fc, bn) in enumerate(zip(model.fcs, model.bns)):
-            self.register_buffer(f"w{idx}", sign_pm1(fc.weight.detach()).t().contiguous())
+        self.layers = list(model.layers)
+        for idx, (layer, fc, bn) in enumerate(zip(model.layers, model.fcs, model.bns)):
+            w = sign_pm1(fc.weight.detach())
+            self.register_buffer(f"w{idx}", w.contiguous() if layer.is_conv else w.t().contiguous())
             self.register_buffer(f"m{idx}", bn.running_mean.detach().clone())
             self.register_buffer(f"s{idx}", torch.sqrt(bn.running_var.detach() + bn.eps))
             self.register_buffer(f"g{idx}", bn.weight.detach().clone())
@@ -42,13 +46,21 @@ class InferenceNet(nn.Module):
             h = torch.where(q >= 0, 1.0, -1.0)
         else:
             h = (q - self.zp) * self.scale
-        for idx in range(self.n_layers):
-            a = h @ getattr(self, f"w{idx}")
+        for idx, layer in enumerate(self.layers):
+            if layer.is_conv:  # Conv (1-D as 1 x K), per-channel BatchNorm, sign, MaxPool
+                x = h.reshape(h.shape[0], *layer.in_shape)
+                a = nn.functional.conv2d(x, getattr(self, f"w{idx}"), stride=layer.stride, padding=layer.pad)
+                shape = (1, -1, 1, 1)
+            else:
+                a = h.reshape(h.shape[0], -1) @ getattr(self, f"w{idx}")
+                shape = (1, -1)
             # BatchNorm in eval mode, written out
-            mean, std = getattr(self, f"m{idx}"), getattr(self, f"s{idx}")
-            h = (a - mean) / std * getattr(self, f"g{idx}") + getattr(self, f"b{idx}")
+            mean, std = getattr(self, f"m{idx}").reshape(shape), getattr(self, f"s{idx}").reshape(shape)
+            h = (a - mean) / std * getattr(self, f"g{idx}").reshape(shape) + getattr(self, f"b{idx}").reshape(shape)
             if idx != self.n_layers - 1:
                 h = torch.where(h >= 0, 1.0, -1.0)
+            if layer.pool != 1:
+                h = nn.functional.max_pool2d(h, layer.pool_window)
         return h
 
 

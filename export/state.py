@@ -23,7 +23,7 @@ import torch
 from export.checkpoint import load_model
 from export.fold import fold
 from export.model import MetaBNN
-from pyruntime.format import StateError, blob_crc, read_blob, read_state, write_blob
+from pyruntime.format import StateError, blob_crc, read_blob, read_state, runtime_columns, write_blob
 
 __all__ = ["StateError", "load_state"]
 
@@ -46,7 +46,7 @@ def load_state(
         blob = write_blob(spec)
     else:
         spec = read_blob(blob)
-        if [l.n_in for l in spec.layers] + [spec.n_classes] != model.sizes:
+        if [tuple(l.bits.shape) for l in spec.layers] != [tuple(fc.weight.shape) for fc in model.fcs]:
             raise StateError("MBNN_ERR_STATE_MODEL", detail="the blob does not have the checkpoint's architecture",
                              hint="pass the blob the device ran with this checkpoint")
     learning = [i for i, l in enumerate(spec.layers) if l.learns]
@@ -58,13 +58,16 @@ def load_state(
             raise
         raise StateError(exc.name, detail=exc.detail,
                          hint="pass the blob the device ran, or the export options used") from None
+    in_shapes = spec.in_shapes()
     with torch.no_grad():
         for idx, (h, _rms) in zip(learning, layers):
+            # the state's columns are the runtime's (docs/FORMAT.md); back to PyTorch order
+            h = h[:, runtime_columns(spec.layers[idx], in_shapes[idx])]
             bn = model.bns[idx]
             flipped = np.zeros(h.shape[0], dtype=bool)
             if idx != model.n_layers - 1:
                 flipped = (bn.weight.detach().double().numpy() < 0)
             h = np.where(flipped[:, None], -1 - h.astype(np.int64), h.astype(np.int64))
-            w = (h + 0.5) * 2.0 ** -spec.layers[idx].hscale_log2
+            w = ((h + 0.5) * 2.0 ** -spec.layers[idx].hscale_log2).reshape(model.fcs[idx].weight.shape)
             model.fcs[idx].weight.copy_(torch.from_numpy(w).to(model.fcs[idx].weight.dtype))
     return model.eval()

@@ -1,6 +1,15 @@
 """Train a MetaBNN with MetaAdam and save a checkpoint.
 
     python -m export.train --dataset mnist --sizes 784,256,256,10 --epochs 5 --meta 1.35 -o model.pt
+    python -m export.train --dataset fashion -o cnn.pt \
+        --arch conv2d:32:3,maxpool:2,conv2d:64:3,maxpool:2,dense:256,dense:10
+
+`--arch` items (export/arch.py): conv2d:C:K and conv1d:C:K (C output channels,
+kernel K; then optionally sS for stride S, and same, valid (the default) or pP
+for padding P), maxpool:P (after the previous convolution), dense:N (the last
+one is the output layer). The input shape (channels, height, width) comes from
+the data set: 1x28x28 for MNIST and Fashion-MNIST, 1x8x8 for digits, 6x1x20
+(channels x length) for BasicMotions.
 
 Defaults follow the authors' code: batch 100, lr 0.005, hidden weights
 U(-0.05, 0.05), cross-entropy loss. `--int8-grid E` keeps the hidden weights on
@@ -11,6 +20,7 @@ lossless.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -20,10 +30,17 @@ import numpy as np
 import torch
 
 from export import data as datasets
+from export.arch import dense_layers, parse_arch
 from export.checkpoint import check_finite, save_checkpoint
 from export.grid import GridConstraint
 from export.model import MetaBNN
 from export.optim import MetaAdam
+
+
+#: Learning-rate schedules of --lr-schedule.
+LR_SCHEDULES = ("constant", "cosine")
+#: --sizes when neither --sizes nor --arch is given.
+DEFAULT_SIZES = (784, 256, 256, 10)
 
 
 def _floats(text: str) -> float | list[float]:
@@ -55,9 +72,26 @@ def evaluate(model: MetaBNN, x: torch.Tensor, y: torch.Tensor, batch: int = 2000
     return loss / len(x), 100.0 * correct / len(x)
 
 
+def build_model(ds: datasets.Dataset, sizes: Sequence[int] | str, binarize_input: bool = False) -> MetaBNN:
+    """A new MetaBNN for ds: `sizes` = dense widths (inputs first) or an `--arch` string
+    (export/arch.py) read against ds's input shape; ValueError saying what does not fit."""
+    if isinstance(sizes, str):
+        layers = parse_arch(sizes, ds.in_shape)
+    else:
+        sizes = list(sizes)
+        if sizes[0] != ds.n_features:
+            raise ValueError(f"--sizes starts with {sizes[0]} inputs but {ds.name} has {ds.n_features} features")
+        layers = dense_layers(sizes)
+    if layers[-1].n_out < int(ds.y_train.max()) + 1:
+        raise ValueError(f"the output layer has {layers[-1].n_out} neurons but {ds.name} has "
+                         f"{int(ds.y_train.max()) + 1} classes")
+    return MetaBNN(arch=layers, binarize_input=binarize_input, input_scale=ds.input_scale,
+                   input_zero_point=ds.input_zero_point)
+
+
 def train(
     ds: datasets.Dataset,
-    sizes: Sequence[int],
+    sizes: Sequence[int] | str,
     epochs: int = 5,
     lr: float = 0.005,
     meta: float | Sequence[float] = 1.35,
@@ -68,16 +102,25 @@ def train(
     seed: int = 0,
     progress: bool = True,
     log=print,
+    eval_train: int | None = None,
+    lr_schedule: str = "constant",
 ) -> tuple[MetaBNN, dict[str, Any], list[dict[str, Any]]]:
-    """Train a new MetaBNN on ds; returns (model in eval mode, settings, per-epoch history)."""
-    sizes = list(sizes)
-    if sizes[0] != ds.n_features:
-        raise ValueError(f"--sizes starts with {sizes[0]} inputs but {ds.name} has {ds.n_features} features")
-    if sizes[-1] < int(ds.y_train.max()) + 1:
-        raise ValueError(f"--sizes ends with {sizes[-1]} classes but {ds.name} has {int(ds.y_train.max()) + 1}")
+    """Train a new MetaBNN on ds (`sizes`: dense widths or an `--arch` string, see build_model);
+    returns (model in eval mode, settings, per-epoch history). `eval_train`: measure the
+    training accuracy of each epoch on the first that many training samples (None: all).
+    `lr_schedule`: "constant", or "cosine" (lr * (1 + cos(pi t)) / 2 at the fraction t of
+    the batches done, down to 0 at the end)."""
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, not {lr_schedule!r}")
     torch.manual_seed(seed)
-    model = MetaBNN(sizes, binarize_input=binarize_input, input_scale=ds.input_scale,
-                    input_zero_point=ds.input_zero_point)
+    model = build_model(ds, sizes, binarize_input)
+    if isinstance(sizes, str):
+        from export.blob import MAX_WIDTH
+
+        wide = [l for l in model.layers if not l.is_conv and max(l.n_in, l.n_out) > MAX_WIDTH]
+        if wide:
+            raise ValueError(f"a dense layer of {wide[0].n_in} inputs and {wide[0].n_out} outputs is wider than "
+                             f"the blob format's {MAX_WIDTH}: pool more or use fewer channels")
     if int8_grid is not None and len(int8_grid) == 1:
         int8_grid = list(int8_grid) * model.n_layers
     grid = GridConstraint(model, int8_grid, seed=seed) if int8_grid is not None else None
@@ -88,7 +131,7 @@ def train(
     settings = {
         "dataset": ds.name, "epochs": epochs, "lr": lr, "meta": meta, "batch": batch,
         "weight_decay": weight_decay, "int8_grid": list(int8_grid) if int8_grid is not None else None,
-        "seed": seed, "optimizer": "MetaAdam", "betas": [0.9, 0.999], "eps": 1e-8,
+        "seed": seed, "optimizer": "MetaAdam", "lr_schedule": lr_schedule, **({"arch": sizes} if isinstance(sizes, str) else {}), "betas": [0.9, 0.999], "eps": 1e-8,
     }
     history: list[dict[str, Any]] = []
     for epoch in range(1, epochs + 1):
@@ -102,6 +145,10 @@ def train(
             # disable=None: a bar on a terminal, nothing in a log file or CI
             batches = tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch", disable=None)
         for i in batches:
+            if lr_schedule == "cosine":
+                done = ((epoch - 1) * len(xtr) + i) / (epochs * len(xtr))
+                for group in opt.param_groups:
+                    group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * done))
             idx = order[i : i + batch]
             if len(idx) < 2:  # BatchNorm needs two samples
                 continue
@@ -111,7 +158,7 @@ def train(
             opt.step()
             if grid is not None:
                 grid.apply()
-        tr_loss, tr_acc = evaluate(model, xtr, ytr)
+        tr_loss, tr_acc = evaluate(model, xtr[:eval_train], ytr[:eval_train])
         te_loss, te_acc = evaluate(model, xte, yte)
         rec = {"epoch": epoch, "loss": tr_loss, "test_loss": te_loss, "train_acc": tr_acc, "test_acc": te_acc,
                "seconds": time.time() - t0}
@@ -133,6 +180,8 @@ def check_settings(args: argparse.Namespace) -> None:
 
     if args.epochs < 1:
         raise ValueError(f"--epochs must be 1 or more, got {args.epochs}")
+    if args.eval_train is not None and args.eval_train < 1:
+        raise ValueError(f"--eval-train must be 1 or more, got {args.eval_train}")
     if args.batch < 2:
         raise ValueError(f"--batch must be 2 or more (BatchNorm needs two samples per batch), got {args.batch}")
     if not (math.isfinite(args.lr) and args.lr > 0):
@@ -142,13 +191,22 @@ def check_settings(args: argparse.Namespace) -> None:
     metas = args.meta if isinstance(args.meta, list) else [args.meta]
     if not all(math.isfinite(m) and m >= 0 for m in metas):
         raise ValueError(f"--meta must be finite numbers >= 0, got {args.meta}")
-    n_layers = len(args.sizes) - 1
-    if not 1 <= n_layers <= MAX_LAYERS:
-        raise ValueError(f"--sizes needs 2 to {MAX_LAYERS + 1} widths (inputs first; a blob holds 1 to "
-                         f"{MAX_LAYERS} layers), got {len(args.sizes)}")
-    if any(not 1 <= w <= MAX_WIDTH for w in args.sizes):
-        raise ValueError(f"--sizes {','.join(map(str, args.sizes))}: every width must be in 1..{MAX_WIDTH} "
-                         "(the blob format's limit)")
+    if args.arch is not None:
+        if args.sizes is not None:
+            raise ValueError("give --arch or --sizes, not both")
+        n_layers = sum(1 for item in args.arch.split(",") if not item.strip().lower().startswith("maxpool"))
+        if n_layers > MAX_LAYERS:
+            raise ValueError(f"--arch has {n_layers} layers; a blob holds 1 to {MAX_LAYERS}")
+    else:
+        if args.sizes is None:
+            args.sizes = list(DEFAULT_SIZES)
+        n_layers = len(args.sizes) - 1
+        if not 1 <= n_layers <= MAX_LAYERS:
+            raise ValueError(f"--sizes needs 2 to {MAX_LAYERS + 1} widths (inputs first; a blob holds 1 to "
+                             f"{MAX_LAYERS} layers), got {len(args.sizes)}")
+        if any(not 1 <= w <= MAX_WIDTH for w in args.sizes):
+            raise ValueError(f"--sizes {','.join(map(str, args.sizes))}: every width must be in 1..{MAX_WIDTH} "
+                             "(the blob format's limit)")
     if args.int8_grid is not None:
         if len(args.int8_grid) not in (1, n_layers):
             raise ValueError(f"--int8-grid needs 1 or {n_layers} values")
@@ -170,9 +228,18 @@ def main(argv: list[str] | None = None) -> int:
     p = _Parser(prog="python -m export.train", description=__doc__.splitlines()[0],
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--dataset", default="mnist", help=f"one of {', '.join(datasets.NAMES)}")
-    p.add_argument("--sizes", type=_ints, default=[784, 256, 256, 10], help="layer widths, inputs first")
+    p.add_argument("--sizes", type=_ints, default=None,
+                   help=f"widths of a dense network, inputs first (default {','.join(map(str, DEFAULT_SIZES))})")
+    p.add_argument("--arch", default=None,
+                   help="layers of a network with convolutions, e.g. conv2d:32:3,maxpool:2,conv2d:64:3,maxpool:2,"
+                        "dense:256,dense:10; items conv1d:C:K, conv2d:C:K (C channels, kernel K, then optionally "
+                        ":sS stride S and :same, :valid (default) or :pP padding P), maxpool:P (after the previous "
+                        "convolution's sign), dense:N (the last is the output layer); the input shape comes from "
+                        "the data set (1x28x28 images, 6x1x20 BasicMotions windows)")
     p.add_argument("--epochs", type=int, default=5, help="passes over the training split")
     p.add_argument("--lr", type=float, default=0.005, help="MetaAdam learning rate")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
+                   help="constant lr, or cosine: annealed to 0 over the run (per batch)")
     p.add_argument("--meta", type=_floats, default=1.35, help="metaplasticity m, one value or one per layer")
     p.add_argument("--batch", type=int, default=100, help="samples per batch")
     p.add_argument("--weight-decay", type=float, default=0.0, help="MetaAdam weight decay")
@@ -180,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--int8-grid", type=_ints, default=None, metavar="E",
                    help="keep hidden weights on the int8 grid of scale 2^-E (one E or one per layer)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialization and shuffling")
+    p.add_argument("--eval-train", type=int, default=None, metavar="N",
+                   help="measure each epoch's training accuracy on the first N training samples (default: all)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-o", "--output", default="model.pt", help="checkpoint to write")
     args = p.parse_args(argv)
@@ -187,8 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         check_settings(args)
         ds = datasets.load(args.dataset)
         model, settings, history = train(
-            ds, args.sizes, args.epochs, args.lr, args.meta, args.batch, args.weight_decay,
+            ds, args.arch if args.arch is not None else args.sizes, args.epochs, args.lr, args.meta, args.batch, args.weight_decay,
             args.binarize_input, args.int8_grid, args.seed, progress=not args.no_progress,
+            eval_train=args.eval_train, lr_schedule=args.lr_schedule,
         )
         check_finite(model, "trained model")  # nothing written for a diverged run
     except (ValueError, OSError) as exc:

@@ -148,6 +148,23 @@ def test_motion_stream_example_reduced(tmp_path):
     assert out.stat().st_size > 10_000
 
 
+def test_motion_stream_cnn_example_reduced(tmp_path):
+    """examples/motion_stream.py --arch cnn: a 1-D binary CNN (format version 2) learning on the
+    emulated Cortex-M4 through the link; exits 0 only when the board equals the host bit for bit."""
+    from targets_util import need_board
+
+    need_board("cortex-m4")
+    import sys
+
+    out = tmp_path / "c.png"
+    done = subprocess.run([sys.executable, str(EX / "motion_stream.py"), "--arch", "cnn", "--epochs", "1",
+                           "--calibration", "40", "--samples", "30", "-o", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "layer 0: conv1d 6x1x20" in done.stdout and "30 windows learned" in done.stdout
+    assert "board == host: yes" in done.stdout and out.stat().st_size > 10_000
+
+
 def test_shipped_demo_header_is_current() -> None:
     """The committed demo header (targets/esp32/include/model.h, used by the
     examples and the firmware) equals what the exporter writes for its blob

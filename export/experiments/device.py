@@ -31,6 +31,7 @@ offline reference: the same network trained on everything, exported.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -67,10 +68,8 @@ def stream_split(base: str, first: int, seed: int = 0) -> list[datasets.Dataset]
     ds = datasets.load(base)
     order = np.random.default_rng(seed).permutation(len(ds.x_train))
     a, b = order[:first], order[first:]
-    return [datasets.Dataset(f"{ds.name}[:{first}]", ds.x_train[a], ds.y_train[a], ds.x_test, ds.y_test,
-                             ds.input_scale, ds.input_zero_point),
-            datasets.Dataset(f"{ds.name}[{first}:]", ds.x_train[b], ds.y_train[b], ds.x_test, ds.y_test,
-                             ds.input_scale, ds.input_zero_point)]
+    return [dataclasses.replace(ds, name=f"{ds.name}[:{first}]", x_train=ds.x_train[a], y_train=ds.y_train[a]),
+            dataclasses.replace(ds, name=f"{ds.name}[{first}:]", x_train=ds.x_train[b], y_train=ds.y_train[b])]
 
 
 def permuted_tasks(base: str, n_tasks: int, perm_seed: int = 0) -> list[datasets.Dataset]:
@@ -108,19 +107,21 @@ def data_fingerprint(task: datasets.Dataset) -> str:
     return h.hexdigest()[:16]
 
 
-def pretrain_key(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: float, hscale: int, seed: int,
-                 train_subset: int | None, lr: float) -> str:
+def pretrain_key(task: datasets.Dataset, sizes: Sequence[int] | str, epochs: int, meta: float, hscale: int,
+                 seed: int, train_subset: int | None, lr: float, schedule: str = "constant") -> str:
     """The cache key of a pretrained model: everything that defines its data and its training."""
-    key = json.dumps([task.name, data_fingerprint(task), list(sizes), epochs, meta, hscale, seed, train_subset, lr,
-                      TRAIN_DEFAULTS])
+    net = sizes if isinstance(sizes, str) else list(sizes)
+    parts = [task.name, data_fingerprint(task), net, epochs, meta, hscale, seed, train_subset, lr, TRAIN_DEFAULTS]
+    key = json.dumps(parts + ([schedule] if schedule != "constant" else []))
     return hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
-def pretrain(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: float, hscale: int, seed: int,
+def pretrain(task: datasets.Dataset, sizes: Sequence[int] | str, epochs: int, meta: float, hscale: int, seed: int,
              cache_dir: Path | None, train_subset: int | None = None, lr: float = 0.005,
-             log=common.log) -> tuple[MetaBNN, dict[str, Any]]:
-    """A MetaBNN trained on the first task on the int8 grid (cached by its settings when cache_dir is given)."""
-    path = cache_dir / f"pretrained_{pretrain_key(task, sizes, epochs, meta, hscale, seed, train_subset, lr)}.pt" \
+             log=common.log, schedule: str = "constant") -> tuple[MetaBNN, dict[str, Any]]:
+    """A MetaBNN trained on the first task on the int8 grid (cached by its settings when cache_dir is given);
+    `sizes`: dense widths or an `--arch` string (export/arch.py)."""
+    path = cache_dir / f"pretrained_{pretrain_key(task, sizes, epochs, meta, hscale, seed, train_subset, lr, schedule)}.pt" \
         if cache_dir else None
     if path is not None and path.is_file():
         model, ckpt = load_model(path)
@@ -131,14 +132,15 @@ def pretrain(task: datasets.Dataset, sizes: Sequence[int], epochs: int, meta: fl
         ds = task
         if train_subset:
             idx = np.random.default_rng(seed).permutation(len(ds.x_train))[:train_subset]
-            ds = datasets.Dataset(ds.name, ds.x_train[idx], ds.y_train[idx], ds.x_test, ds.y_test,
-                                  ds.input_scale, ds.input_zero_point)
+            ds = dataclasses.replace(ds, x_train=ds.x_train[idx], y_train=ds.y_train[idx])
         model, settings, history = train(ds, sizes, epochs=epochs, lr=lr, meta=meta, int8_grid=[hscale], seed=seed,
                                          batch=TRAIN_DEFAULTS["batch"], weight_decay=TRAIN_DEFAULTS["weight_decay"],
-                                         progress=False, log=log)
+                                         progress=False, log=log, lr_schedule=schedule)
     else:
+        from export.train import build_model
+
         torch.manual_seed(seed)
-        model = MetaBNN(sizes, input_scale=task.input_scale, input_zero_point=task.input_zero_point)
+        model = build_model(task, sizes)
         from export.grid import GridConstraint
 
         GridConstraint(model, [hscale] * model.n_layers)
@@ -175,7 +177,7 @@ def load_runtime(blob: bytes, runtime: str):
 def learning_shapes(rt) -> list[tuple[int, int]]:
     """(n_out, n_in) of every layer that learns, of a runtime model (C or reference)."""
     spec = rt.spec if hasattr(rt, "spec") else read_blob(rt.blob)
-    return [tuple(layer.bits.shape) for layer in spec.layers if layer.learns]
+    return [(layer.n_out, layer.n_in) for layer in spec.layers if layer.learns]
 
 
 def hidden_of(rt, shapes: list[tuple[int, int]]) -> list[np.ndarray]:
@@ -186,7 +188,7 @@ def hidden_of(rt, shapes: list[tuple[int, int]]) -> list[np.ndarray]:
 
 def run_device(
     tasks: Sequence[datasets.Dataset],
-    sizes: Sequence[int],
+    sizes: Sequence[int] | str,
     pretrain_epochs: int = 5,
     pretrain_meta: float = 1.35,
     hscale: int = 5,
@@ -207,13 +209,19 @@ def run_device(
     meta_floor: float = DEFAULT_META_FLOOR,
     consolidate: float | Sequence[float] = DEFAULT_CONSOLIDATE,
     device_seed: int | None = None,
+    learn: str | None = None,
+    pretrain_schedule: str = "constant",
 ) -> list[dict[str, Any]]:
-    """Pretrain on task 1 (float), then the runtime learns the rest one sample at a time; rows of measurements."""
+    """Pretrain on task 1 (float), then the runtime learns the rest one sample at a time; rows of measurements.
+    `sizes`: dense widths or an `--arch` string; `learn`: the layers that learn (export's --learn;
+    default all, for a network with convolutions its dense layers)."""
     timer = common.Timer()
     model, settings = pretrain(tasks[0], sizes, pretrain_epochs, pretrain_meta, hscale, seed, cache_dir,
-                               pretrain_subset, pretrain_lr, log=common.log if log else (lambda m: None))
+                               pretrain_subset, pretrain_lr, log=common.log if log else (lambda m: None),
+                               schedule=pretrain_schedule)
     device_seed = seed if device_seed is None else device_seed
-    blob = make_blob(model, settings, hscale, device_lr, lr_mult, meta, rms_shift, device_seed + 1,
+    learn = learn or ("dense" if model.is_conv else "all")
+    blob = make_blob(model, settings, hscale, device_lr, lr_mult, meta, rms_shift, device_seed + 1, learn=learn,
                      meta_floor=meta_floor, consolidate=consolidate)
     rt = load_runtime(blob, runtime)
     rng = np.random.default_rng(device_seed)
@@ -359,10 +367,17 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="mnist", help="base of the permuted tasks: mnist, fashion, digits")
     p.add_argument("--tasks", type=int, default=6)
     p.add_argument("--sizes", type=_ints, default=[784, 256, 256, 10])
+    p.add_argument("--arch", default=None,
+                   help="a network with convolutions instead of --sizes (python -m export.train --arch syntax)")
+    p.add_argument("--learn", default=None,
+                   help="layers that learn on the device (python -m export --learn; default all, for --arch its "
+                        "dense layers: convolutions frozen)")
     p.add_argument("--pretrain-epochs", type=int, default=5, help="float epochs on task 1 (0: learn from scratch)")
     p.add_argument("--pretrain-meta", type=float, default=1.35)
     p.add_argument("--pretrain-subset", type=int, default=None)
     p.add_argument("--pretrain-lr", type=float, default=0.005)
+    p.add_argument("--pretrain-schedule", choices=["constant", "cosine"], default="constant",
+                   help="learning-rate schedule of the float pretraining (python -m export.train --lr-schedule)")
     p.add_argument("--hscale", type=int, default=5, help="E: a hidden weight h stands for (h + 0.5) 2^-E")
     p.add_argument("--device-lr", type=float, default=DEFAULT_DEVICE_LR,
                    help="weight units per unit of normalized error")
@@ -416,8 +431,11 @@ def run_name(args: argparse.Namespace) -> str:
         seq = f"p{args.dataset}{args.tasks}"
     extra = (f"_floor{args.meta_floor:g}" if args.meta_floor != DEFAULT_META_FLOOR else "") + \
             (f"_c{'-'.join(f'{c:g}' for c in args.consolidate)}" if args.consolidate != [DEFAULT_CONSOLIDATE] else "")
-    return (f"device_{seq}_{'-'.join(map(str, args.sizes))}_m{meta}_lr{args.device_lr:g}x{lrm}{extra}"
-            f"_E{args.hscale}_n{args.samples}x{args.passes}_pre{args.pretrain_epochs}")
+    net = "".join(c if c.isalnum() else "-" for c in args.arch) if args.arch else '-'.join(map(str, args.sizes))
+    extra += f"_learn{args.learn.replace(',', '-')}" if args.learn else ""
+    return (f"device_{seq}_{net}_m{meta}_lr{args.device_lr:g}x{lrm}{extra}"
+            f"_E{args.hscale}_n{args.samples}x{args.passes}_pre{args.pretrain_epochs}"
+            f"{'cos' if args.pretrain_schedule == 'cosine' else ''}")
 
 
 def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -427,11 +445,12 @@ def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
     per_seed, finals = [], []
     for seed in args.seed:
         tasks = build_tasks(args, seed)
-        rows = run_device(tasks, args.sizes, args.pretrain_epochs, args.pretrain_meta, args.hscale, args.device_lr,
+        rows = run_device(tasks, args.arch or args.sizes, args.pretrain_epochs, args.pretrain_meta, args.hscale, args.device_lr,
                           args.lr_mult, args.meta, args.rms_shift, args.samples, args.passes, args.eval_every,
                           args.test_subset or None, args.runtime, seed, Path(args.out) / "cache",
                           args.pretrain_subset, args.pretrain_lr, meta_floor=args.meta_floor,
-                          consolidate=args.consolidate, device_seed=args.device_seed)
+                          consolidate=args.consolidate, device_seed=args.device_seed, learn=args.learn,
+                          pretrain_schedule=args.pretrain_schedule)
         csv_path = common.out_path(args.out, f"{name}_s{seed}", "csv")
         common.write_csv(csv_path, rows)
         plot_device(csv_path, common.out_path(args.out, f"{name}_s{seed}", "png"),
