@@ -28,22 +28,14 @@ from pyruntime.format import (  # noqa: F401  (the exporter's names for the form
 
 def runtime_model(blob: bytes, learn: bool = True):
     """(model, name): the blob loaded by the C runtime through its binding, or by the
-    numpy reference (bit-exact with it) when the binding is not built or does not
-    read this blob's format version yet (a conv model, format version 2)."""
+    numpy reference (bit-exact with it) when the binding is not built."""
     try:
-        from pyruntime.errors import MbnnError
         from pyruntime.model import Model
-
-        try:
-            return Model.load(blob, learn=learn), "C runtime"
-        except MbnnError as exc:
-            if "version" not in str(exc):
-                raise
     except ImportError:
-        pass
-    from pyruntime.reference import Model as Reference
+        from pyruntime.reference import Model as Reference
 
-    return Reference.load(blob, learn=learn), "numpy reference"
+        return Reference.load(blob, learn=learn), "numpy reference"
+    return Model.load(blob, learn=learn), "C runtime"
 
 
 def check_writable(path: str | os.PathLike, what: str) -> Path:
