@@ -56,8 +56,8 @@ def _learn_choice(text: str) -> str:
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_META_FLOOR,
-                             DEFAULT_RMS_SHIFT, DEFAULT_SEED)
+    from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_DEVICE_META,
+                             DEFAULT_META_FLOOR, DEFAULT_RMS_SHIFT, DEFAULT_SEED)
 
     p = _Parser(prog="python -m export", description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -85,7 +85,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help=f"multipliers of --device-lr, one or one per layer (default: 1 for an int8 layer 0, "
                         f"{DEFAULT_BIT_LR_MULT:g} for bit-input layers; docs/ARITHMETIC.md)")
     p.add_argument("--meta", metavar="M", help="m of the device's metaplastic table, one or one per layer "
-                                               "(default: the m the checkpoint was trained with)")
+                                               f"(default: the m the checkpoint was trained with, at most "
+                                               f"{DEFAULT_DEVICE_META:g}; docs/ARITHMETIC.md)")
     p.add_argument("--meta-floor", type=float, default=DEFAULT_META_FLOOR,
                    help=f"least fraction of an inward step the metaplastic table lets through "
                         f"(default {DEFAULT_META_FLOOR:g})")

@@ -35,7 +35,11 @@ checkpoint trained with `--int8-grid` keeps the e it was trained with; an explic
 the sign is kept (Wh >= 0 gives h >= 0).
 
 Learning constants, per layer that learns:
-- `meta`: the table of `meta_table(m, e)` with the layer's m from training.
+- `meta`: the table of `meta_table(m, e)`; by default the device's m is the layer's m
+  from training, capped at DEFAULT_DEVICE_META (1.0): with the trained task
+  consolidated (below), a lower m on the device lets later tasks be learned
+  better at little cost to the first (docs/ARITHMETIC.md). A network trained
+  with m = 0 keeps m = 0.
 - `lr_q16`: the device's step for a normalized error of 1 is `lr` in weight
   units: `lr * 2^(16 + e)` hidden-weight steps in Q16 for bit input. The int8
   layer 0 multiplies by `x / 128` where PyTorch's input is `x * input_scale`, so
@@ -100,6 +104,13 @@ DEFAULT_BIT_LR_MULT = 0.25
 DEFAULT_META_FLOOR = 0.0
 #: Consolidation at export: int8 hidden weights h -> floor(c (h + 0.5)), c >= 1 (1: none).
 DEFAULT_CONSOLIDATE = 4.0
+#: Largest m of the device's metaplastic table by default (the training m when smaller).
+DEFAULT_DEVICE_META = 1.0
+
+
+def device_meta(trained: float) -> float:
+    """The default m of the device's table for a layer trained with m = `trained`: min(trained, DEFAULT_DEVICE_META)."""
+    return min(float(trained), DEFAULT_DEVICE_META)
 
 
 @dataclass
@@ -257,12 +268,14 @@ def fold(
     layer 0, DEFAULT_BIT_LR_MULT for bit-input layers). `meta_floor`: the least
     fraction of an inward step the metaplastic table lets through. `consolidate`
     (one or one per layer): the int8 hidden weights of the trained network are scaled
-    by it (see `consolidate_hidden`). `meta`: m of the device's table (default: the training m).
+    by it (see `consolidate_hidden`). `meta`: m of the device's table, one or one per layer
+    (default: `device_meta` of the training m).
     """
     settings = settings or {}
     n = model.n_layers
     learns = learning_layers(learn, n, [l.is_conv for l in model.layers])
-    metas = _per_layer(settings.get("meta", 1.35) if meta is None else meta, n, "meta")
+    metas = _per_layer(meta, n, "meta") if meta is not None else \
+        [device_meta(m) for m in _per_layer(settings.get("meta", 1.35), n, "meta")]
     mults = _per_layer(lr_mult, n, "lr_mult")
     if not 0.0 <= meta_floor <= 1.0:
         raise ValueError(f"meta_floor must be in 0..1, got {meta_floor}")

@@ -197,21 +197,23 @@ def test_cl_metrics_follow_their_definitions():
 
 
 # Measured over seeds 0-3 (docs/RESULTS.md, "CI"): digits then digits rotated by 90 degrees
-# (the same pixels, reused), on the device, export's defaults (m = 1.35, consolidation
-# at export, per-layer lr) against m = 0 without consolidation: task 1 kept
-# 90.7/89.6/94.9/87.8 against 32.9/36.2/35.8/28.7 (smallest gap 53 points); task 2
-# learned to 62.4/66.7/67.6/63.6 against 89.8/89.6/87.3/88.2.
+# (the same pixels, reused), on the device, export's defaults (device m = 1.0, the
+# training m capped; consolidation at export, per-layer lr) against m = 0 without
+# consolidation: task 1 kept 89.1/90.7/90.2/91.3 against 46.0/46.4/35.8/33.1 (smallest
+# gap 43 points); task 2 learned to 71.1/74.7/73.1/71.8 against 89.8/91.8/89.8/89.1.
+# With the old device m = 1.35, task 2 reached only 63.6-64.2: ROT_SECOND_MIN checks the
+# plasticity the capped m buys.
 ROT_MARGIN = 35.0
-ROT_SECOND_MIN = 55.0
+ROT_SECOND_MIN = 65.0
 
 
-def _rot_retention(meta: float, consolidate: float | None, seed: int) -> tuple[float, float, float]:
+def _rot_retention(meta: float | None, consolidate: float | None, seed: int) -> tuple[float, float, float]:
     from export.experiments.tasks import parse_sequence
     from export.fold import DEFAULT_CONSOLIDATE
 
     tasks = parse_sequence("digits,digits:rot=90")
     rows = device.run_device(tasks, [64, 128, 128, 10], pretrain_epochs=20, pretrain_meta=10.0, pretrain_lr=0.02,
-                             hscale=5, device_lr=0.01, meta=[meta],
+                             hscale=5, device_lr=0.01, meta=None if meta is None else [meta],
                              consolidate=DEFAULT_CONSOLIDATE if consolidate is None else consolidate,
                              samples=2000, passes=3, eval_every=10**6, test_subset=None, runtime=_runtime(),
                              seed=seed, cache_dir=None, log=False)
@@ -220,7 +222,7 @@ def _rot_retention(meta: float, consolidate: float | None, seed: int) -> tuple[f
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_device_defaults_keep_first_task_when_inputs_are_reused(seed):
-    first, kept, second = _rot_retention(1.35, None, seed)
+    first, kept, second = _rot_retention(None, None, seed)  # export's defaults
     _, kept_plain, second_plain = _rot_retention(0.0, 1.0, seed)
     assert first > 90
     assert second_plain > 80 and second > ROT_SECOND_MIN  # task 2 is learned in both

@@ -65,7 +65,7 @@ def test_float_rule_and_integer_rule_learn_alike(setup):
     from pyruntime import reference
 
     ds, task2, model, settings = setup
-    spec, info = fold(model, settings, device_lr=0.002, lr_mult=[1.0], consolidate=1.0)  # the float rule's form
+    spec, info = fold(model, settings, device_lr=0.002, lr_mult=[1.0], consolidate=1.0, meta=1.35)  # the float rule's form
     dev = reference.Model.load(write_blob(spec))
     n = 400
     dev.learn(task2.quantize(task2.x_train[:n]), task2.y_train[:n])

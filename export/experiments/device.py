@@ -12,7 +12,8 @@ no task identity anywhere, each sample seen `--passes` times.
 2. `export.fold.fold` turns it into a blob; the device's constants are then set on
    the BlobSpec: the learning rate (`--device-lr`, weight units per unit of
    normalized error, times `--lr-mult` per layer), the metaplastic table
-   `meta_table(m, E)` (`--meta`), the hidden-weight scale E (`--hscale`), the
+   `meta_table(m, E)` (`--meta`; default export's, `export.fold.device_meta` of the
+   pretraining m), the hidden-weight scale E (`--hscale`), the
    error's running-mean-square shift (`--rms-shift`).
 3. The runtime learns the remaining tasks (or all, from scratch) from a stream
    of `--samples` samples per task. Every `--eval-every` samples the test accuracy
@@ -46,7 +47,8 @@ from export.checkpoint import load_model, save_checkpoint
 from export.experiments import common
 from export.experiments.metrics import accuracy_matrix, cl_metrics, over_seeds, pm
 from export.experiments.tasks import parse_sequence
-from export.fold import DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_META_FLOOR, fold
+from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_META_FLOOR, device_meta,
+                         fold)
 from export.model import MetaBNN
 from pyruntime.format import read_blob, read_state, write_blob
 
@@ -153,10 +155,10 @@ def pretrain(task: datasets.Dataset, sizes: Sequence[int] | str, epochs: int, me
 
 
 def make_blob(model: MetaBNN, settings: dict, hscale: int, device_lr: float, lr_mult: Sequence[float] | None,
-              meta: Sequence[float], rms_shift: int, seed: int, learn: str = "all",
+              meta: Sequence[float] | None, rms_shift: int, seed: int, learn: str = "all",
               meta_floor: float = DEFAULT_META_FLOOR,
               consolidate: float | Sequence[float] = DEFAULT_CONSOLIDATE) -> bytes:
-    """Fold with the device's learning constants (lr_mult None: fold's default per-layer rule)."""
+    """Fold with the device's learning constants (lr_mult, meta None: fold's defaults)."""
     spec, _info = fold(model, settings, learn=learn, hscale_log2=hscale, device_lr=device_lr,
                        rms_shift=rms_shift, seed=seed, lr_mult=lr_mult, meta=meta,
                        meta_floor=meta_floor, consolidate=consolidate)
@@ -194,7 +196,7 @@ def run_device(
     hscale: int = 5,
     device_lr: float = 0.002,
     lr_mult: Sequence[float] | None = None,
-    meta: Sequence[float] = (1.35,),
+    meta: Sequence[float] | None = None,
     rms_shift: int = 7,
     samples: int = 10000,
     passes: int = 1,
@@ -384,7 +386,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr-mult", type=_floats, default=None,
                    help=f"per-layer multipliers of the device lr (default: export's rule, 1 for an int8 "
                         f"layer 0, {DEFAULT_BIT_LR_MULT:g} for bit-input layers)")
-    p.add_argument("--meta", type=_floats, default=[1.35], help="m of the device's table, one or per layer")
+    p.add_argument("--meta", type=_floats, default=None,
+                   help="m of the device's table, one or per layer (default: export's, the pretraining m "
+                        "capped at 1)")
     p.add_argument("--meta-floor", type=float, default=DEFAULT_META_FLOOR,
                    help="least fraction of an inward step the metaplastic table lets through")
     p.add_argument("--consolidate", type=_floats, default=[DEFAULT_CONSOLIDATE],
@@ -421,7 +425,7 @@ def run_name(args: argparse.Namespace) -> str:
     """The file name of a run (without seed) from its options."""
     if args.name:
         return args.name
-    meta = "-".join(f"{m:g}" for m in args.meta)
+    meta = "-".join(f"{m:g}" for m in (args.meta or [device_meta(args.pretrain_meta)]))
     lrm = "-".join(f"{m:g}" for m in args.lr_mult) if args.lr_mult else "rule"
     if args.sequence:
         seq = "".join(c if c.isalnum() else "-" for c in args.sequence)[:60]
