@@ -164,14 +164,19 @@ def measure(boards: list[str], baseline: str | None, names: list[str] | None = N
         results: dict[tuple[str, str, str], Run] = {}
         for board, variant in tqdm(jobs, desc="kbench builds and runs", unit="build"):
             elf = build(board, variant, base_rt if variant == "base" else None, work)
-            for name, (_, _, _, blob, inputs) in models.items():
+            for name, (spec, _, _, blob, inputs) in models.items():
+                if variant == "base" and any(ls.is_conv for ls in spec.layers):
+                    continue  # conv layers are format version 2, newer than the baseline runtime
                 results[(board, variant, name)] = run(board, elf, blob, inputs)
         for board in boards:
             for name, (spec, kind, learns, _, _) in models.items():
                 hidden = sum(ls.n_in * ls.n_out for ls, lrn in zip(spec.layers, learns) if lrn)
                 row = {"board": board, "model": name, "hidden": hidden, "layers": []}
                 for variant in variants:
-                    r = results[(board, variant, name)]
+                    r = results.get((board, variant, name))
+                    if r is None:  # not measured (a conv model on the baseline runtime)
+                        row[f"infer {variant}"] = row[f"learn {variant}"] = row[f"arena {variant}"] = None
+                        continue
                     row[f"infer {variant}"] = mean(r.counts["infer"])
                     row[f"learn {variant}"] = mean(r.counts["learn"])
                     row[f"arena {variant}"] = r.arena
@@ -210,7 +215,8 @@ def tables(rows: list[dict], baseline: str | None) -> str:
             "| learn step, optimized | per hidden weight" + base + " | learning arena (B) |",
             "|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if baseline else "") + "---:|"]
     for r in rows:
-        extra = f" | {r['infer base']:,.0f} | {r['learn base']:,.0f}" if baseline else ""
+        extra = (" | n/a (conv) | n/a (conv)" if r["infer base"] is None else
+                 f" | {r['infer base']:,.0f} | {r['learn base']:,.0f}") if baseline else ""
         out.append(f"| {r['board']} | {r['model']} | {r['infer ref']:,.0f} | {r['infer opt']:,.0f} | "
                    f"{r['infer ref'] / r['infer opt']:.2f}x | {r['learn ref']:,.0f} | {r['learn opt']:,.0f} | "
                    f"{r['learn opt'] / r['hidden']:.1f}{extra} | {r['arena opt']:,} |")

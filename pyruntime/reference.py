@@ -225,12 +225,16 @@ class Model:
         plan of runtime_c/src/mbnn_model.c (the layout comment at its top)."""
         layers = self.spec.layers
         first = layers[0]
-        # int8 layer 0: partial-sum tables of a dense one (16 int16 entries per group of 4 inputs),
-        # the int16 patches of one pooling window of a conv one
+        # int8 layer 0: the int16 patches of one pooling window of a conv one; for a dense one
+        # (mbnn_i_int8_table_size) 16 int16 entries per group of 4 inputs, or for a layer of at
+        # least 512 inputs and 64 outputs room for the byte tables too: 256 uint16 entries per
+        # group of 8 inputs for one chunk of 128 inputs and an int32 sum per neuron
         table = 0
         if first.input_kind == KIND_INT8:
             table = (align4(2 * first.n_in * int(np.prod(first.pool_hw()))) if first.is_conv
                      else 32 * ((first.n_in + 3) // 4))
+            if not first.is_conv and first.n_in >= 512 and first.n_out >= 64:
+                table = max(table, 512 * 16 + 4 * first.n_out)
         # u32 words of each layer's packed input map: per pixel for a conv layer
         in_words = [c_h_w[1] * c_h_w[2] * words_per_row(c_h_w[0]) if ls.is_conv else words_per_row(ls.n_in)
                     for ls, c_h_w in zip(layers, self.spec.in_shapes())]

@@ -48,6 +48,19 @@
 /* Entries of the partial-sum table of one group of 4 int8 inputs. */
 #define MBNN_TABLE_ENTRIES 16u
 
+/* The optimized int8 x binary kernel of a large first layer
+ * (mbnn_i_int8_bytes: at least 512 inputs and 64 outputs): with
+ * MBNN_INT8_BYTES 1 (default), 256-entry tables per group of 8 inputs,
+ * built for MBNN_INT8_CHUNK inputs at a time; with 0 (the micro:bit build,
+ * whose 16 KiB cannot spare the 8 KiB of one chunk), and for every smaller
+ * layer, 16-entry tables per group of 4 inputs over the whole layer (8 B per
+ * input). The arena plan (mbnn_i_int8_table_size) is the same on every
+ * build: room for either. */
+#ifndef MBNN_INT8_BYTES
+#define MBNN_INT8_BYTES 1
+#endif
+#define MBNN_INT8_CHUNK 128u
+
 
 /* asr(x, k) = floor(x / 2^k). C99 leaves the shift of a negative signed
  * value to the implementation; GCC and clang define it as the arithmetic
@@ -218,7 +231,12 @@ void mbnn_i_layer_bits_ref(const mbnn_layer *L, const uint32_t *u, uint32_t *out
                            int32_t *logits);
 void mbnn_i_layer_bits_opt(const mbnn_layer *L, const uint32_t *u, uint32_t *out, uint32_t *win,
                            int32_t *logits);
-size_t mbnn_i_int8_table_size(uint32_t n_in);
+size_t mbnn_i_int8_table_size(uint32_t n_in, uint32_t n_out);
+int mbnn_i_int8_bytes(uint32_t n_in, uint32_t n_out);
+#if MBNN_INT8_BYTES
+void mbnn_i_layer_int8_bytes(const mbnn_layer *L, const int8_t *q, int32_t zp, int16_t *table,
+                             uint32_t *out, uint32_t *win, int32_t *logits);
+#endif
 
 /* The new value of a hidden weight `old` under a proposed change D != 0 (Q16
  * hidden-weight steps) with its random number rand16 (0..65535): the

@@ -11,8 +11,9 @@
  *   scratch (model->scratch):
  *       inference:  logits n_classes i32, two bit buffers of the largest
  *                   packed input map (in_words), the partial-sum tables of
- *                   an int8 dense first layer (mbnn_i_int8_table_size: 8
- *                   bytes per input) or the int16 input values of one pooling
+ *                   an int8 dense first layer (mbnn_i_int8_table_size: 512
+ *                   bytes per 8 inputs up to 128 inputs, then 8 KiB plus 4
+ *                   bytes per output neuron) or the int16 input values of one pooling
  *                   window of an int8 conv first layer (mbnn_i_conv_patch_size:
  *                   2 n_in P^2 bytes); a conv layer needs nothing more (no
  *                   im2col: it reads its input map in place)
@@ -379,7 +380,7 @@ static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbn
     }
     if (model->layers[0].input_kind == MBNN_KIND_INT8) {
         /* the partial-sum tables of a dense layer 0, the patches of a conv one */
-        table = model->layers[0].op == MBNN_OP_DENSE ? mbnn_i_int8_table_size(model->layers[0].n_in)
+        table = model->layers[0].op == MBNN_OP_DENSE ? mbnn_i_int8_table_size(model->layers[0].n_in, model->layers[0].n_out)
                                                       : mbnn_i_conv_patch_size(&model->layers[0]);
     }
     if (s != NULL) {

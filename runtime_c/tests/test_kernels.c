@@ -10,7 +10,11 @@
 
 #define KT_MAX_OUT 6u
 #define KT_MAX_IN_BITS 600u  /* 19 words: two blocks of 8 words and 3 more */
+#if MBNN_INT8_BYTES
+#define KT_MAX_IN_INT8 600u /* several chunks of MBNN_INT8_CHUNK inputs and a partial one */
+#else
 #define KT_MAX_IN_INT8 100u
+#endif
 #define KT_MAX_WORDS ((KT_MAX_IN_BITS + 31u) / 32u)
 
 static uint32_t kt_next(uint32_t *state)
@@ -30,7 +34,12 @@ typedef struct {
     int32_t params[3u * KT_MAX_OUT];
     uint32_t u[KT_MAX_WORDS];
     int8_t q[KT_MAX_IN_INT8];
-    int16_t table[KT_MAX_IN_INT8 / 4u * MBNN_TABLE_ENTRIES];
+    /* the byte tables of one chunk and a sum per output, or 8 B per input */
+#if MBNN_INT8_BYTES
+    int16_t table[(64u * MBNN_INT8_CHUNK + 4u * KT_MAX_OUT) / 2u];
+#else
+    int16_t table[8u * KT_MAX_IN_INT8 / 2u];
+#endif
 } kt_buffers;
 
 static kt_buffers kt;
@@ -79,6 +88,17 @@ static void kt_compare(const mbnn_layer *L, int int8, int32_t zp, int is_out, in
     memset(z_b, 0, sizeof(z_b));
     if (int8) {
         mbnn_i_layer_int8_ref(L, kt.q, zp, out_a, wa, za);
+        /* the layers here are small: the byte-table kernel called directly */
+#if MBNN_INT8_BYTES
+        mbnn_i_layer_int8_bytes(L, kt.q, zp, kt.table, out_b, wb, zb);
+        for (i = 0; i < L->n_out; i++) {
+            bad += z_a[i] != z_b[i];
+        }
+        CHECK_EQ(out_a[0], out_b[0]);
+        CHECK_EQ(win_a[0], win_b[0]);
+        out_b[0] = win_b[0] = 0;
+        memset(z_b, 0, sizeof(z_b));
+#endif
         mbnn_i_layer_int8_opt(L, kt.q, zp, kt.table, out_b, wb, zb);
     } else {
         mbnn_i_layer_bits_ref(L, kt.u, out_a, wa, za);
