@@ -116,13 +116,24 @@ __attribute__((target("avx2,popcnt"))) static void mbnn_batch_int8_avx2(
     }
     for (i0 = 0; i0 < L->n_out; i0 += MBNN_BATCH_ROWS) {
         int32_t count[MBNN_BATCH_ROWS];
-        /* Rows i0 .. i0 + 3 as +-1 bytes (rows past n_out: zeros). */
+        /* Rows i0 .. i0 + 3 as +-1 bytes (rows past n_out: zeros), from the
+         * bits or, in a learning arena (L->bits NULL), from the signs of the
+         * hidden weights (the last word's bytes past n_in: 0, read as +1 and
+         * met by b = 0). */
         for (r = 0; r < MBNN_BATCH_ROWS; r++) {
-            const uint32_t *row = L->bits + (size_t)(i0 + r) * words;
+            const uint32_t *row = L->bits != NULL ? L->bits + (size_t)(i0 + r) * words : NULL;
             count[r] = 0;
             for (k = 0; k < words; k++) {
                 __m256i v = _mm256_setzero_si256();
-                if (i0 + r < L->n_out) {
+                if (i0 + r < L->n_out && row == NULL) {
+                    int8_t hk[32] = {0};
+                    uint32_t w;
+                    memcpy(hk, L->hidden + (size_t)(i0 + r) * n_in + 32u * k, k + 1u == words ? n_in - 32u * k : 32u);
+                    v = _mm256_cmpgt_epi8(_mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)(const void *)hk));
+                    w = (uint32_t)_mm256_movemask_epi8(v);
+                    v = _mm256_or_si256(v, one8);
+                    count[r] += __builtin_popcount(w);
+                } else if (i0 + r < L->n_out) {
                     uint32_t w = k + 1u == words ? row[k] & mask : row[k];
                     __m256i m = _mm256_shuffle_epi8(_mm256_set1_epi32((int)w), spread);
                     v = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_and_si256(m, bit), bit), one8);

@@ -179,6 +179,18 @@ static inline uint32_t mbnn_i_weight_bit(const mbnn_layer *L, uint32_t j)
     return (j / L->in_c) * 32u * mbnn_i_wc(L) + j % L->in_c;
 }
 
+/* Whether layer l, which learns, keeps a copy of its binary weights in a
+ * learning arena. Not a dense first layer with int8 input: bit_ij =
+ * (hidden_ij < 0), one fact that the arena holds once, in the hidden
+ * weights; that layer's forward kernels read the signs there (L->bits is
+ * NULL) and nothing else reads its bits (no error goes below layer 0).
+ * Every other layer keeps its bits: the bit kernels and the backward pass
+ * read them (docs/PERFORMANCE.md "Learning arena"). */
+static inline int mbnn_i_keeps_bits(const mbnn_layer *L, uint32_t l)
+{
+    return !(l == 0u && L->op == 0u && L->input_kind == MBNN_KIND_INT8);
+}
+
 /* Little-endian reads and writes of unaligned bytes (headers). */
 static inline uint32_t mbnn_rd16(const uint8_t *p)
 {
@@ -222,7 +234,9 @@ static inline void mbnn_emit(const mbnn_layer *L, uint32_t i, int32_t a, uint32_
 /* The kernels of one layer (mbnn_kernels.c): pre-activations of every
  * neuron, emitted as above. int8: the first layer with int8 features q and
  * zero point zp (the optimized kernel fills table, mbnn_i_int8_table_size
- * bytes, 4-byte aligned); bits: input bits u (padding bits are ignored). */
+ * bytes, 4-byte aligned); bits: input bits u (padding bits are ignored).
+ * An int8 layer with L->bits NULL (mbnn_i_keeps_bits) reads its signs from
+ * L->hidden: bit_ij = (hidden_ij < 0). */
 void mbnn_i_layer_int8_ref(const mbnn_layer *L, const int8_t *q, int32_t zp, uint32_t *out,
                            uint32_t *win, int32_t *logits);
 void mbnn_i_layer_int8_opt(const mbnn_layer *L, const int8_t *q, int32_t zp, int16_t *table,
@@ -236,6 +250,9 @@ int mbnn_i_int8_bytes(uint32_t n_in, uint32_t n_out);
 #if MBNN_INT8_BYTES
 void mbnn_i_layer_int8_bytes(const mbnn_layer *L, const int8_t *q, int32_t zp, int16_t *table,
                              uint32_t *out, uint32_t *win, int32_t *logits);
+/* The same with the signs in L->hidden (L->bits NULL; n_in a multiple of 4). */
+void mbnn_i_layer_int8_hidden_bytes(const mbnn_layer *L, const int8_t *q, int32_t zp, int16_t *table,
+                                    uint32_t *out, uint32_t *win, int32_t *logits);
 #endif
 
 /* The new value of a hidden weight `old` under a proposed change D != 0 (Q16

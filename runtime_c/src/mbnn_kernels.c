@@ -32,6 +32,17 @@ void mbnn_i_layer_int8_ref(const mbnn_layer *L, const int8_t *q, int32_t zp, uin
     uint32_t i, k, b, n_in = L->n_in;
     int32_t sum_x = 0;
 
+    if (L->bits == NULL) { /* a learning arena's first layer: bit_ij = (hidden_ij < 0) */
+        for (i = 0; i < L->n_out; i++) {
+            const int8_t *h = L->hidden + (size_t)i * n_in;
+            int32_t a = 0;
+            for (k = 0; k < n_in; k++) {
+                a += h[k] < 0 ? zp - (int32_t)q[k] : (int32_t)q[k] - zp;
+            }
+            mbnn_emit(L, i, a, out, win, logits);
+        }
+        return;
+    }
     for (k = 0; k < n_in; k++) {
         sum_x += (int32_t)q[k] - zp;
     }
@@ -238,6 +249,46 @@ static void mbnn_int8_tables(int16_t *t, const int8_t *q, int32_t zp, uint32_t n
     }
 }
 
+/* ---- the first layer of a learning arena: signs in the hidden weights ----
+ *
+ * A dense int8 first layer that learns keeps no copy of its binary weights
+ * in a learning arena (mbnn_i_keeps_bits): L->bits is NULL and
+ * bit_ij = (hidden_ij < 0). With neg_i = the sum of x_j over the j whose
+ * hidden weight is negative, a_i = sum_x - 2 neg_i. The whole words of 4
+ * hidden bytes of a row go through one of the versions below; the last
+ * n_in mod 4 weights one by one (the bytes after a row belong to the next
+ * row, or lie past the array). The table memory is the same as with the
+ * bits (mbnn_i_int8_table_size). */
+
+/* The 4 hidden bytes at h, 4-byte aligned, as a little-endian word: one
+ * load (memcpy of an address of unknown alignment is 4 byte loads, or a
+ * library call, on cores without unaligned loads: Cortex-M0, rv32imc). */
+static inline uint32_t mbnn_ld32_aligned(const int8_t *h)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    typedef uint32_t __attribute__((may_alias)) mbnn_u32_alias;
+    return *(const mbnn_u32_alias *)(const void *)h;
+#else
+    uint32_t w;
+    memcpy(&w, h, 4u);
+    return w;
+#endif
+}
+
+/* neg for the weights 4 n4 .. n_in - 1 of row h. */
+static inline int32_t mbnn_hidden_tail(const int8_t *h, const int8_t *q, int32_t zp, uint32_t n4, uint32_t n_in)
+{
+    int32_t neg = 0;
+    uint32_t k;
+
+    for (k = 4u * n4; k < n_in; k++) {
+        if (h[k] < 0) {
+            neg += (int32_t)q[k] - zp;
+        }
+    }
+    return neg;
+}
+
 #if MBNN_X86_DISPATCH
 #include <immintrin.h>
 
@@ -305,14 +356,15 @@ typedef uint32_t __attribute__((may_alias)) mbnn_u32a;
  * in [0, 3060], hi[h] in [-1020, 1020]), so no carry or borrow crosses from
  * one half to the other. */
 static void mbnn_byte_tables(uint16_t *t, const int8_t *q, int32_t zp, uint32_t n_in, uint32_t g0,
-                             uint32_t n_groups)
+                             uint32_t n_groups, const uint8_t *perm)
 {
     uint32_t g, b, h;
 
     for (g = g0; g < g0 + n_groups; g++, t += 256) {
         uint32_t x[8], hi[16], p[8]; /* x_b * 0x10001: x_b added to both halves */
-        for (b = 0; b < 8u; b++) {
-            x[b] = 8u * g + b < n_in ? (uint32_t)((int32_t)q[8u * g + b] - zp) * 0x10001u : 0u;
+        for (b = 0; b < 8u; b++) { /* bit b of an index: input 8 g + perm[b] */
+            uint32_t j = 8u * g + perm[b];
+            x[b] = j < n_in ? (uint32_t)((int32_t)q[j] - zp) * 0x10001u : 0u;
         }
         /* p[k]: lo entries 2k and 2k + 1 (x_0 mod 2^16 is the low half of x[0]) */
         {
@@ -349,6 +401,56 @@ static void mbnn_byte_tables(uint16_t *t, const int8_t *q, int32_t zp, uint32_t 
     }
 }
 
+/* The order of the inputs of a group on the bits of a table index: a row
+ * byte's (bit b: input b), and that of the index gathered from the signs of
+ * 8 hidden bytes (mbnn_layer_int8_hidden_bytes). */
+static const uint8_t mbnn_perm_row[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+static const uint8_t mbnn_perm_signs[8] = {4, 0, 5, 1, 6, 2, 7, 3};
+
+/* The int8 layer of a learning arena (signs in the hidden weights, n_in a
+ * multiple of 4: every row 4-byte aligned) with the byte tables, for the
+ * mbnn_i_int8_bytes layers on cores without the DSP extension (and x86
+ * hosts without AVX2). Per group of
+ * 8 inputs the index comes from two words of hidden bytes: their sign bits
+ * (7, 15, 23, 31 of the first, shifted to 6, 14, 22, 30 for the second) form
+ * 2-bit fields at 6, 14, 22, 30, which times 2^18 + 2^12 + 2^6 + 1 land on
+ * bits 24-25, 26-27, 28-29, 30-31 (the other products fill the disjoint
+ * fields at 6, 12, 14, 18, 20, 22, each at most once: no carry reaches bit
+ * 24), so index bit b holds the sign of input perm[b] = 4, 0, 5, 1, 6, 2,
+ * 7, 3 of the group; the tables are built in that order. The groups of
+ * whole 8 inputs only; the last n_in mod 8 weights one by one. */
+void mbnn_i_layer_int8_hidden_bytes(const mbnn_layer *L, const int8_t *q, int32_t zp, int16_t *table,
+                                    uint32_t *out, uint32_t *win, int32_t *logits)
+{
+    uint32_t i, g, g0, n_in = L->n_in, n8 = n_in / 8u;
+    int32_t sum_x = 0;
+    uint16_t *t = (uint16_t *)(void *)table;
+    int32_t *part = (int32_t *)(void *)(t + 256u * (MBNN_INT8_CHUNK / 8u));
+
+    for (i = 0; i < n_in; i++) {
+        sum_x += (int32_t)q[i] - zp;
+    }
+    for (g0 = 0; g0 < n8; g0 += MBNN_INT8_CHUNK / 8u) {
+        uint32_t n_groups = n8 - g0 < MBNN_INT8_CHUNK / 8u ? n8 - g0 : MBNN_INT8_CHUNK / 8u;
+        mbnn_byte_tables(t, q, zp, n_in, g0, n_groups, mbnn_perm_signs);
+        for (i = 0; i < L->n_out; i++) {
+            const int8_t *h = L->hidden + (size_t)i * n_in + 8u * g0;
+            const uint16_t *tg = t;
+            uint32_t sum = g0 != 0u ? (uint32_t)part[i] : 0u;
+            for (g = 0; g < n_groups; g++, h += 8, tg += 256) {
+                uint32_t a = mbnn_ld32_aligned(h) & 0x80808080u, b = mbnn_ld32_aligned(h + 4) & 0x80808080u;
+                sum += tg[((a | (b >> 1)) * 0x00041041u) >> 24];
+            }
+            part[i] = (int32_t)sum;
+        }
+    }
+    for (i = 0; i < L->n_out; i++) {
+        int32_t neg = (n8 != 0u ? part[i] - (int32_t)(MBNN_BIAS8 * n8) : 0) +
+                      mbnn_hidden_tail(L->hidden + (size_t)i * n_in, q, zp, 2u * n8, n_in);
+        mbnn_emit(L, i, sum_x - 2 * neg, out, win, logits);
+    }
+}
+
 /* One read per byte of a row word w from the 4 tables at t. */
 static inline uint32_t mbnn_byte_reads(const uint16_t *t, uint32_t w)
 {
@@ -377,7 +479,7 @@ void mbnn_i_layer_int8_bytes(const mbnn_layer *L, const int8_t *q, int32_t zp, i
     for (c = 0; c < words; c += chunk_words) {
         uint32_t g0 = 4u * c, n_groups = groups - g0 < 4u * chunk_words ? groups - g0 : 4u * chunk_words;
         uint32_t full = n_groups / 4u, rest = n_groups % 4u, last = c + chunk_words >= words;
-        mbnn_byte_tables(t, q, zp, n_in, g0, n_groups);
+        mbnn_byte_tables(t, q, zp, n_in, g0, n_groups, mbnn_perm_row);
         if (!last) { /* a whole chunk, its sums kept */
             for (i = 0; i < L->n_out; i++) {
                 const uint32_t *row = L->bits + (size_t)i * words + c;
@@ -412,12 +514,157 @@ void mbnn_i_layer_int8_bytes(const mbnn_layer *L, const int8_t *q, int32_t zp, i
 }
 #endif
 
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+/* Cores with the DSP extension (Cortex-M4, M7, M33, M55): 4 weights per 3
+ * instructions and a load, no table. With the inputs as bytes
+ * b_j = q_j + 128 (q_j XOR 0x80) and c = zp + 128 (both 0..255): UADD8 of a
+ * word of hidden bytes with itself sets the GE flag of each byte whose
+ * hidden weight is negative (h + h >= 256 for the bytes h >= 128); SEL takes
+ * b_j there, c elsewhere; USADA8 adds the 4 bytes. Over 4 n4 weights the sum
+ * is sum_{neg} b_j + c (4 n4 - count) = sum_{neg} x_j + 4 n4 c, since
+ * b_j - c = x_j: no count of the negative weights is needed. Three rows at
+ * a time share each load of the inputs. */
+static MBNN_ALWAYS_INLINE uint32_t mbnn_sel_sum(const int8_t *h, uint32_t x, uint32_t c, uint32_t s)
+{
+    uint32_t w;
+    memcpy(&w, h, 4u);
+    (void)__builtin_arm_uadd8(w, w);
+    return __builtin_arm_usada8(__builtin_arm_sel(x, c), 0u, s);
+}
+
+static void mbnn_layer_int8_hidden(const mbnn_layer *L, const int8_t *q, int32_t zp, int16_t *table,
+                                   int32_t sum_x, uint32_t *out, uint32_t *win, int32_t *logits)
+{
+    uint32_t i, k, r, n_in = L->n_in, n4 = n_in / 4u, c = (uint32_t)(zp + 128) * 0x01010101u;
+    uint32_t *xb = (uint32_t *)(void *)table;
+    int32_t bias = (zp + 128) * 4 * (int32_t)n4;
+    const int8_t *h = L->hidden;
+
+    for (k = 0; k < n4; k++) {
+        uint32_t w;
+        memcpy(&w, q + 4u * k, 4u);
+        xb[k] = w ^ 0x80808080u;
+    }
+    for (i = 0; i + 2u < L->n_out; i += 3u, h += 3u * n_in) {
+        /* three rows: their loop fits the M4's registers (four spill) */
+        const int8_t *h0 = h, *h1 = h + n_in, *h2 = h1 + n_in;
+        const uint32_t *x = xb, *end = xb + n4;
+        uint32_t s[3], s0 = 0, s1 = 0, s2 = 0;
+        for (; x != end; x++, h0 += 4, h1 += 4, h2 += 4) {
+            uint32_t xk = *x;
+            s0 = mbnn_sel_sum(h0, xk, c, s0);
+            s1 = mbnn_sel_sum(h1, xk, c, s1);
+            s2 = mbnn_sel_sum(h2, xk, c, s2);
+        }
+        s[0] = s0;
+        s[1] = s1;
+        s[2] = s2;
+        for (r = 0; r < 3u; r++) {
+            int32_t neg = (int32_t)s[r] - bias + mbnn_hidden_tail(h + r * n_in, q, zp, n4, n_in);
+            mbnn_emit(L, i + r, sum_x - 2 * neg, out, win, logits);
+        }
+    }
+    for (; i < L->n_out; i++, h += n_in) {
+        uint32_t s0 = 0;
+        for (k = 0; k < n4; k++) {
+            s0 = mbnn_sel_sum(h + 4u * k, xb[k], c, s0);
+        }
+        mbnn_emit(L, i, sum_x - 2 * ((int32_t)s0 - bias + mbnn_hidden_tail(h, q, zp, n4, n_in)), out, win,
+                  logits);
+    }
+}
+#else
+#if MBNN_X86_DISPATCH
+/* x86-64 hosts with AVX2: 32 weights at a time, the byte masks straight
+ * from the hidden bytes (h < 0), then as mbnn_layer_int8_avx2. */
+__attribute__((target("avx2,popcnt"))) static void mbnn_layer_int8_hidden_avx2(
+    const mbnn_layer *L, const int8_t *q, int32_t zp, uint8_t *b, int32_t sum_x, uint32_t *out,
+    uint32_t *win, int32_t *logits)
+{
+    uint32_t i, k, n_in = L->n_in, n32 = n_in / 32u;
+    const __m256i zero = _mm256_setzero_si256();
+
+    for (k = 0; k < 32u * n32; k++) {
+        b[k] = (uint8_t)((int32_t)q[k] + 128);
+    }
+    for (i = 0; i < L->n_out; i++) {
+        const int8_t *h = L->hidden + (size_t)i * n_in;
+        __m256i acc = zero;
+        int32_t count = 0, neg_b;
+        for (k = 0; k < n32; k++) {
+            __m256i m = _mm256_cmpgt_epi8(zero, _mm256_loadu_si256((const __m256i *)(const void *)(h + 32u * k)));
+            count += __builtin_popcount((uint32_t)_mm256_movemask_epi8(m));
+            m = _mm256_and_si256(m, _mm256_loadu_si256((const __m256i *)(const void *)(b + 32u * k)));
+            acc = _mm256_add_epi64(acc, _mm256_sad_epu8(m, zero));
+        }
+        {
+            __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+            neg_b = (int32_t)(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1));
+        }
+        /* sum_{neg} x_j = sum_{neg} b_j - (128 + zp) count; the rest one by one */
+        mbnn_emit(L, i, sum_x - 2 * (neg_b - (128 + zp) * count + mbnn_hidden_tail(h, q, zp, 8u * n32, n_in)),
+                  out, win, logits);
+    }
+}
+#endif
+
+/* Elsewhere: the 16-entry tables (mbnn_int8_tables), each group of 4 hidden
+ * bytes turned into the table index of its 4 signs: the sign bits 7, 15, 23,
+ * 31 of the little-endian word, masked, times 2^21 + 2^14 + 2^7 + 1 land on
+ * bits 28, 29, 30, 31 (the other products fall on bits 7, 14, 15, 21, 22,
+ * 23, each at most once: no carry reaches bit 28), so the top 4 bits are
+ * the index, weight 4 g + b on bit b as in a row word's nibble. */
+static void mbnn_layer_int8_hidden(const mbnn_layer *L, const int8_t *q, int32_t zp, int16_t *table,
+                                   int32_t sum_x, uint32_t *out, uint32_t *win, int32_t *logits)
+{
+    uint32_t i, k, n_in = L->n_in, n4 = n_in / 4u;
+
+#if MBNN_X86_DISPATCH
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt")) {
+        mbnn_layer_int8_hidden_avx2(L, q, zp, (uint8_t *)(void *)table, sum_x, out, win, logits);
+        return;
+    }
+#endif
+#if MBNN_INT8_BYTES
+    if (mbnn_i_int8_bytes(n_in, L->n_out) && (n_in & 3u) == 0u) {
+        mbnn_i_layer_int8_hidden_bytes(L, q, zp, table, out, win, logits);
+        return;
+    }
+#endif
+    mbnn_int8_tables(table, q, zp, n_in);
+    for (i = 0; i < L->n_out; i++) {
+        const int8_t *h = L->hidden + (size_t)i * n_in;
+        const uint8_t *hb = (const uint8_t *)h;
+        const int16_t *t = table;
+        int32_t neg = mbnn_hidden_tail(h, q, zp, n4, n_in);
+        if ((n_in & 3u) == 0u) { /* every row 4-byte aligned (the arena's hidden array is) */
+            for (k = 0; k < n4; k++, t += MBNN_TABLE_ENTRIES) {
+                neg += t[((mbnn_ld32_aligned(h + 4u * k) & 0x80808080u) * 0x00204081u) >> 28];
+            }
+        } else {
+            for (k = 0; k < n4; k++, t += MBNN_TABLE_ENTRIES, hb += 4) {
+                neg += t[(hb[0] >> 7) | ((hb[1] >> 7) << 1) | ((hb[2] >> 7) << 2) | ((hb[3] >> 7) << 3)];
+            }
+        }
+        mbnn_emit(L, i, sum_x - 2 * neg, out, win, logits);
+    }
+}
+#endif
+
 void mbnn_i_layer_int8_opt(const mbnn_layer *L, const int8_t *q, int32_t zp, int16_t *table,
                            uint32_t *out, uint32_t *win, int32_t *logits)
 {
     uint32_t i, k, n_in = L->n_in, words = L->words;
     int32_t sum_x = 0;
 
+    if (L->bits == NULL) {
+        for (k = 0; k < n_in; k++) {
+            sum_x += (int32_t)q[k] - zp;
+        }
+        mbnn_layer_int8_hidden(L, q, zp, table, sum_x, out, win, logits);
+        return;
+    }
 #if MBNN_INT8_BYTES && !MBNN_X86_DISPATCH
     if (mbnn_i_int8_bytes(n_in, L->n_out)) {
         mbnn_i_layer_int8_bytes(L, q, zp, table, out, win, logits);

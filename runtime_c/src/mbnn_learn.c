@@ -149,7 +149,8 @@ static MBNN_ALWAYS_INLINE int32_t mbnn_sat8(int32_t x)
  *
  * Stochastic rounding: D = 65536 iq + f with f = D mod 2^16 in 0..65535; the
  * weight moves by iq, plus 1 when rand16 < f (never when f = 0, as the
- * reference's f != 0 test). */
+ * reference's f != 0 test). row NULL (a constant where this is inlined): the
+ * layer keeps no bits (mbnn_i_keeps_bits), nothing to flip. */
 static MBNN_ALWAYS_INLINE void mbnn_apply(int8_t *h, uint32_t *row, uint32_t j, int32_t D,
                                           const uint16_t *meta, uint32_t rand16, int narrow)
 {
@@ -172,7 +173,7 @@ static MBNN_ALWAYS_INLINE void mbnn_apply(int8_t *h, uint32_t *row, uint32_t j, 
     }
     nh = mbnn_sat8(nh);
     h[j] = (int8_t)nh;
-    if ((nh < 0) != (old < 0)) {
+    if ((nh < 0) != (old < 0) && row != NULL) {
         row[j / 32u] ^= 1u << (j % 32u);
     }
 }
@@ -214,8 +215,9 @@ static MBNN_ALWAYS_INLINE void mbnn_update_row_bits(int8_t *h, uint32_t *row, co
 }
 
 /* One row of the first layer with int8 input q: D = step7 * (q_j - zp),
- * nothing where q_j = zp (no draw where both weights of a pair are skipped). */
-static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, uint32_t *row, const int8_t *q, int32_t zp,
+ * nothing where q_j = zp (no draw where both weights of a pair are skipped).
+ * That layer keeps no bits in the arena (mbnn_i_keeps_bits): no flip. */
+static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, const int8_t *q, int32_t zp,
                                                     uint32_t n_in, int32_t step7, const uint16_t *meta,
                                                     uint32_t key, uint32_t g0, int narrow)
 {
@@ -224,7 +226,7 @@ static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, uint32_t *row, co
     if ((g0 & 1u) != 0u) {
         x = (int32_t)q[0] - zp;
         if (x != 0) {
-            mbnn_apply(h, row, 0, step7 * x, meta, mbnn_i_mix32(c - 1u) >> 16, narrow);
+            mbnn_apply(h, NULL, 0, step7 * x, meta, mbnn_i_mix32(c - 1u) >> 16, narrow);
         }
         j = 1;
     }
@@ -237,16 +239,16 @@ static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, uint32_t *row, co
         }
         r = mbnn_i_mix32(c);
         if (x != 0) {
-            mbnn_apply(h, row, j, step7 * x, meta, r & 0xFFFFu, narrow);
+            mbnn_apply(h, NULL, j, step7 * x, meta, r & 0xFFFFu, narrow);
         }
         if (x1 != 0) {
-            mbnn_apply(h, row, j + 1u, step7 * x1, meta, r >> 16, narrow);
+            mbnn_apply(h, NULL, j + 1u, step7 * x1, meta, r >> 16, narrow);
         }
     }
     if (j < n_in) {
         x = (int32_t)q[j] - zp;
         if (x != 0) {
-            mbnn_apply(h, row, j, step7 * x, meta, mbnn_i_mix32(c) & 0xFFFFu, narrow);
+            mbnn_apply(h, NULL, j, step7 * x, meta, mbnn_i_mix32(c) & 0xFFFFu, narrow);
         }
     }
 }
@@ -264,7 +266,7 @@ static void mbnn_update(const mbnn_model *model, uint32_t l, const int32_t *delt
         int32_t sq = d * d; /* < 2^30 */
         uint32_t r = L->rms[i];
         int8_t *h = L->hidden + (size_t)i * n_in;
-        uint32_t *row = L->bits_rw + (size_t)i * L->words;
+        uint32_t *row = L->bits_rw != NULL ? L->bits_rw + (size_t)i * L->words : NULL;
         uint32_t g0 = L->base + i * (uint32_t)n_in;
         int32_t n, step;
 
@@ -289,9 +291,9 @@ static void mbnn_update(const mbnn_model *model, uint32_t l, const int32_t *delt
             /* D = step7 * x_j with |x_j| = |q_j - zp| <= 255. */
             int32_t step7 = mbnn_asr32(step, 7);
             if (step7 >= -257 && step7 <= 257) {
-                mbnn_update_row_int8(h, row, q, zp, n_in, step7, L->meta, key, g0, 1);
+                mbnn_update_row_int8(h, q, zp, n_in, step7, L->meta, key, g0, 1);
             } else {
-                mbnn_update_row_int8(h, row, q, zp, n_in, step7, L->meta, key, g0, 0);
+                mbnn_update_row_int8(h, q, zp, n_in, step7, L->meta, key, g0, 0);
             }
         } else if (step >= -65535 && step <= 65535) {
             if ((g0 & 1u) != 0u) {

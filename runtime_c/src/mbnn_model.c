@@ -5,7 +5,10 @@
  * Arena layout (every part a multiple of 4 bytes, so every part is aligned):
  *
  *   learning models only, for each layer that learns, in layer order:
- *       bits copy   n_out * words(n_in) u32   (the binary weights in RAM)
+ *       bits copy   n_out * words(n_in) u32   (the binary weights in RAM; none
+ *                                              for a dense int8 first layer,
+ *                                              whose signs are read from its
+ *                                              hidden weights: mbnn_i_keeps_bits)
  *       rms         n_out u32                 (running mean square of the error)
  *       hidden      n_out * n_in i8, padded to a multiple of 4
  *   scratch (model->scratch):
@@ -380,8 +383,8 @@ static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbn
     }
     if (model->layers[0].input_kind == MBNN_KIND_INT8) {
         /* the partial-sum tables of a dense layer 0, the patches of a conv one */
-        table = model->layers[0].op == MBNN_OP_DENSE ? mbnn_i_int8_table_size(model->layers[0].n_in, model->layers[0].n_out)
-                                                      : mbnn_i_conv_patch_size(&model->layers[0]);
+        const mbnn_layer *L0 = &model->layers[0];
+        table = L0->op == MBNN_OP_DENSE ? mbnn_i_int8_table_size(L0->n_in, L0->n_out) : mbnn_i_conv_patch_size(L0);
     }
     if (s != NULL) {
         memset(s, 0, sizeof(*s));
@@ -444,12 +447,13 @@ static size_t mbnn_plan(mbnn_model *model, int learn, uint8_t *base)
         if (!L->learns) {
             continue;
         }
+        size_t bits = mbnn_i_keeps_bits(L, l) ? 4u * (size_t)L->n_out * L->words : 0u;
         if (base != NULL) {
-            L->bits_rw = (uint32_t *)(void *)(base + off);
-            L->rms = (uint32_t *)(void *)(base + off + 4u * (size_t)L->n_out * L->words);
-            L->hidden = (int8_t *)(void *)(base + off + 4u * (size_t)L->n_out * (L->words + 1u));
+            L->bits_rw = bits != 0u ? (uint32_t *)(void *)(base + off) : NULL;
+            L->rms = (uint32_t *)(void *)(base + off + bits);
+            L->hidden = (int8_t *)(void *)(base + off + bits + 4u * (size_t)L->n_out);
         }
-        off += 4u * (size_t)L->n_out * L->words + 4u * (size_t)L->n_out + mbnn_pad4((size_t)L->n_out * L->n_in);
+        off += bits + 4u * (size_t)L->n_out + mbnn_pad4((size_t)L->n_out * L->n_in);
     }
     if (base != NULL) {
         model->scratch = base + off;
@@ -491,8 +495,10 @@ static void mbnn_bind(mbnn_model *model, int learn, uint8_t *arena)
         if (!L->learns) {
             continue;
         }
-        memcpy(L->bits_rw, L->bits, 4u * (size_t)L->n_out * L->words);
-        L->bits = L->bits_rw;
+        if (L->bits_rw != NULL) {
+            memcpy(L->bits_rw, L->bits, 4u * (size_t)L->n_out * L->words);
+        }
+        L->bits = L->bits_rw; /* NULL: the signs are the hidden weights' (mbnn_i_keeps_bits) */
         memset(L->rms, 0, 4u * (size_t)L->n_out);
         memcpy(L->hidden, mbnn_blob_hidden(model, l), n_weights);
         memset(L->hidden + n_weights, 0, mbnn_pad4(n_weights) - n_weights);

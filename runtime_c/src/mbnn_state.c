@@ -86,10 +86,12 @@ static void mbnn_state_body(const mbnn_model *model, size_t pos, size_t len, uin
                     uint8_t b = in[pos + len - end];
                     uint32_t i = (uint32_t)(k / L->n_in), j = (uint32_t)(k % L->n_in);
                     uint32_t bitpos = mbnn_i_weight_bit(L, j);
-                    uint32_t *word = L->bits_rw + (size_t)i * L->words + bitpos / 32u;
-                    uint32_t bit = 1u << (bitpos % 32u);
                     L->hidden[k] = (int8_t)b;
-                    *word = (b & 0x80u) != 0u ? (*word | bit) : (*word & ~bit);
+                    if (L->bits_rw != NULL) { /* else the signs are the hidden weights' */
+                        uint32_t *word = L->bits_rw + (size_t)i * L->words + bitpos / 32u;
+                        uint32_t bit = 1u << (bitpos % 32u);
+                        *word = (b & 0x80u) != 0u ? (*word | bit) : (*word & ~bit);
+                    }
                 }
             } else if (pos < rms_at) {
                 if (out != NULL) {

@@ -12,8 +12,10 @@
 #define KT_MAX_IN_BITS 600u  /* 19 words: two blocks of 8 words and 3 more */
 #if MBNN_INT8_BYTES
 #define KT_MAX_IN_INT8 600u /* several chunks of MBNN_INT8_CHUNK inputs and a partial one */
+#define KT_MAX_HIDDEN (KT_MAX_OUT * KT_MAX_IN_INT8)
 #else
 #define KT_MAX_IN_INT8 100u
+#define KT_MAX_HIDDEN 256u /* the micro:bit's 16 KiB: the hidden-sign kernels on layers up to 256 weights */
 #endif
 #define KT_MAX_WORDS ((KT_MAX_IN_BITS + 31u) / 32u)
 
@@ -34,6 +36,7 @@ typedef struct {
     int32_t params[3u * KT_MAX_OUT];
     uint32_t u[KT_MAX_WORDS];
     int8_t q[KT_MAX_IN_INT8];
+    int8_t hidden[KT_MAX_HIDDEN + 3u]; /* rows of n_in bytes, padded to 4 as in an arena */
     /* the byte tables of one chunk and a sum per output, or 8 B per input */
 #if MBNN_INT8_BYTES
     int16_t table[(64u * MBNN_INT8_CHUNK + 4u * KT_MAX_OUT) / 2u];
@@ -74,6 +77,58 @@ static void kt_layer(mbnn_layer *L, uint32_t *state, uint32_t n_in, uint32_t n_o
     L->p2 = is_out ? NULL : kt.params + 2u * n_out;
 }
 
+/* The int8 kernels that read the signs from the hidden weights (a learning
+ * arena's first layer: bits NULL) against the reference kernel's outputs
+ * out, win and z on the bits: hidden weights of random magnitudes whose
+ * signs are the bits, the array padded with random bytes. */
+static void kt_compare_hidden(const mbnn_layer *L, int32_t zp, uint32_t out, uint32_t win, const int32_t *z,
+                              int with_win)
+{
+    mbnn_layer H = *L;
+    uint32_t i, j, variant, state = 0x51u + L->n_in, n = (uint32_t)L->n_in * L->n_out;
+
+    if (n > KT_MAX_HIDDEN) {
+        return;
+    }
+    for (i = 0; i < L->n_out; i++) {
+        for (j = 0; j < L->n_in; j++) {
+            uint32_t bit = (L->bits[i * L->words + j / 32u] >> (j % 32u)) & 1u, r = kt_next(&state) % 128u;
+            kt.hidden[i * L->n_in + j] = (int8_t)(bit ? -1 - (int32_t)r : (int32_t)r);
+        }
+    }
+    for (i = n; i < ((n + 3u) & ~3u); i++) {
+        kt.hidden[i] = (int8_t)kt_next(&state);
+    }
+    H.bits = NULL;
+    H.hidden = kt.hidden;
+    for (variant = 0; variant < 3u; variant++) {
+        uint32_t out_h[1] = {0}, win_h[1] = {0}, bad = 0;
+        int32_t z_h[KT_MAX_OUT];
+        memset(z_h, 0, sizeof(z_h));
+        if (variant == 0u) {
+            mbnn_i_layer_int8_ref(&H, kt.q, zp, out_h, with_win ? win_h : NULL, z != NULL ? z_h : NULL);
+        } else if (variant == 2u) { /* the byte-table version called directly (the layers are small) */
+#if MBNN_INT8_BYTES
+            if ((L->n_in & 3u) != 0u) {
+                continue;
+            }
+            mbnn_i_layer_int8_hidden_bytes(&H, kt.q, zp, kt.table, out_h, with_win ? win_h : NULL,
+                                           z != NULL ? z_h : NULL);
+#else
+            continue;
+#endif
+        } else {
+            mbnn_i_layer_int8_opt(&H, kt.q, zp, kt.table, out_h, with_win ? win_h : NULL, z != NULL ? z_h : NULL);
+        }
+        for (i = 0; z != NULL && i < L->n_out; i++) {
+            bad += z[i] != z_h[i];
+        }
+        CHECK_EQ(bad, 0);
+        CHECK_EQ(out, out_h[0]);
+        CHECK_EQ(win, win_h[0]);
+    }
+}
+
 /* Both kernels of one layer; every output equal. */
 static void kt_compare(const mbnn_layer *L, int int8, int32_t zp, int is_out, int with_win)
 {
@@ -100,6 +155,7 @@ static void kt_compare(const mbnn_layer *L, int int8, int32_t zp, int is_out, in
         memset(z_b, 0, sizeof(z_b));
 #endif
         mbnn_i_layer_int8_opt(L, kt.q, zp, kt.table, out_b, wb, zb);
+        kt_compare_hidden(L, zp, out_a[0], win_a[0], za, with_win);
     } else {
         mbnn_i_layer_bits_ref(L, kt.u, out_a, wa, za);
         mbnn_i_layer_bits_opt(L, kt.u, out_b, wb, zb);
