@@ -12,7 +12,9 @@ reference kernels (MBNN_KERNELS=0); --baseline REV adds the runtime of git
 revision REV (public calls only). The firmware uses a benchmark-only memory map
 (4 MiB RAM) so that the MNIST-sized learning arenas fit; Cortex-M0 code runs
 on QEMU's AN385 machine with it (Thumb-1 is a subset of the M3's Thumb-2:
-the same instructions execute). Models: random weights (tests/blobgen.py),
+the same instructions execute). Inference is counted in an inference arena ("infer") and in the learning arena
+("infer in the learning arena": there a dense int8 first layer reads the signs
+of its hidden weights, mbnn_i_keeps_bits). Models: random weights (tests/blobgen.py),
 random dense int8 inputs (no input equals the zero point: the learning step's
 worst case; one row also with MNIST-like sparse inputs), seed 0. Counts are
 exact and repeatable.
@@ -179,8 +181,10 @@ def measure(boards: list[str], baseline: str | None, names: list[str] | None = N
                     r = results.get((board, variant, name))
                     if r is None:  # not measured (a conv model on the baseline runtime)
                         row[f"infer {variant}"] = row[f"learn {variant}"] = row[f"arena {variant}"] = None
+                        row[f"infer learning {variant}"] = None
                         continue
                     row[f"infer {variant}"] = mean(r.counts["infer"])
+                    row[f"infer learning {variant}"] = mean(r.counts["infer learning"])
                     row[f"learn {variant}"] = mean(r.counts["learn"])
                     row[f"arena {variant}"] = r.arena
                 opt = results[(board, "opt", name)].counts
@@ -191,6 +195,11 @@ def measure(boards: list[str], baseline: str | None, names: list[str] | None = N
                         "layer": f"{layer}: {kname} {ls.n_in}x{ls.n_out}" + (
                             " at {}x{}".format(*ls.conv_out_hw()) if ls.is_conv else ""),
                         "ref": opt[f"layer {layer} ref"][0] / macs, "opt": opt[f"layer {layer} opt"][0] / macs})
+                    if f"layer {layer} opt learning" in opt:  # a dense int8 first layer: signs from the hidden weights
+                        row["layers"].append({
+                            "layer": f"{layer}: int8 {ls.n_in}x{ls.n_out}, learning arena (signs of the hidden weights)",
+                            "ref": opt[f"layer {layer} ref learning"][0] / macs,
+                            "opt": opt[f"layer {layer} opt learning"][0] / macs})
                 rows.append(row)
     return rows
 
@@ -214,14 +223,16 @@ def tables(rows: list[dict], baseline: str | None) -> str:
            f"({SPARSE:.0%} of the inputs at the zero point); "
            "benchmark-only memory map of 4 MiB RAM).", ""]
     base = " | infer, runtime " + baseline + " | learn, runtime " + baseline if baseline else ""
-    out += ["| board | model | infer, reference kernels | infer, optimized | gain | learn step, reference kernels "
+    out += ["| board | model | infer, reference kernels | infer, optimized | gain | infer in the learning arena, "
+            "optimized | learn step, reference kernels "
             "| learn step, optimized | per hidden weight" + base + " | learning arena (B) |",
-            "|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if baseline else "") + "---:|"]
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if baseline else "") + "---:|"]
     for r in rows:
         extra = (" | n/a (conv) | n/a (conv)" if r["infer base"] is None else
                  f" | {r['infer base']:,.0f} | {r['learn base']:,.0f}") if baseline else ""
         out.append(f"| {r['board']} | {r['model']} | {r['infer ref']:,.0f} | {r['infer opt']:,.0f} | "
-                   f"{r['infer ref'] / r['infer opt']:.2f}x | {r['learn ref']:,.0f} | {r['learn opt']:,.0f} | "
+                   f"{r['infer ref'] / r['infer opt']:.2f}x | {r['infer learning opt']:,.0f} | "
+                   f"{r['learn ref']:,.0f} | {r['learn opt']:,.0f} | "
                    f"{r['learn opt'] / r['hidden']:.1f}{extra} | {r['arena opt']:,} |")
     out += ["", "Instructions per MAC of each layer kernel (same input, same firmware):", "",
             "| board | model | layer | reference kernel | optimized kernel | gain |", "|---|---|---|---:|---:|---:|"]

@@ -4,9 +4,13 @@
  * label byte each) through semihosting, and runs, between the marks
  * kbench_begin / kbench_end that the counting plugin
  * (targets/plugin/insncount.c) records:
- *   an empty pair (the marks' own cost), one mbnn_infer per sample, one
- *   mbnn_learn per sample, and, with KBENCH_LAYERS, each layer's reference
- *   and optimized kernel on the inputs of the first sample.
+ *   an empty pair (the marks' own cost); one mbnn_infer per sample in an
+ *   inference arena and, with KBENCH_LAYERS, the reference and optimized
+ *   kernel of a dense int8 first layer on the first sample; one
+ *   mbnn_infer per sample in the learning arena and, with KBENCH_LAYERS,
+ *   each layer's kernels on the inputs of the first sample (a dense int8
+ *   first layer's read the signs of its hidden weights there); one
+ *   mbnn_learn per sample.
  * Each measurement's label goes to the console, one line each, in order.
  * Built with a benchmark-only memory map (4 MiB RAM; mps2_bench.ld,
  * rv32_bench.ld) so that models larger than a board's RAM fit.
@@ -73,8 +77,12 @@ static int fail(const char *what, mbnn_status st)
 }
 
 #ifdef KBENCH_LAYERS
-/* Each layer's kernels on the inputs the forward pass gave it. */
-static void layer_kernels(mbnn_model *m, const int8_t *x)
+/* Each layer's kernels on the inputs the forward pass gave it, in the
+ * learning arena (learning != 0), which keeps every layer's input; a dense
+ * int8 first layer also in an inference arena (learning 0), since in the
+ * learning arena its kernels read the signs of its hidden weights (label
+ * suffix " learning"). */
+static void layer_kernels(mbnn_model *m, const int8_t *x, int learning)
 {
     /* Large enough for a conv layer's output map (at most MBNN_MAX_MAP values). */
     static uint32_t out[MBNN_MAX_MAP / 32u + 1u], win[MBNN_MAX_MAP / 32u + 1u];
@@ -90,6 +98,10 @@ static void layer_kernels(mbnn_model *m, const int8_t *x)
         uint32_t *w = is_out ? NULL : win;
         int32_t *zz = is_out ? z : NULL;
         int variant;
+        int first_int8 = l == 0u && L->op == MBNN_OP_DENSE && L->input_kind == MBNN_KIND_INT8;
+        if (!learning && !first_int8) {
+            continue; /* an inference arena keeps no layer's input but the features */
+        }
         for (variant = 0; variant < 2; variant++) {
             memset(out, 0, sizeof(out));
             memset(win, 0, sizeof(win));
@@ -113,7 +125,8 @@ static void layer_kernels(mbnn_model *m, const int8_t *x)
             kbench_end();
             say("layer ");
             say_num(l);
-            say(variant == 0 ? " ref\n" : " opt\n");
+            say(variant == 0 ? " ref" : " opt");
+            say(learning && first_int8 ? " learning\n" : "\n");
         }
     }
 }
@@ -125,7 +138,8 @@ int main(void)
     mbnn_status st;
     size_t need = 0;
     long blob_len, in_len;
-    uint32_t n, i, stride;
+    uint32_t n = 0, i, stride = 1;
+    int mode;
 
     console = sh_open(":tt", SH_MODE_WB);
     blob_len = load("model.mbnn", blob, sizeof(blob));
@@ -142,31 +156,43 @@ int main(void)
         say("error: the learning arena is larger than the benchmark's\n");
         return 2;
     }
-    st = mbnn_model_init(&m, blob, (size_t)blob_len, arena, need);
-    if (st != MBNN_OK) {
-        return fail("init", st);
-    }
-    stride = (uint32_t)m.n_inputs + 1u;
-    n = (uint32_t)in_len / stride;
     say("arena ");
     say_num((uint32_t)need);
     say("\n");
-
     kbench_begin();
     kbench_end();
     say("empty\n");
-    for (i = 0; i < n; i++) {
-        int32_t logits[16];
-        if (m.n_classes > 16u) {
-            return fail("classes", MBNN_ERR_BUFFER_TOO_SMALL);
+
+    /* Inference in an inference arena ("infer"), then in the learning
+     * arena ("infer learning"), then the learning steps. */
+    for (mode = 0; mode < 2; mode++) {
+        size_t len = need;
+        if (mode == 0 && (st = mbnn_arena_size(blob, (size_t)blob_len, MBNN_MODE_INFER, &len)) != MBNN_OK) {
+            return fail("arena size", st);
         }
-        kbench_begin();
-        st = mbnn_infer(&m, input + (size_t)i * stride, logits);
-        kbench_end();
+        st = mbnn_model_init_mode(&m, blob, (size_t)blob_len, arena, len,
+                                  mode == 0 ? MBNN_MODE_INFER : MBNN_MODE_LEARN);
         if (st != MBNN_OK) {
-            return fail("infer", st);
+            return fail("init", st);
         }
-        say("infer\n");
+        stride = (uint32_t)m.n_inputs + 1u;
+        n = (uint32_t)in_len / stride;
+        for (i = 0; i < n; i++) {
+            int32_t logits[16];
+            if (m.n_classes > 16u) {
+                return fail("classes", MBNN_ERR_BUFFER_TOO_SMALL);
+            }
+            kbench_begin();
+            st = mbnn_infer(&m, input + (size_t)i * stride, logits);
+            kbench_end();
+            if (st != MBNN_OK) {
+                return fail("infer", st);
+            }
+            say(mode == 0 ? "infer\n" : "infer learning\n");
+        }
+#ifdef KBENCH_LAYERS
+        layer_kernels(&m, input, mode);
+#endif
     }
     for (i = 0; i < n; i++) {
         const int8_t *x = input + (size_t)i * stride;
@@ -179,9 +205,6 @@ int main(void)
         }
         say("learn\n");
     }
-#ifdef KBENCH_LAYERS
-    layer_kernels(&m, input);
-#endif
     say("done\n");
     return 0;
 }
