@@ -137,10 +137,10 @@ static MBNN_ALWAYS_INLINE int32_t mbnn_sat8(int32_t x)
 }
 
 /* One proposed change D != 0 (Q16 hidden-weight steps) to hidden weight j
- * of a row (ARITHMETIC.md step 6), with its random number rand16 (0..65535):
- * metaplastic damping toward zero, stochastic rounding, clamp; the binary
- * weight's bit is flipped with the sign. Inlined into the loops of
- * mbnn_update (no call per weight).
+ * of a row (ARITHMETIC.md step 6), with rnot = 65535 - rand16, rand16 its
+ * random number (0..65535): metaplastic damping toward zero, stochastic
+ * rounding, clamp; the binary weight's bit is flipped with the sign.
+ * Inlined into the loops of mbnn_update (no call per weight).
  *
  * The damping asr(D * meta[k], 15): meta[k] <= 32768 (checked at init), so
  * when |D| <= 65535 the product is at most 65535 * 32768 = 2^31 - 32768 and
@@ -149,10 +149,15 @@ static MBNN_ALWAYS_INLINE int32_t mbnn_sat8(int32_t x)
  *
  * Stochastic rounding: D = 65536 iq + f with f = D mod 2^16 in 0..65535; the
  * weight moves by iq, plus 1 when rand16 < f (never when f = 0, as the
- * reference's f != 0 test). row NULL (a constant where this is inlined): the
+ * reference's f != 0 test). In one add and one shift:
+ * asr(D + rnot, 16) = iq + (f + 65535 - rand16 >= 65536) = iq + (rand16 < f),
+ * since f + 65535 - rand16 is in 0 .. 131070; |D| < 2^24 (|step| <= 2^23,
+ * |x| <= 255 with step7 = asr(step, 7)), so the sum does not overflow. A
+ * damped D of 0 gives iq = 0 and no +1: the weight stays (the reference's
+ * "nothing changes"). row NULL (a constant where this is inlined): the
  * layer keeps no bits (mbnn_i_keeps_bits), nothing to flip. */
 static MBNN_ALWAYS_INLINE void mbnn_apply(int8_t *h, uint32_t *row, uint32_t j, int32_t D,
-                                          const uint16_t *meta, uint32_t rand16, int narrow)
+                                          const uint16_t *meta, uint32_t rnot, int narrow)
 {
     int32_t old = h[j], nh;
 
@@ -163,14 +168,8 @@ static MBNN_ALWAYS_INLINE void mbnn_apply(int8_t *h, uint32_t *row, uint32_t j, 
         } else {
             D = (int32_t)mbnn_asr64((int64_t)D * meta[k], 15);
         }
-        if (D == 0) {
-            return;
-        }
     }
-    nh = old + mbnn_asr32(D, 16);
-    if (rand16 < ((uint32_t)D & 0xFFFFu)) {
-        nh += 1;
-    }
+    nh = old + mbnn_asr32(D + (int32_t)rnot, 16);
     nh = mbnn_sat8(nh);
     h[j] = (int8_t)nh;
     if ((nh < 0) != (old < 0) && row != NULL) {
@@ -187,7 +186,7 @@ static MBNN_ALWAYS_INLINE void mbnn_apply(int8_t *h, uint32_t *row, uint32_t j, 
 /* One row of a layer with bit input u: D = -step where the input bit is 1,
  * else +step. The loop goes word by word of u (h, row advanced per word, so
  * the bit index b is < 32), by pairs of inputs (b even, b + 1); pw holds
- * their two rand16, low half first. With g0 even
+ * 65535 minus their two rand16 (~w), low half first. With g0 even
  * that is one draw, mix(key + (g0 + j) / 2) (j = 32 k + b); with g0 odd
  * (odd = 1) weight j takes the high half of the previous draw and j + 1 the
  * low half of mix(key + (g0 + j + 1) / 2), kept for the next pair. odd and narrow are
@@ -202,13 +201,13 @@ static MBNN_ALWAYS_INLINE void mbnn_update_row_bits(int8_t *h, uint32_t *row, co
     for (k = 0; k < words; k++, h += 32, row++) {
         uint32_t b, uw = u[k], nb = n_in - 32u * k < 32u ? n_in - 32u * k : 32u;
         for (b = 0; b + 1u < nb; b += 2u, c++, uw >>= 2) {
-            uint32_t w = mbnn_i_mix32(c), pw = odd ? (prev >> 16) | (w << 16) : w;
+            uint32_t w = mbnn_i_mix32(c), pw = ~(odd ? (prev >> 16) | (w << 16) : w);
             prev = w;
             mbnn_apply(h, row, b, (uw & 1u) ? -step : step, meta, pw & 0xFFFFu, narrow);
             mbnn_apply(h, row, b + 1u, (uw & 2u) ? -step : step, meta, pw >> 16, narrow);
         }
         if (b < nb) { /* the last weight of a row of odd length */
-            mbnn_apply(h, row, b, (uw & 1u) ? -step : step, meta, odd ? prev >> 16 : mbnn_i_mix32(c) & 0xFFFFu,
+            mbnn_apply(h, row, b, (uw & 1u) ? -step : step, meta, ~(odd ? prev >> 16 : mbnn_i_mix32(c)) & 0xFFFFu,
                        narrow);
         }
     }
@@ -226,7 +225,7 @@ static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, const int8_t *q, 
     if ((g0 & 1u) != 0u) {
         x = (int32_t)q[0] - zp;
         if (x != 0) {
-            mbnn_apply(h, NULL, 0, step7 * x, meta, mbnn_i_mix32(c - 1u) >> 16, narrow);
+            mbnn_apply(h, NULL, 0, step7 * x, meta, ~mbnn_i_mix32(c - 1u) >> 16, narrow);
         }
         j = 1;
     }
@@ -237,7 +236,7 @@ static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, const int8_t *q, 
         if ((x | x1) == 0) {
             continue;
         }
-        r = mbnn_i_mix32(c);
+        r = ~mbnn_i_mix32(c);
         if (x != 0) {
             mbnn_apply(h, NULL, j, step7 * x, meta, r & 0xFFFFu, narrow);
         }
@@ -248,7 +247,7 @@ static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, const int8_t *q, 
     if (j < n_in) {
         x = (int32_t)q[j] - zp;
         if (x != 0) {
-            mbnn_apply(h, NULL, j, step7 * x, meta, mbnn_i_mix32(c) & 0xFFFFu, narrow);
+            mbnn_apply(h, NULL, j, step7 * x, meta, ~mbnn_i_mix32(c) & 0xFFFFu, narrow);
         }
     }
 }
