@@ -152,6 +152,29 @@ static inline uint32_t mbnn_xor_popcount(const uint32_t *r, const uint32_t *u, u
     return total;
 }
 
+/* popcount(r XOR u) over exactly 8 words, straight-line: one carry-save
+ * block, then the four counters at once (per byte at most 8 * 8 + 4 * 8 +
+ * 2 * 8 + 8 = 120 < 256). Rows of 8 to 15 words use it (with the other
+ * words one by one): the loop of mbnn_xor_popcount costs such short rows
+ * its set-up and spills around one turn. */
+static inline uint32_t mbnn_xor_popcount8(const uint32_t *r, const uint32_t *u)
+{
+    uint32_t ones = 0, twos = 0, fours, eights, twos_a, twos_b, fours_a, fours_b;
+
+    MBNN_CSA(twos_a, ones, ones, r[0] ^ u[0], r[1] ^ u[1]);
+    MBNN_CSA(twos_b, ones, ones, r[2] ^ u[2], r[3] ^ u[3]);
+    MBNN_CSA(fours_a, twos, twos, twos_a, twos_b);
+    MBNN_CSA(twos_a, ones, ones, r[4] ^ u[4], r[5] ^ u[5]);
+    MBNN_CSA(twos_b, ones, ones, r[6] ^ u[6], r[7] ^ u[7]);
+    MBNN_CSA(fours_b, twos, twos, twos_a, twos_b);
+    eights = fours_a & fours_b;
+    fours = fours_a ^ fours_b;
+    return (((mbnn_bytes32(eights) << 3) + (mbnn_bytes32(fours) << 2) + (mbnn_bytes32(twos) << 1) +
+             mbnn_bytes32(ones)) *
+            0x01010101u) >>
+           24;
+}
+
 #if MBNN_X86_DISPATCH
 /* x86-64 hosts: the same kernel with the POPCNT instruction on 64 bits,
  * compiled for CPUs that have it and called only when the CPU says so. */
@@ -195,7 +218,15 @@ void mbnn_i_layer_bits_opt(const mbnn_layer *L, const uint32_t *u, uint32_t *out
      * (none when n_in is a multiple of 32). */
     for (i = 0; i < L->n_out; i++) {
         const uint32_t *row = L->bits + (size_t)i * L->words;
-        uint32_t ones = mbnn_xor_popcount(row, u, L->words);
+        uint32_t ones, k;
+        if (L->words >= 8u && L->words < 16u) {
+            ones = mbnn_xor_popcount8(row, u);
+            for (k = 8; k < L->words; k++) {
+                ones += mbnn_swar32(row[k] ^ u[k]);
+            }
+        } else {
+            ones = mbnn_xor_popcount(row, u, L->words);
+        }
         if (pad != 0u) {
             ones -= mbnn_swar32((row[last] ^ u[last]) & pad);
         }
