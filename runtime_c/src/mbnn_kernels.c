@@ -202,6 +202,30 @@ __attribute__((target("popcnt"))) static void mbnn_layer_bits_popcnt(const mbnn_
 }
 #endif
 
+/* Rows of 8 to 15 words, in a function of its own (the longer rows' loop
+ * below keeps its registers: inlined in the same function it measured
+ * 0.409 instead of 0.402 instructions per MAC for 1024x1024 on the M4). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static void mbnn_layer_bits_short(const mbnn_layer *L, const uint32_t *u, uint32_t *out, uint32_t *win,
+                                  int32_t *logits)
+{
+    uint32_t i, k, last = L->words - 1u, pad = ~mbnn_last_mask(L->n_in);
+
+    for (i = 0; i < L->n_out; i++) {
+        const uint32_t *row = L->bits + (size_t)i * L->words;
+        uint32_t ones = mbnn_xor_popcount8(row, u);
+        for (k = 8; k < L->words; k++) {
+            ones += mbnn_swar32(row[k] ^ u[k]);
+        }
+        if (pad != 0u) {
+            ones -= mbnn_swar32((row[last] ^ u[last]) & pad);
+        }
+        mbnn_emit(L, i, (int32_t)L->n_in - 2 * (int32_t)ones, out, win, logits);
+    }
+}
+
 void mbnn_i_layer_bits_opt(const mbnn_layer *L, const uint32_t *u, uint32_t *out, uint32_t *win,
                            int32_t *logits)
 {
@@ -216,17 +240,13 @@ void mbnn_i_layer_bits_opt(const mbnn_layer *L, const uint32_t *u, uint32_t *out
 #endif
     /* All words at once, then the padding bits of the last word taken off
      * (none when n_in is a multiple of 32). */
+    if (L->words >= 8u && L->words < 16u) {
+        mbnn_layer_bits_short(L, u, out, win, logits);
+        return;
+    }
     for (i = 0; i < L->n_out; i++) {
         const uint32_t *row = L->bits + (size_t)i * L->words;
-        uint32_t ones, k;
-        if (L->words >= 8u && L->words < 16u) {
-            ones = mbnn_xor_popcount8(row, u);
-            for (k = 8; k < L->words; k++) {
-                ones += mbnn_swar32(row[k] ^ u[k]);
-            }
-        } else {
-            ones = mbnn_xor_popcount(row, u, L->words);
-        }
+        uint32_t ones = mbnn_xor_popcount(row, u, L->words);
         if (pad != 0u) {
             ones -= mbnn_swar32((row[last] ^ u[last]) & pad);
         }
