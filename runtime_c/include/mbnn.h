@@ -96,8 +96,9 @@ typedef struct {
     uint16_t in_c, in_h, in_w;      /* input map (dense: n_in, 1, 1 unless after a conv) */
     uint32_t lr_q16;
     uint32_t base; /* index of weight (0, 0) in the generator's numbering */
-    const uint32_t *bits;  /* blob bits, or arena copy when learning */
-    uint32_t *bits_rw;     /* arena copy of the bits (learning only) */
+    const uint32_t *bits;  /* blob bits, or arena copy when learning (NULL there for a
+                              dense int8 first layer: its signs are those of hidden) */
+    uint32_t *bits_rw;     /* arena copy of the bits (learning only; NULL as bits) */
     int8_t *hidden;        /* arena copy of the hidden weights (learning only) */
     uint32_t *rms;         /* running mean square of each neuron's error (learning only) */
     const int32_t *p0, *p1, *p2; /* hidden: threshold, lo, hi; output: scale, offset, NULL */
