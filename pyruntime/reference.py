@@ -245,11 +245,12 @@ class Model:
         lowest = next(idx for idx, ls in enumerate(layers) if ls.learns)
         err_width = max(outputs[lowest:])  # errors at the outputs of the layers from the lowest that learns
         for idx, ls in enumerate(layers):
-            if ls.learns:  # bits copy (none for a dense int8 layer 0: its signs are its hidden
-                # weights' signs), rms, hidden weights
+            if ls.learns:  # bits copy (none for a dense int8 layer 0 of >= 512 inputs and >= 64
+                # outputs: its signs are its hidden weights' signs), rms, hidden weights
                 row_words = (ls.kernel[0] * ls.kernel[1] * words_per_row(ls.bits.shape[1]) if ls.is_conv
                              else words_per_row(ls.n_in))
-                keeps_bits = not (idx == 0 and not ls.is_conv and ls.input_kind == KIND_INT8)
+                keeps_bits = not (idx == 0 and not ls.is_conv and ls.input_kind == KIND_INT8
+                                  and ls.n_in >= 512 and ls.n_out >= 64)
                 size += 4 * ls.n_out * row_words * keeps_bits + 4 * ls.n_out + align4(ls.n_out * ls.n_in)
             size += 4 * in_words[idx]  # the input map, kept for the update
             if idx < len(layers) - 1:

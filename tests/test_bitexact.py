@@ -117,13 +117,14 @@ def test_conv_learning_matches_reference_every_step(model_rng: tuple[bytes, np.r
     np.testing.assert_array_equal(fresh.infer(probe), ref.infer(probe))
 
 
-@pytest.mark.parametrize("sizes", [[2100, 70, 5], [98, 7, 3]])
+@pytest.mark.parametrize("sizes", [[2100, 70, 5], [518, 66, 3]])
 def test_batched_inference_in_a_learning_arena(sizes: list[int]) -> None:
     """A learning arena keeps no bits of an int8 first layer that learns (its kernels,
     the blocked host kernel included, read the signs of the hidden weights): after
     learning steps that flip signs, batched and one-at-a-time inference give the
-    reference's logits (a row of 2100 inputs: a partial last word of 32 bytes; 98: rows
-    not 4-byte aligned)."""
+    reference's logits (first layers of at least 512 inputs and 64 outputs, the others keep
+    their bits; a row of 2100 inputs: a partial last word of 32 bytes; 518: rows not 4-byte
+    aligned)."""
     rng = np.random.default_rng(sum(sizes))
     blob = write_blob(random_spec(rng, sizes, KIND_INT8, [True] * (len(sizes) - 1)))
     c_model, ref = pyruntime.Model.load(blob), reference.Model.load(blob)
@@ -134,6 +135,7 @@ def test_batched_inference_in_a_learning_arena(sizes: list[int]) -> None:
         c_model.learn(x[i : i + 20], y[i : i + 20])
         ref.learn(x[i : i + 20], y[i : i + 20])
     assert (ref.layers[0].signs != before).any(), "no first-layer sign flipped: the test shows nothing"
+    assert c_model.state() == ref.state()
     want = ref.infer(x)
     np.testing.assert_array_equal(c_model.infer(x), want)
     for n in (1, 2, 65):

@@ -180,15 +180,19 @@ static inline uint32_t mbnn_i_weight_bit(const mbnn_layer *L, uint32_t j)
 }
 
 /* Whether layer l, which learns, keeps a copy of its binary weights in a
- * learning arena. Not a dense first layer with int8 input: bit_ij =
- * (hidden_ij < 0), one fact that the arena holds once, in the hidden
- * weights; that layer's forward kernels read the signs there (L->bits is
- * NULL) and nothing else reads its bits (no error goes below layer 0).
- * Every other layer keeps its bits: the bit kernels and the backward pass
- * read them (docs/PERFORMANCE.md "Learning arena"). */
+ * learning arena. Not a large dense first layer with int8 input (at least
+ * 512 inputs and 64 outputs, mbnn_i_int8_bytes): bit_ij = (hidden_ij < 0),
+ * one fact that the arena holds once, in the hidden weights; that layer's
+ * forward kernels read the signs there (L->bits is NULL) and nothing else
+ * reads its bits (no error goes below layer 0). Every other layer keeps its
+ * bits: the bit kernels and the backward pass read them, and a small first
+ * layer's bits cost little RAM while reading its signs from the hidden
+ * bytes measured slower on the cores without DSP (docs/PERFORMANCE.md
+ * "Learning arena"). */
+int mbnn_i_int8_bytes(uint32_t n_in, uint32_t n_out);
 static inline int mbnn_i_keeps_bits(const mbnn_layer *L, uint32_t l)
 {
-    return !(l == 0u && L->op == 0u && L->input_kind == MBNN_KIND_INT8);
+    return !(l == 0u && L->op == 0u && L->input_kind == MBNN_KIND_INT8 && mbnn_i_int8_bytes(L->n_in, L->n_out));
 }
 
 /* Little-endian reads and writes of unaligned bytes (headers). */

@@ -298,8 +298,9 @@ static MBNN_ALWAYS_INLINE void mbnn_update_row_bits(int8_t *h, uint32_t *row, co
 
 /* One row of the first layer with int8 input q: D = step7 * (q_j - zp),
  * nothing where q_j = zp (no draw where both weights of a pair are skipped).
- * That layer keeps no bits in the arena (mbnn_i_keeps_bits): no flip. */
-static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, const int8_t *q, int32_t zp,
+ * row NULL (a constant where this is inlined): a large layer that keeps no
+ * bits in the arena (mbnn_i_keeps_bits), no sign-change test. */
+static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, uint32_t *row, const int8_t *q, int32_t zp,
                                                     uint32_t n_in, int32_t step7, const uint16_t *meta,
                                                     uint32_t key, uint32_t g0, int narrow)
 {
@@ -308,7 +309,7 @@ static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, const int8_t *q, 
     if ((g0 & 1u) != 0u) {
         x = (int32_t)q[0] - zp;
         if (x != 0) {
-            mbnn_apply(h, NULL, 0, step7 * x, meta, ~mbnn_i_mix32(c - 1u) >> 16, narrow);
+            mbnn_apply(h, row, 0, step7 * x, meta, ~mbnn_i_mix32(c - 1u) >> 16, narrow);
         }
         j = 1;
     }
@@ -321,16 +322,16 @@ static MBNN_ALWAYS_INLINE void mbnn_update_row_int8(int8_t *h, const int8_t *q, 
         }
         r = ~mbnn_i_mix32(c);
         if (x != 0) {
-            mbnn_apply(h, NULL, j, step7 * x, meta, r & 0xFFFFu, narrow);
+            mbnn_apply(h, row, j, step7 * x, meta, r & 0xFFFFu, narrow);
         }
         if (x1 != 0) {
-            mbnn_apply(h, NULL, j + 1u, step7 * x1, meta, r >> 16, narrow);
+            mbnn_apply(h, row, j + 1u, step7 * x1, meta, r >> 16, narrow);
         }
     }
     if (j < n_in) {
         x = (int32_t)q[j] - zp;
         if (x != 0) {
-            mbnn_apply(h, NULL, j, step7 * x, meta, ~mbnn_i_mix32(c) & 0xFFFFu, narrow);
+            mbnn_apply(h, row, j, step7 * x, meta, ~mbnn_i_mix32(c) & 0xFFFFu, narrow);
         }
     }
 }
@@ -372,10 +373,15 @@ MBNN_NOINLINE static void mbnn_update(const mbnn_model *model, uint32_t l, const
         if (l == 0u && L->input_kind == MBNN_KIND_INT8) {
             /* D = step7 * x_j with |x_j| = |q_j - zp| <= 255. */
             int32_t step7 = mbnn_asr32(step, 7);
-            if (step7 >= -257 && step7 <= 257) {
-                mbnn_update_row_int8(h, q, zp, n_in, step7, L->meta, key, g0, 1);
+            int narrow = step7 >= -257 && step7 <= 257;
+            if (row == NULL && narrow) {
+                mbnn_update_row_int8(h, NULL, q, zp, n_in, step7, L->meta, key, g0, 1);
+            } else if (row == NULL) {
+                mbnn_update_row_int8(h, NULL, q, zp, n_in, step7, L->meta, key, g0, 0);
+            } else if (narrow) {
+                mbnn_update_row_int8(h, row, q, zp, n_in, step7, L->meta, key, g0, 1);
             } else {
-                mbnn_update_row_int8(h, q, zp, n_in, step7, L->meta, key, g0, 0);
+                mbnn_update_row_int8(h, row, q, zp, n_in, step7, L->meta, key, g0, 0);
             }
         } else if (step >= -65535 && step <= 65535) {
             if ((g0 & 1u) != 0u) {

@@ -99,6 +99,9 @@ static void layer_kernels(mbnn_model *m, const int8_t *x, int learning)
         int32_t *zz = is_out ? z : NULL;
         int variant;
         int first_int8 = l == 0u && L->op == MBNN_OP_DENSE && L->input_kind == MBNN_KIND_INT8;
+        if (learning && first_int8 && L->bits != NULL) {
+            continue; /* measured in the inference arena: the same kernel */
+        }
         if (!learning && !first_int8) {
             continue; /* an inference arena keeps no layer's input but the features */
         }
@@ -126,7 +129,7 @@ static void layer_kernels(mbnn_model *m, const int8_t *x, int learning)
             say("layer ");
             say_num(l);
             say(variant == 0 ? " ref" : " opt");
-            say(learning && first_int8 ? " learning\n" : "\n");
+            say(learning && first_int8 ? " learning\n" : "\n"); /* signs of the hidden weights */
         }
     }
 }
