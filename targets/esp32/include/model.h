@@ -24,7 +24,7 @@
 #define MODEL_MBNN_INPUT_SCALE 0.003921568859368563f
 #define MODEL_MBNN_INPUT_ZERO_POINT (0)
 #define MODEL_MBNN_ARENA_INFER 472u
-#define MODEL_MBNN_ARENA_LEARN 2592u
+#define MODEL_MBNN_ARENA_LEARN 2856u
 #define MODEL_MBNN_STATE_BYTES 2096u
 
 /* A float feature as the int8 input the model takes: clamp(round(f / scale) + zero point);
