@@ -267,16 +267,15 @@ static inline int32_t mbnn_i_damp_round(int32_t old, int32_t D, const uint16_t *
  * packing of the next layer's input map, mbnn_i_out_stride),
  * when win is not NULL the window bit at each pooled output's position and
  * when arg is not NULL that position in the pooling window (compact index);
- * patches (int8 input, optimized kernel; NULL: the reference kernel): room
- * for the input values of one pooling window's patches,
- * mbnn_i_conv_patch_size bytes (2 * n_in * pool_h * pool_w, rounded up to 4).
- * input_sum: g over the input map (compact H, W, C) of the error delta at the
+ * scratch: NULL for the plain reference kernel, else the optimized kernel's
+ * room, mbnn_i_conv_scratch_size bytes, 4-byte aligned (int8: layer 0 with
+ * int8 input). input_sum: g over the input map (compact H, W, C) of the error delta at the
  * outputs, through the weights (the transposed conv). update: the metaplastic
  * update with the error delta at the outputs (overwritten), the input (q or u). */
 void mbnn_i_conv_pack_input(const mbnn_layer *L, const int8_t *q, uint32_t *u);
 void mbnn_i_conv_forward(const mbnn_layer *L, const int8_t *q, int32_t zp, const uint32_t *u, uint32_t *out,
-                         uint32_t out_stride, uint32_t *win, uint8_t *arg, int16_t *patches);
-size_t mbnn_i_conv_patch_size(const mbnn_layer *L);
+                         uint32_t out_stride, uint32_t *win, uint8_t *arg, void *scratch);
+size_t mbnn_i_conv_scratch_size(const mbnn_layer *L, int int8);
 void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint8_t *arg, int32_t *g);
 void mbnn_i_conv_update(const mbnn_layer *L, unsigned rms_shift, int32_t *delta, const uint8_t *arg,
                         const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key);
