@@ -562,18 +562,144 @@ void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint
 #define MBNN_CONV_STEP_MAX (1L << 23)
 #define MBNN_CONV_D_MAX (1L << 24)
 
+/* Stochastic rounding of kernel weight j of channel o (hidden h, bits row)
+ * under its summed change D != 0 (ARITHMETIC.md "Conv layers", steps 3-4):
+ * the clamp, the damping and rounding with the random number of weight
+ * idx = g0 + j (one draw per pair of weights: *draw caches the draw of pair
+ * *pair), and the bit flipped with the sign. */
+static MBNN_ALWAYS_INLINE void mbnn_conv_apply(const mbnn_layer *L, int8_t *h, uint32_t *row, uint32_t j, int64_t D,
+                                               uint32_t g0, uint32_t key, uint32_t *pair, uint32_t *draw)
+{
+    uint32_t idx = g0 + j, pos;
+    int32_t old = h[j], nh;
+
+    if ((idx >> 1) != *pair) {
+        *pair = idx >> 1;
+        *draw = mbnn_i_mix32(key + *pair);
+    }
+    D = mbnn_clamp64(D, -MBNN_CONV_D_MAX, MBNN_CONV_D_MAX);
+    nh = mbnn_i_damp_round(old, (int32_t)D, L->meta, (idx & 1u) ? *draw >> 16 : *draw & 0xFFFFu);
+    h[j] = (int8_t)nh;
+    if ((nh < 0) != (old < 0)) {
+        pos = mbnn_i_weight_bit(L, j);
+        row[pos / 32u] ^= 1u << (pos % 32u);
+    }
+}
+
+/* Channel o's kernel weights, one at a time over every position (the plain
+ * form, for steps too large for the 32-bit sums of mbnn_conv_weights). */
+static void mbnn_conv_weights_plain(const mbnn_layer *L, uint32_t o, const int32_t *delta, const uint8_t *arg,
+                                    const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key)
+{
+    uint32_t out_w = mbnn_i_out_w(L), n_pos = mbnn_i_out_h(L) * out_w, wc = mbnn_i_wc(L), p, j;
+    uint32_t g0 = L->base + o * (uint32_t)L->n_in, pair = 0xFFFFFFFFu, draw = 0;
+
+    for (j = 0; j < L->n_in; j++) {
+        uint32_t c = j % L->in_c, tap = j / L->in_c, ky = tap / L->kw, kx = tap % L->kw;
+        int64_t D = 0;
+        for (p = 0; p < n_pos; p++) {
+            uint32_t e = p * L->n_out + o, oy, ox;
+            int32_t step = delta[e], y, x;
+            if (step == 0) {
+                continue;
+            }
+            mbnn_conv_pos(L, arg, e, p / out_w, p % out_w, &oy, &ox);
+            y = (int32_t)(oy * L->sh + ky) - (int32_t)L->ph;
+            x = (int32_t)(ox * L->sw + kx) - (int32_t)L->pw;
+            if (y < 0 || x < 0 || y >= (int32_t)L->in_h || x >= (int32_t)L->in_w) {
+                continue; /* a padded position: 0 */
+            }
+            if (q != NULL) {
+                D += (int64_t)step * ((int32_t)q[((size_t)c * L->in_h + (uint32_t)y) * L->in_w + (uint32_t)x] - zp);
+            } else {
+                uint32_t word = u[((size_t)y * L->in_w + (uint32_t)x) * wc + c / 32u];
+                D += ((word >> (c % 32u)) & 1u) ? -step : step;
+            }
+        }
+        if (D != 0) {
+            mbnn_conv_apply(L, L->hidden + (size_t)o * L->n_in, L->bits_rw + (size_t)o * L->words, j, D, g0, key,
+                            &pair, &draw);
+        }
+    }
+}
+
+/* Channel o's kernel weights, kernel tap by tap and 16 input channels at a
+ * time: one pass over the positions with a non-zero step sums, in 32 bits
+ * (the caller checked that no sum can overflow), the change of those 16
+ * weights. Bits: per group of 4 channels, the steps are added into 16
+ * buckets by the 4 input bits (one add per 4 weights and position); a
+ * weight's sum over the positions inside the map, S - 2 N, takes N from the
+ * 8 buckets whose pattern has its bit set. int8: sum of step * (q - zp). */
+static void mbnn_conv_weights(const mbnn_layer *L, uint32_t o, const int32_t *delta, const uint8_t *arg,
+                              const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key)
+{
+    uint32_t out_w = mbnn_i_out_w(L), n_pos = mbnn_i_out_h(L) * out_w, wc = mbnn_i_wc(L), p, c, c0, k, m;
+    uint32_t ky, kx, plane = (uint32_t)L->in_h * L->in_w, g0 = L->base + o * (uint32_t)L->n_in;
+    uint32_t pair = 0xFFFFFFFFu, draw = 0;
+    int8_t *h = L->hidden + (size_t)o * L->n_in;
+    uint32_t *row = L->bits_rw + (size_t)o * L->words;
+
+    for (ky = 0; ky < L->kh; ky++) {
+        for (kx = 0; kx < L->kw; kx++) {
+            for (c0 = 0; c0 < L->in_c; c0 += 16u) {
+                uint32_t nc = L->in_c - c0 < 16u ? L->in_c - c0 : 16u, ng = (nc + 3u) / 4u;
+                int32_t acc[16], bucket[4][16], total = 0;
+                memset(acc, 0, sizeof(acc));
+                memset(bucket, 0, sizeof(bucket));
+                for (p = 0; p < n_pos; p++) {
+                    uint32_t e = p * L->n_out + o, oy, ox;
+                    int32_t step = delta[e], y, x;
+                    if (step == 0) {
+                        continue;
+                    }
+                    mbnn_conv_pos(L, arg, e, p / out_w, p % out_w, &oy, &ox);
+                    y = (int32_t)(oy * L->sh + ky) - (int32_t)L->ph;
+                    x = (int32_t)(ox * L->sw + kx) - (int32_t)L->pw;
+                    if (y < 0 || x < 0 || y >= (int32_t)L->in_h || x >= (int32_t)L->in_w) {
+                        continue; /* a padded position: 0 */
+                    }
+                    if (q != NULL) {
+                        const int8_t *qc = q + (size_t)c0 * plane + (uint32_t)y * L->in_w + (uint32_t)x;
+                        for (c = 0; c < nc; c++) {
+                            acc[c] += step * ((int32_t)qc[(size_t)c * plane] - zp);
+                        }
+                    } else {
+                        uint32_t word = u[((size_t)(uint32_t)y * L->in_w + (uint32_t)x) * wc + c0 / 32u] >> (c0 % 32u);
+                        total += step;
+                        for (k = 0; k < ng; k++, word >>= 4) {
+                            bucket[k][word & 15u] += step;
+                        }
+                    }
+                }
+                if (q == NULL) {
+                    for (c = 0; c < nc; c++) {
+                        uint32_t b = 1u << (c % 4u);
+                        int32_t n = 0;
+                        for (m = b; m < 16u; m = (m + 1u) | b) { /* the 8 patterns with bit c % 4 */
+                            n += bucket[c / 4u][m];
+                        }
+                        acc[c] = total - 2 * n;
+                    }
+                }
+                for (c = 0; c < nc; c++) {
+                    if (acc[c] != 0) {
+                        mbnn_conv_apply(L, h, row, (ky * L->kw + kx) * L->in_c + c0 + c, acc[c], g0, key, &pair,
+                                        &draw);
+                    }
+                }
+            }
+        }
+    }
+}
+
 void mbnn_i_conv_update(const mbnn_layer *L, unsigned rms_shift, int32_t *delta, const uint8_t *arg,
                         const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key)
 {
-    uint32_t out_w = mbnn_i_out_w(L), n_pos = mbnn_i_out_h(L) * out_w, wc = mbnn_i_wc(L), o, p, j;
-    uint32_t int8 = q != NULL;
+    uint32_t n_pos = mbnn_i_out_h(L) * mbnn_i_out_w(L), o, p;
 
     for (o = 0; o < L->n_out; o++) {
         uint64_t sum = 0;
-        uint32_t r = L->rms[o], s, sq, any = 0;
-        int8_t *h = L->hidden + (size_t)o * L->n_in;
-        uint32_t *row = L->bits_rw + (size_t)o * L->words;
-        uint32_t g0 = L->base + o * (uint32_t)L->n_in;
+        uint32_t r = L->rms[o], s, sq, nz = 0, big = 0;
 
         /* Running mean square of the channel's error, over its pooled positions. */
         for (p = 0; p < n_pos; p++) {
@@ -591,50 +717,23 @@ void mbnn_i_conv_update(const mbnn_layer *L, unsigned rms_shift, int32_t *delta,
             int32_t n = mbnn_clamp32((*d * 256) / (int32_t)s, -MBNN_CONV_NORM_MAX, MBNN_CONV_NORM_MAX);
             int32_t step = (int32_t)mbnn_clamp64(mbnn_asr64(-(int64_t)n * L->lr_q16, 8), -MBNN_CONV_STEP_MAX,
                                                  MBNN_CONV_STEP_MAX);
-            *d = int8 ? mbnn_asr32(step, 7) : step;
-            any |= *d != 0;
+            *d = q != NULL ? mbnn_asr32(step, 7) : step;
+            if (*d != 0) {
+                uint32_t m = *d < 0 ? (uint32_t)-*d : (uint32_t)*d;
+                nz++;
+                big = m > big ? m : big;
+            }
         }
-        if (!any) {
-            continue;
+        if (nz == 0u) {
+            continue; /* no step: nothing changes */
         }
-        /* Each kernel weight j = (ky * kw + kx) * in_c + c: its change summed over the positions. */
-        for (j = 0; j < L->n_in; j++) {
-            uint32_t c = j % L->in_c, tap = j / L->in_c, ky = tap / L->kw, kx = tap % L->kw;
-            uint32_t idx = g0 + j, w, pos;
-            int64_t D = 0;
-            for (p = 0; p < n_pos; p++) {
-                uint32_t e = p * L->n_out + o, oy, ox;
-                int32_t step = delta[e], y, x;
-                if (step == 0) {
-                    continue;
-                }
-                mbnn_conv_pos(L, arg, e, p / out_w, p % out_w, &oy, &ox);
-                y = (int32_t)(oy * L->sh + ky) - (int32_t)L->ph;
-                x = (int32_t)(ox * L->sw + kx) - (int32_t)L->pw;
-                if (y < 0 || x < 0 || y >= (int32_t)L->in_h || x >= (int32_t)L->in_w) {
-                    continue; /* a padded position: 0 */
-                }
-                if (int8) {
-                    D += (int64_t)step *
-                         ((int32_t)q[((size_t)c * L->in_h + (uint32_t)y) * L->in_w + (uint32_t)x] - zp);
-                } else {
-                    uint32_t word = u[((size_t)y * L->in_w + (uint32_t)x) * wc + c / 32u];
-                    D += ((word >> (c % 32u)) & 1u) ? -step : step;
-                }
-            }
-            if (D == 0) {
-                continue;
-            }
-            D = mbnn_clamp64(D, -MBNN_CONV_D_MAX, MBNN_CONV_D_MAX);
-            w = mbnn_i_mix32(key + (idx >> 1));
-            pos = mbnn_i_weight_bit(L, j);
-            {
-                int32_t old = h[j], nh = mbnn_i_damp_round(old, (int32_t)D, L->meta, (idx & 1u) ? w >> 16 : w & 0xFFFFu);
-                h[j] = (int8_t)nh;
-                if ((nh < 0) != (old < 0)) {
-                    row[pos / 32u] ^= 1u << (pos % 32u);
-                }
-            }
+        /* Each kernel weight: its change summed over the positions. In 32
+         * bits when no sum can reach 2^31: |step * x| <= big * 255 (int8),
+         * and S, 2 N <= 2 * nz * big (bits). */
+        if (MBNN_KERNELS && (uint64_t)nz * big * (q != NULL ? 255u : 2u) < 0x80000000u) {
+            mbnn_conv_weights(L, o, delta, arg, q, zp, u, key);
+        } else {
+            mbnn_conv_weights_plain(L, o, delta, arg, q, zp, u, key);
         }
     }
 }
