@@ -527,29 +527,70 @@ static void mbnn_conv_pos(const mbnn_layer *L, const uint8_t *arg, uint32_t e, u
     *ox = px * L->pool + a % L->pool;
 }
 
+/* Bit sums over 16 channels by buckets: bucket[k][m] holds the sum of the
+ * values added with the 4 bits m at channels 4k .. 4k + 3; the sum for
+ * channel c is over the 8 patterns m with bit c % 4 set. */
+static int32_t mbnn_conv_bucket_sum(int32_t (*bucket)[16], uint32_t c)
+{
+    uint32_t b = 1u << (c % 4u), m;
+    int32_t n = 0;
+    for (m = b; m < 16u; m = (m + 1u) | b) {
+        n += bucket[c / 4u][m];
+    }
+    return n;
+}
+
+/* The transposed conv, window position by window position of each pooled
+ * pixel: for each tap inside the map and 16 input channels at a time, the
+ * errors of the output channels that kept this position are added into
+ * buckets by the 4 weight bits of those channels (one add per 4 weights),
+ * then g[c] += total - 2 * (sum of the errors whose weight bit c is 1).
+ * |g| < 2^28 (ARITHMETIC.md), so the 32-bit sums are exact. */
 void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint8_t *arg, int32_t *g)
 {
-    uint32_t py, px, o, ky, kx, c, wc = mbnn_i_wc(L), out_h = mbnn_i_out_h(L), out_w = mbnn_i_out_w(L);
+    uint32_t py, px, dy, dx, o, ky, kx, c, c0, k, wc = mbnn_i_wc(L), out_h = mbnn_i_out_h(L);
+    uint32_t out_w = mbnn_i_out_w(L), pool_h = mbnn_i_pool_h(L), pool_w = L->pool;
 
     memset(g, 0, 4u * (size_t)L->in_c * L->in_h * L->in_w);
     for (py = 0; py < out_h; py++) {
         for (px = 0; px < out_w; px++) {
-            for (o = 0; o < L->n_out; o++) {
-                uint32_t e = (py * out_w + px) * L->n_out + o, oy, ox, ky0, ky1, kx0, kx1;
-                int32_t d = delta[e], y0, x0;
-                const uint32_t *row = L->bits + (size_t)o * L->words;
-                if (d == 0) {
-                    continue;
-                }
-                mbnn_conv_pos(L, arg, e, py, px, &oy, &ox);
-                mbnn_conv_taps(L, oy, ox, &y0, &x0, &ky0, &ky1, &kx0, &kx1);
-                for (ky = ky0; ky < ky1; ky++) {
-                    for (kx = kx0; kx < kx1; kx++) {
-                        const uint32_t *w = row + (ky * L->kw + kx) * wc;
-                        int32_t *acc = g + ((size_t)(y0 + (int32_t)ky) * L->in_w + (uint32_t)(x0 + (int32_t)kx)) *
-                                               L->in_c;
-                        for (c = 0; c < L->in_c; c++) {
-                            acc[c] += ((w[c / 32u] >> (c % 32u)) & 1u) ? -d : d;
+            const int32_t *d = delta + (py * out_w + px) * L->n_out;
+            const uint8_t *at = arg != NULL ? arg + (py * out_w + px) * L->n_out : NULL;
+            for (dy = 0; dy < pool_h; dy++) {
+                for (dx = 0; dx < pool_w; dx++) {
+                    uint32_t a = dy * pool_w + dx, ky0, ky1, kx0, kx1, any = 0;
+                    int32_t y0, x0;
+                    for (o = 0; o < L->n_out && !any; o++) {
+                        any = d[o] != 0 && (at != NULL ? at[o] : 0u) == a;
+                    }
+                    if (!any) {
+                        continue;
+                    }
+                    mbnn_conv_taps(L, py * pool_h + dy, px * pool_w + dx, &y0, &x0, &ky0, &ky1, &kx0, &kx1);
+                    for (ky = ky0; ky < ky1; ky++) {
+                        for (kx = kx0; kx < kx1; kx++) {
+                            int32_t *acc = g + ((size_t)(y0 + (int32_t)ky) * L->in_w + (uint32_t)(x0 + (int32_t)kx)) *
+                                                   L->in_c;
+                            const uint32_t *w = L->bits + (ky * L->kw + kx) * wc;
+                            for (c0 = 0; c0 < L->in_c; c0 += 16u) {
+                                uint32_t nc = L->in_c - c0 < 16u ? L->in_c - c0 : 16u, ng = (nc + 3u) / 4u;
+                                int32_t bucket[4][16], total = 0;
+                                memset(bucket, 0, sizeof(bucket));
+                                for (o = 0; o < L->n_out; o++) {
+                                    uint32_t word;
+                                    if (d[o] == 0 || (at != NULL ? at[o] : 0u) != a) {
+                                        continue;
+                                    }
+                                    word = w[(size_t)o * L->words + c0 / 32u] >> (c0 % 32u);
+                                    total += d[o];
+                                    for (k = 0; k < ng; k++, word >>= 4) {
+                                        bucket[k][word & 15u] += d[o];
+                                    }
+                                }
+                                for (c = 0; c < nc; c++) {
+                                    acc[c0 + c] += total - 2 * mbnn_conv_bucket_sum(bucket, c);
+                                }
+                            }
                         }
                     }
                 }
@@ -633,7 +674,7 @@ static void mbnn_conv_weights_plain(const mbnn_layer *L, uint32_t o, const int32
 static void mbnn_conv_weights(const mbnn_layer *L, uint32_t o, const int32_t *delta, const uint8_t *arg,
                               const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key)
 {
-    uint32_t out_w = mbnn_i_out_w(L), n_pos = mbnn_i_out_h(L) * out_w, wc = mbnn_i_wc(L), p, c, c0, k, m;
+    uint32_t out_w = mbnn_i_out_w(L), n_pos = mbnn_i_out_h(L) * out_w, wc = mbnn_i_wc(L), p, c, c0, k;
     uint32_t ky, kx, plane = (uint32_t)L->in_h * L->in_w, g0 = L->base + o * (uint32_t)L->n_in;
     uint32_t pair = 0xFFFFFFFFu, draw = 0;
     int8_t *h = L->hidden + (size_t)o * L->n_in;
@@ -673,12 +714,7 @@ static void mbnn_conv_weights(const mbnn_layer *L, uint32_t o, const int32_t *de
                 }
                 if (q == NULL) {
                     for (c = 0; c < nc; c++) {
-                        uint32_t b = 1u << (c % 4u);
-                        int32_t n = 0;
-                        for (m = b; m < 16u; m = (m + 1u) | b) { /* the 8 patterns with bit c % 4 */
-                            n += bucket[c / 4u][m];
-                        }
-                        acc[c] = total - 2 * n;
+                        acc[c] = total - 2 * mbnn_conv_bucket_sum(bucket, c);
                     }
                 }
                 for (c = 0; c < nc; c++) {
