@@ -4,32 +4,61 @@
  * padding and pooling of several sizes, 1 to 34 output channels (across a
  * word), output maps packed for a dense or a conv layer above, windows and
  * pooling positions on and off, weights with and without padding bits set
- * (they must not count). Sizes are kept small enough for the 16 KiB
- * micro:bit. Runs on every target. */
+ * (they must not count). The buffers borrow the golden blob's (the 16 KiB
+ * micro:bit has no room for more). Runs on every target. */
 #include <string.h>
 
 #include "mbnn_internal.h"
 #include "mbnn_test.h"
 
-#define CT_ROW_WORDS 192u   /* n_out * words */
-#define CT_MAP_WORDS 128u   /* packed bit input map */
-#define CT_Q 256u           /* int8 input map */
-#define CT_SCRATCH 200u     /* u32 words of kernel room */
-#define CT_OUT_WORDS 32u    /* output bits */
+#define CT_ROW_WORDS 160u   /* n_out * words */
+#define CT_MAP_WORDS 96u    /* packed bit input map */
+#define CT_Q 192u           /* int8 input map */
+#define CT_SCRATCH 160u     /* u32 words of kernel room */
+#define CT_OUT_WORDS 24u    /* output bits */
 #define CT_OUTPUTS 256u     /* n_out * pooled positions (window bits, positions) */
 #define CT_MAX_OUT 34u
 
+/* The buffers, carved from mbnn_test_blob_buf (unused while this test runs:
+ * the 16 KiB micro:bit has no RAM for more), in u32 words. */
+#define CT_WORDS (CT_ROW_WORDS + 3u * CT_MAX_OUT + CT_MAP_WORDS + CT_Q / 4u + CT_SCRATCH + \
+                  2u * CT_OUT_WORDS + 2u * (CT_OUTPUTS / 32u) + 2u * (CT_OUTPUTS / 4u))
+typedef char ct_buffers_fit[CT_WORDS <= MBNN_GOLDEN_MAX_BLOB / 4u + 2u ? 1 : -1];
+
 typedef struct {
-    uint32_t bits[CT_ROW_WORDS];
-    int32_t params[3u * CT_MAX_OUT];
-    uint32_t u[CT_MAP_WORDS];
-    int8_t q[CT_Q];
-    uint32_t scratch[CT_SCRATCH];
-    uint32_t out[2][CT_OUT_WORDS], win[2][CT_OUTPUTS / 32u];
-    uint8_t arg[2][CT_OUTPUTS];
+    uint32_t *bits;
+    int32_t *params;
+    uint32_t *u;
+    int8_t *q;
+    uint32_t *scratch;
+    uint32_t *out[2], *win[2];
+    uint8_t *arg[2];
 } ct_buffers;
 
 static ct_buffers ct;
+
+static void ct_carve(void)
+{
+    uint32_t *w = mbnn_test_blob_buf;
+    ct.bits = w;
+    w += CT_ROW_WORDS;
+    ct.params = (int32_t *)(void *)w;
+    w += 3u * CT_MAX_OUT;
+    ct.u = w;
+    w += CT_MAP_WORDS;
+    ct.q = (int8_t *)(void *)w;
+    w += CT_Q / 4u;
+    ct.scratch = w;
+    w += CT_SCRATCH;
+    ct.out[0] = w;
+    ct.out[1] = w + CT_OUT_WORDS;
+    w += 2u * CT_OUT_WORDS;
+    ct.win[0] = w;
+    ct.win[1] = w + CT_OUTPUTS / 32u;
+    w += 2u * (CT_OUTPUTS / 32u);
+    ct.arg[0] = (uint8_t *)(void *)w;
+    ct.arg[1] = ct.arg[0] + CT_OUTPUTS;
+}
 
 static uint32_t ct_next(uint32_t *state)
 {
@@ -107,7 +136,7 @@ static void ct_trial(uint32_t *state, uint32_t trial, int int8)
     L.p0 = ct.params;
     L.p1 = ct.params + L.n_out;
     L.p2 = ct.params + 2u * L.n_out;
-    memset(ct.u, 0, sizeof(ct.u)); /* padding bits of the map 0 */
+    memset(ct.u, 0, 4u * CT_MAP_WORDS); /* padding bits of the map 0 */
     for (p = 0; p < n_pix; p++) {
         for (c = 0; c < L.in_c; c++) {
             /* some maps equal to the first row's first tap (counts of 0) */
@@ -119,21 +148,22 @@ static void ct_trial(uint32_t *state, uint32_t trial, int int8)
         uint32_t r = ct_next(state) % 8u;
         ct.q[i] = (int8_t)(r == 0u ? -128 : r == 1u ? 127 : r == 2u ? zp : ct_range(state, -128, 127));
     }
-    memset(ct.out, 0, sizeof(ct.out));
-    memset(ct.win, 0, sizeof(ct.win));
-    memset(ct.arg, 0xAB, sizeof(ct.arg));
+    memset(ct.out[0], 0, 8u * CT_OUT_WORDS);
+    memset(ct.win[0], 0, 8u * (CT_OUTPUTS / 32u));
+    memset(ct.arg[0], 0xAB, 2u * CT_OUTPUTS);
     for (v = 0; v < 2u; v++) {
         mbnn_i_conv_forward(&L, int8 ? ct.q : NULL, zp, ct.u, ct.out[v], stride, with_win ? ct.win[v] : NULL,
                             with_arg ? ct.arg[v] : NULL, v == 0u ? NULL : ct.scratch);
     }
-    CHECK(memcmp(ct.out[0], ct.out[1], sizeof(ct.out[0])) == 0);
-    CHECK(memcmp(ct.win[0], ct.win[1], sizeof(ct.win[0])) == 0);
-    CHECK(memcmp(ct.arg[0], ct.arg[1], sizeof(ct.arg[0])) == 0);
+    CHECK(memcmp(ct.out[0], ct.out[1], 4u * CT_OUT_WORDS) == 0);
+    CHECK(memcmp(ct.win[0], ct.win[1], 4u * (CT_OUTPUTS / 32u)) == 0);
+    CHECK(memcmp(ct.arg[0], ct.arg[1], CT_OUTPUTS) == 0);
 }
 
 void mbnn_test_conv(void)
 {
     uint32_t trial, state = 11u;
+    ct_carve();
     for (trial = 0; trial < 300u; trial++) {
         ct_trial(&state, trial, (int)(trial % 2u));
     }
