@@ -35,29 +35,29 @@ typedef struct {
     uint8_t *arg[2];
 } ct_buffers;
 
-static ct_buffers ct;
-
-static void ct_carve(void)
+/* Point the buffers into mbnn_test_blob_buf (the pointers live on the stack:
+ * the micro:bit build has no static RAM to spare). */
+static void ct_carve(ct_buffers *b)
 {
     uint32_t *w = mbnn_test_blob_buf;
-    ct.bits = w;
+    b->bits = w;
     w += CT_ROW_WORDS;
-    ct.params = (int32_t *)(void *)w;
+    b->params = (int32_t *)(void *)w;
     w += 3u * CT_MAX_OUT;
-    ct.u = w;
+    b->u = w;
     w += CT_MAP_WORDS;
-    ct.q = (int8_t *)(void *)w;
+    b->q = (int8_t *)(void *)w;
     w += CT_Q / 4u;
-    ct.scratch = w;
+    b->scratch = w;
     w += CT_SCRATCH;
-    ct.out[0] = w;
-    ct.out[1] = w + CT_OUT_WORDS;
+    b->out[0] = w;
+    b->out[1] = w + CT_OUT_WORDS;
     w += 2u * CT_OUT_WORDS;
-    ct.win[0] = w;
-    ct.win[1] = w + CT_OUTPUTS / 32u;
+    b->win[0] = w;
+    b->win[1] = w + CT_OUTPUTS / 32u;
     w += 2u * (CT_OUTPUTS / 32u);
-    ct.arg[0] = (uint8_t *)(void *)w;
-    ct.arg[1] = ct.arg[0] + CT_OUTPUTS;
+    b->arg[0] = (uint8_t *)(void *)w;
+    b->arg[1] = b->arg[0] + CT_OUTPUTS;
 }
 
 static uint32_t ct_next(uint32_t *state)
@@ -110,7 +110,7 @@ static uint32_t ct_geometry(mbnn_layer *L, uint32_t *state, int int8)
 }
 
 /* One random layer and input; both kernels; every output equal. */
-static void ct_trial(uint32_t *state, uint32_t trial, int int8)
+static void ct_trial(const ct_buffers *b, uint32_t *state, uint32_t trial, int int8)
 {
     mbnn_layer L;
     uint32_t stride = ct_geometry(&L, state, int8), i, c, p, v;
@@ -120,51 +120,52 @@ static void ct_trial(uint32_t *state, uint32_t trial, int int8)
     int with_win = (int)((trial / 2u) % 2u), with_arg = (int)((trial / 4u) % 2u);
 
     for (i = 0; i < (uint32_t)L.n_out * L.words; i++) {
-        ct.bits[i] = ct_next(state);
+        b->bits[i] = ct_next(state);
         if (trial % 3u != 0u && i % wc == wc - 1u) {
-            ct.bits[i] &= ~pad; /* clean rows, as the writer makes them; every third not */
+            b->bits[i] &= ~pad; /* clean rows, as the writer makes them; every third not */
         }
     }
     for (i = 0; i < L.n_out; i++) {
         /* thresholds where the pre-activations are (int8: their typical size) */
         int32_t t = int8 ? span / 8 : span, lo = ct_range(state, -t, t), hi = ct_range(state, lo, t);
-        ct.params[i] = ct_range(state, -t, t);
-        ct.params[L.n_out + i] = lo;
-        ct.params[2u * L.n_out + i] = hi;
+        b->params[i] = ct_range(state, -t, t);
+        b->params[L.n_out + i] = lo;
+        b->params[2u * L.n_out + i] = hi;
     }
-    L.bits = ct.bits;
-    L.p0 = ct.params;
-    L.p1 = ct.params + L.n_out;
-    L.p2 = ct.params + 2u * L.n_out;
-    memset(ct.u, 0, 4u * CT_MAP_WORDS); /* padding bits of the map 0 */
+    L.bits = b->bits;
+    L.p0 = b->params;
+    L.p1 = b->params + L.n_out;
+    L.p2 = b->params + 2u * L.n_out;
+    memset(b->u, 0, 4u * CT_MAP_WORDS); /* padding bits of the map 0 */
     for (p = 0; p < n_pix; p++) {
         for (c = 0; c < L.in_c; c++) {
             /* some maps equal to the first row's first tap (counts of 0) */
-            v = trial % 7u == 1u ? (ct.bits[c / 32u] >> (c % 32u)) & 1u : ct_next(state) & 1u;
-            ct.u[p * wc + c / 32u] |= v << (c % 32u);
+            v = trial % 7u == 1u ? (b->bits[c / 32u] >> (c % 32u)) & 1u : ct_next(state) & 1u;
+            b->u[p * wc + c / 32u] |= v << (c % 32u);
         }
     }
     for (i = 0; i < CT_Q; i++) {
         uint32_t r = ct_next(state) % 8u;
-        ct.q[i] = (int8_t)(r == 0u ? -128 : r == 1u ? 127 : r == 2u ? zp : ct_range(state, -128, 127));
+        b->q[i] = (int8_t)(r == 0u ? -128 : r == 1u ? 127 : r == 2u ? zp : ct_range(state, -128, 127));
     }
-    memset(ct.out[0], 0, 8u * CT_OUT_WORDS);
-    memset(ct.win[0], 0, 8u * (CT_OUTPUTS / 32u));
-    memset(ct.arg[0], 0xAB, 2u * CT_OUTPUTS);
+    memset(b->out[0], 0, 8u * CT_OUT_WORDS);
+    memset(b->win[0], 0, 8u * (CT_OUTPUTS / 32u));
+    memset(b->arg[0], 0xAB, 2u * CT_OUTPUTS);
     for (v = 0; v < 2u; v++) {
-        mbnn_i_conv_forward(&L, int8 ? ct.q : NULL, zp, ct.u, ct.out[v], stride, with_win ? ct.win[v] : NULL,
-                            with_arg ? ct.arg[v] : NULL, v == 0u ? NULL : ct.scratch);
+        mbnn_i_conv_forward(&L, int8 ? b->q : NULL, zp, b->u, b->out[v], stride, with_win ? b->win[v] : NULL,
+                            with_arg ? b->arg[v] : NULL, v == 0u ? NULL : b->scratch);
     }
-    CHECK(memcmp(ct.out[0], ct.out[1], 4u * CT_OUT_WORDS) == 0);
-    CHECK(memcmp(ct.win[0], ct.win[1], 4u * (CT_OUTPUTS / 32u)) == 0);
-    CHECK(memcmp(ct.arg[0], ct.arg[1], CT_OUTPUTS) == 0);
+    CHECK(memcmp(b->out[0], b->out[1], 4u * CT_OUT_WORDS) == 0);
+    CHECK(memcmp(b->win[0], b->win[1], 4u * (CT_OUTPUTS / 32u)) == 0);
+    CHECK(memcmp(b->arg[0], b->arg[1], CT_OUTPUTS) == 0);
 }
 
 void mbnn_test_conv(void)
 {
     uint32_t trial, state = 11u;
-    ct_carve();
+    ct_buffers b;
+    ct_carve(&b);
     for (trial = 0; trial < 300u; trial++) {
-        ct_trial(&state, trial, (int)(trial % 2u));
+        ct_trial(&b, &state, trial, (int)(trial % 2u));
     }
 }
