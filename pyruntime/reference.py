@@ -237,10 +237,9 @@ class Model:
         # the optimized conv kernels (mbnn_i_conv_scratch_size), the largest conv layer's: int8
         # layer 0: its rows repacked (u32 words per output channel), a u32 offset per input, 16
         # int16 table entries and 4 int16 values per group of 4 inputs; bits: the patch and its
-        # mask, a u32 each per row word; both: an i32 pre-activation and a u16 list entry per output
-        # channel (the list padded to 4 bytes)
+        # mask, a u32 each per row word; both: a u16 list entry per output channel (padded to 4 bytes)
         for idx, ls in enumerate(layers):
-            common = 4 * ls.n_out + align4(2 * ls.n_out)
+            common = align4(2 * ls.n_out)
             if ls.is_conv and idx == 0 and ls.input_kind == KIND_INT8:
                 table = max(table, common + 4 * ls.n_out * words_per_row(ls.n_in) + 4 * ls.n_in
                             + 40 * ((ls.n_in + 3) // 4))

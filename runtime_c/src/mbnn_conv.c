@@ -192,88 +192,99 @@ static MBNN_ALWAYS_INLINE int32_t mbnn_conv_nibbles(const int16_t *t, uint32_t w
     return a;
 }
 
-/* Max pooling as the reference keeps it, met position by position: the
- * channels list[0 .. n) of a pooled pixel (compact outputs from e0) still
- * have no +1 in their window and have pre-activations acc[0 .. n) at window
- * position d. A channel whose a reaches its threshold is +1 and keeps d
- * (position and window bit); at d = 0 every channel keeps its window bit
- * (position 0 when no +1 follows). The channels still -1 stay in list, in
- * order; returns their number. */
-static uint32_t mbnn_conv_pool_step(const mbnn_layer *L, uint32_t d, uint16_t *list, const int32_t *acc,
-                                    uint32_t n, uint32_t *win, uint8_t *arg, uint32_t e0)
+/* Max pooling as the reference keeps it, met position by position: window
+ * position d of a pooled pixel whose compact outputs start at e0. */
+typedef struct {
+    const mbnn_layer *L;
+    uint32_t d, e0;
+    uint32_t *win;
+    uint8_t *arg;
+} mbnn_conv_pool;
+
+/* Channel o, still without a +1 in its window, has pre-activation a at the
+ * window position: when a reaches its threshold it is +1 and keeps this
+ * position (position and window bit); else it stays in the list (list[*left],
+ * *left <= its old index) and at d = 0 keeps the position for now (position
+ * 0 when no +1 follows). */
+static MBNN_ALWAYS_INLINE void mbnn_conv_meet(const mbnn_conv_pool *P, uint16_t *list, uint32_t *left, uint32_t o,
+                                              int32_t a)
+{
+    const mbnn_layer *L = P->L;
+    uint32_t e = P->e0 + o;
+
+    if (a < L->p0[o]) {
+        list[(*left)++] = (uint16_t)o;
+        if (P->d != 0u) {
+            return;
+        }
+    }
+    if (P->win != NULL) {
+        uint32_t m = 1u << (e % 32u);
+        P->win[e / 32u] = (L->p1[o] <= a && a <= L->p2[o]) ? P->win[e / 32u] | m : P->win[e / 32u] & ~m;
+    }
+    if (P->arg != NULL) {
+        P->arg[e] = (uint8_t)P->d;
+    }
+}
+
+/* int8: the channels list[0 .. n) at the position whose tables are t, rows
+ * of one word with g groups of 4 inputs (g a constant once inlined); returns
+ * the number still -1 (kept first in list). */
+static MBNN_ALWAYS_INLINE uint32_t mbnn_conv_int8_acts1(const mbnn_conv_pool *P, const int16_t *t,
+                                                        const uint32_t *rows, uint16_t *list, uint32_t n, uint32_t g)
 {
     uint32_t i, left = 0;
-
     for (i = 0; i < n; i++) {
-        uint32_t o = list[i], e = e0 + o;
-        int32_t a = acc[i];
-        if (a < L->p0[o]) {
-            list[left++] = (uint16_t)o;
-            if (d != 0u) {
-                continue;
-            }
-        }
-        if (win != NULL) {
-            uint32_t m = 1u << (e % 32u);
-            win[e / 32u] = (L->p1[o] <= a && a <= L->p2[o]) ? win[e / 32u] | m : win[e / 32u] & ~m;
-        }
-        if (arg != NULL) {
-            arg[e] = (uint8_t)d;
-        }
+        uint32_t o = list[i];
+        mbnn_conv_meet(P, list, &left, o, mbnn_conv_nibbles(t, rows[o], g));
     }
     return left;
 }
 
-/* int8: the pre-activations of the channels list[0 .. n) from the tables t,
- * rows of one word with g groups of 4 inputs (g a constant once inlined). */
-static MBNN_ALWAYS_INLINE void mbnn_conv_int8_acts1(const int16_t *t, const uint32_t *rows, const uint16_t *list,
-                                                    uint32_t n, int32_t *acc, uint32_t g)
-{
-    uint32_t i;
-    for (i = 0; i < n; i++) {
-        acc[i] = mbnn_conv_nibbles(t, rows[list[i]], g);
-    }
-}
-
 /* int8: the same for rows of nw words, the last with `last` groups. */
-static void mbnn_conv_int8_acts(const int16_t *t, const uint32_t *rows, uint32_t nw, uint32_t last,
-                                const uint16_t *list, uint32_t n, int32_t *acc)
+static uint32_t mbnn_conv_int8_acts(const mbnn_conv_pool *P, const int16_t *t, const uint32_t *rows, uint32_t nw,
+                                    uint32_t last, uint16_t *list, uint32_t n)
 {
-    uint32_t i, k;
+    uint32_t i, k, left = 0;
 
     if (nw == 1u) { /* n_in <= 32, the usual first layer: one loop per group count */
         switch (last) {
-        case 1u: mbnn_conv_int8_acts1(t, rows, list, n, acc, 1u); return;
-        case 2u: mbnn_conv_int8_acts1(t, rows, list, n, acc, 2u); return;
-        case 3u: mbnn_conv_int8_acts1(t, rows, list, n, acc, 3u); return;
-        case 4u: mbnn_conv_int8_acts1(t, rows, list, n, acc, 4u); return;
-        case 5u: mbnn_conv_int8_acts1(t, rows, list, n, acc, 5u); return;
-        case 6u: mbnn_conv_int8_acts1(t, rows, list, n, acc, 6u); return;
-        case 7u: mbnn_conv_int8_acts1(t, rows, list, n, acc, 7u); return;
-        default: mbnn_conv_int8_acts1(t, rows, list, n, acc, 8u); return;
+        case 1u: return mbnn_conv_int8_acts1(P, t, rows, list, n, 1u);
+        case 2u: return mbnn_conv_int8_acts1(P, t, rows, list, n, 2u);
+        case 3u: return mbnn_conv_int8_acts1(P, t, rows, list, n, 3u);
+        case 4u: return mbnn_conv_int8_acts1(P, t, rows, list, n, 4u);
+        case 5u: return mbnn_conv_int8_acts1(P, t, rows, list, n, 5u);
+        case 6u: return mbnn_conv_int8_acts1(P, t, rows, list, n, 6u);
+        case 7u: return mbnn_conv_int8_acts1(P, t, rows, list, n, 7u);
+        default: return mbnn_conv_int8_acts1(P, t, rows, list, n, 8u);
         }
     }
     for (i = 0; i < n; i++) {
-        const uint32_t *r = rows + (size_t)list[i] * nw;
+        uint32_t o = list[i];
+        const uint32_t *r = rows + (size_t)o * nw;
         const int16_t *tk = t;
         int32_t a = 0;
         for (k = 0; k + 1u < nw; k++, tk += 8u * MBNN_TABLE_ENTRIES) {
             a += mbnn_conv_nibbles(tk, r[k], 8u);
         }
-        acc[i] = a + mbnn_conv_nibbles(tk, r[k], last);
+        mbnn_conv_meet(P, list, &left, o, a + mbnn_conv_nibbles(tk, r[k], last));
     }
+    return left;
 }
 
-/* bits: the pre-activations nv - 2 popcount of the channels list[0 .. n)
- * over the patch (masked: a constant once inlined). */
-static MBNN_ALWAYS_INLINE void mbnn_conv_bits_acts(const mbnn_layer *L, const uint32_t *patch, const uint32_t *mask,
-                                                   int masked, int32_t nv, const uint16_t *list, uint32_t n,
-                                                   int32_t *acc)
+/* bits: the same with pre-activations nv - 2 popcount over the patch
+ * (masked: a constant once inlined). */
+static MBNN_ALWAYS_INLINE uint32_t mbnn_conv_bits_acts(const mbnn_conv_pool *P, const uint32_t *patch,
+                                                       const uint32_t *mask, int masked, int32_t nv, uint16_t *list,
+                                                       uint32_t n)
 {
-    uint32_t i, words = L->words;
+    uint32_t i, left = 0, words = P->L->words;
     for (i = 0; i < n; i++) {
-        acc[i] = nv - 2 * (int32_t)mbnn_conv_pop(L->bits + (size_t)list[i] * words, patch, mask, words, masked);
+        uint32_t o = list[i];
+        uint32_t ones = mbnn_conv_pop(P->L->bits + (size_t)o * words, patch, mask, words, masked);
+        mbnn_conv_meet(P, list, &left, o, nv - 2 * (int32_t)ones);
     }
+    return left;
 }
 
 /* int8 layer 0, once per call: the rows repacked into the dense order
@@ -405,9 +416,8 @@ static int mbnn_conv_gather(const mbnn_layer *L, const uint32_t *u, uint32_t oy,
 
 /* The optimized forward pass of a conv layer (int8: layer 0 with int8 input
  * q), with its room (mbnn_i_conv_scratch_size): int8: the repacked rows, the
- * input offsets, then the pre-activations and the live-channel list, then
- * the tables and input values; bits: the patch and its mask, then the
- * pre-activations and the list. */
+ * input offsets, the list of the channels still -1, the tables and input
+ * values; bits: the patch and its mask, then the list. */
 static void mbnn_conv_fast(const mbnn_layer *L, const int8_t *q, int32_t zp, const uint32_t *u, uint32_t *out,
                            uint32_t out_stride, uint32_t *win, uint8_t *arg, uint32_t *scratch)
 {
@@ -415,11 +425,14 @@ static void mbnn_conv_fast(const mbnn_layer *L, const int8_t *q, int32_t zp, con
     uint32_t out_h = mbnn_i_out_h(L), out_w = mbnn_i_out_w(L), n_words = L->words;
     uint32_t nw = mbnn_words(L->n_in), groups = (L->n_in + 3u) / 4u, last = groups - 8u * (nw - 1u);
     uint32_t *rows = scratch, *off = rows + (size_t)n_out * nw, *patch = scratch, *mask = scratch + n_words;
-    int32_t *acc = (int32_t *)(q != NULL ? off + L->n_in : mask + n_words);
-    uint16_t *list = (uint16_t *)(void *)(acc + n_out);
+    uint16_t *list = (uint16_t *)(void *)(q != NULL ? off + L->n_in : mask + n_words);
     int16_t *t = NULL, *xs = NULL;
     int clean = 1;
+    mbnn_conv_pool P;
 
+    P.L = L;
+    P.win = win;
+    P.arg = arg;
     if (q != NULL) {
         t = (int16_t *)(void *)(list + ((n_out + 1u) & ~1u));
         xs = t + MBNN_TABLE_ENTRIES * groups;
@@ -433,21 +446,22 @@ static void mbnn_conv_fast(const mbnn_layer *L, const int8_t *q, int32_t zp, con
             for (o = 0; o < n_out; o++) {
                 list[o] = (uint16_t)o;
             }
+            P.e0 = pix * n_out;
             for (dy = 0; dy < pool_h && n != 0u; dy++) {
                 for (dx = 0; dx < pool_w && n != 0u; dx++) {
                     uint32_t oy = py * pool_h + dy, ox = px * pool_w + dx;
+                    P.d = dy * pool_w + dx;
                     if (q != NULL) {
                         mbnn_conv_int8_tables(L, q, zp, oy, ox, off, xs, t);
-                        mbnn_conv_int8_acts(t, rows, nw, last, list, n, acc);
+                        n = mbnn_conv_int8_acts(&P, t, rows, nw, last, list, n);
                     } else {
                         int32_t nv;
                         if (mbnn_conv_gather(L, u, oy, ox, clean, patch, mask, &nv)) {
-                            mbnn_conv_bits_acts(L, patch, mask, 1, nv, list, n, acc);
+                            n = mbnn_conv_bits_acts(&P, patch, mask, 1, nv, list, n);
                         } else {
-                            mbnn_conv_bits_acts(L, patch, mask, 0, nv, list, n, acc);
+                            n = mbnn_conv_bits_acts(&P, patch, mask, 0, nv, list, n);
                         }
                     }
-                    n = mbnn_conv_pool_step(L, dy * pool_w + dx, list, acc, n, win, arg, pix * n_out);
                 }
             }
             for (o = 0; o < n; o++) { /* no +1 in the window: -1 (bit 1) */
@@ -460,8 +474,8 @@ static void mbnn_conv_fast(const mbnn_layer *L, const int8_t *q, int32_t zp, con
 
 size_t mbnn_i_conv_scratch_size(const mbnn_layer *L, int int8)
 {
-    /* the pre-activations (i32) and the live-channel list (u16) of the output channels */
-    size_t common = 4u * (size_t)L->n_out + 4u * (size_t)((L->n_out + 1u) / 2u);
+    /* the list of the output channels still -1 (u16 each, whole words) */
+    size_t common = 4u * (size_t)((L->n_out + 1u) / 2u);
     if (int8) {
         /* the rows repacked, an offset per input, 16 table entries and 4 values per group of 4 */
         uint32_t groups = (L->n_in + 3u) / 4u;
