@@ -15,7 +15,8 @@
  *                   bytes per 8 inputs up to 128 inputs, then 8 KiB plus 4
  *                   bytes per output neuron), or, if larger, the room of the
  *                   optimized kernel of the largest conv layer
- *                   (mbnn_i_conv_scratch_size: int8 layer 0: its rows
+ *                   (mbnn_i_conv_scratch_size: 2 bytes per output
+ *                   channel, rounded up to 4, and for int8 layer 0 its rows
  *                   repacked, 4 bytes per input and 40 per group of 4
  *                   inputs; bits: 8 bytes per row word); a conv layer needs
  *                   nothing more (no im2col: it reads its input map in place)
