@@ -264,6 +264,8 @@ class Model:
                 size += 4 * words_per_row(outputs[idx])  # STE window bits
                 if ls.is_conv and ls.pool_hw() != (1, 1):
                     size += align4(outputs[idx])  # position of the maximum in each pooling window
+        if first.is_conv:
+            size += 4 * 80  # MBNN_CONV_WORK: the sums of the conv learning kernels
         return size + max(2 * 4 * err_width, table)  # two error buffers, sharing with the table
 
     def quantize(self, features) -> np.ndarray:

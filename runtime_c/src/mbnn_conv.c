@@ -560,8 +560,10 @@ static int32_t mbnn_conv_bucket_sum(int32_t (*bucket)[16], uint32_t c)
  * buckets by the 4 weight bits of those channels (one add per 4 weights),
  * then g[c] += total - 2 * (sum of the errors whose weight bit c is 1).
  * |g| < 2^28 (ARITHMETIC.md), so the 32-bit sums are exact. */
-void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint8_t *arg, int32_t *g)
+void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint8_t *arg, int32_t *g,
+                           int32_t *work)
 {
+    int32_t(*bucket)[16] = (int32_t(*)[16])work; /* [4][16] */
     uint32_t py, px, dy, dx, o, ky, kx, c, c0, k, wc = mbnn_i_wc(L), out_h = mbnn_i_out_h(L);
     uint32_t out_w = mbnn_i_out_w(L), pool_h = mbnn_i_pool_h(L), pool_w = L->pool;
 
@@ -588,8 +590,8 @@ void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint
                             const uint32_t *w = L->bits + (ky * L->kw + kx) * wc;
                             for (c0 = 0; c0 < L->in_c; c0 += 16u) {
                                 uint32_t nc = L->in_c - c0 < 16u ? L->in_c - c0 : 16u, ng = (nc + 3u) / 4u;
-                                int32_t bucket[4][16], total = 0;
-                                memset(bucket, 0, sizeof(bucket));
+                                int32_t total = 0;
+                                memset(bucket, 0, 4u * 64u);
                                 for (o = 0; o < L->n_out; o++) {
                                     uint32_t word;
                                     if (d[o] == 0 || (at != NULL ? at[o] : 0u) != a) {
@@ -686,8 +688,9 @@ static void mbnn_conv_weights_plain(const mbnn_layer *L, uint32_t o, const int32
  * weight's sum over the positions inside the map, S - 2 N, takes N from the
  * 8 buckets whose pattern has its bit set. int8: sum of step * (q - zp). */
 static void mbnn_conv_weights(const mbnn_layer *L, uint32_t o, const int32_t *delta, const uint8_t *arg,
-                              const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key)
+                              const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key, int32_t *work)
 {
+    int32_t *acc = work, (*bucket)[16] = (int32_t(*)[16])(work + 16); /* [16], [4][16] */
     uint32_t out_w = mbnn_i_out_w(L), n_pos = mbnn_i_out_h(L) * out_w, wc = mbnn_i_wc(L), p, c, c0, k;
     uint32_t ky, kx, plane = (uint32_t)L->in_h * L->in_w, g0 = L->base + o * (uint32_t)L->n_in;
     uint32_t pair = 0xFFFFFFFFu, draw = 0;
@@ -698,9 +701,9 @@ static void mbnn_conv_weights(const mbnn_layer *L, uint32_t o, const int32_t *de
         for (kx = 0; kx < L->kw; kx++) {
             for (c0 = 0; c0 < L->in_c; c0 += 16u) {
                 uint32_t nc = L->in_c - c0 < 16u ? L->in_c - c0 : 16u, ng = (nc + 3u) / 4u;
-                int32_t acc[16], bucket[4][16], total = 0;
-                memset(acc, 0, sizeof(acc));
-                memset(bucket, 0, sizeof(bucket));
+                int32_t total = 0;
+                memset(acc, 0, 4u * 16u);
+                memset(bucket, 0, 4u * 64u);
                 for (p = 0; p < n_pos; p++) {
                     uint32_t e = p * L->n_out + o, oy, ox;
                     int32_t step = delta[e], y, x;
@@ -743,7 +746,7 @@ static void mbnn_conv_weights(const mbnn_layer *L, uint32_t o, const int32_t *de
 }
 
 void mbnn_i_conv_update(const mbnn_layer *L, unsigned rms_shift, int32_t *delta, const uint8_t *arg,
-                        const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key)
+                        const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key, int32_t *work)
 {
     uint32_t n_pos = mbnn_i_out_h(L) * mbnn_i_out_w(L), o, p;
 
@@ -781,7 +784,7 @@ void mbnn_i_conv_update(const mbnn_layer *L, unsigned rms_shift, int32_t *delta,
          * bits when no sum can reach 2^31: |step * x| <= big * 255 (int8),
          * and S, 2 N <= 2 * nz * big (bits). */
         if (MBNN_KERNELS && (uint64_t)nz * big * (q != NULL ? 255u : 2u) < 0x80000000u) {
-            mbnn_conv_weights(L, o, delta, arg, q, zp, u, key);
+            mbnn_conv_weights(L, o, delta, arg, q, zp, u, key, work);
         } else {
             mbnn_conv_weights_plain(L, o, delta, arg, q, zp, u, key);
         }

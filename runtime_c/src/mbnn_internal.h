@@ -276,9 +276,15 @@ void mbnn_i_conv_pack_input(const mbnn_layer *L, const int8_t *q, uint32_t *u);
 void mbnn_i_conv_forward(const mbnn_layer *L, const int8_t *q, int32_t zp, const uint32_t *u, uint32_t *out,
                          uint32_t out_stride, uint32_t *win, uint8_t *arg, void *scratch);
 size_t mbnn_i_conv_scratch_size(const mbnn_layer *L, int int8);
-void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint8_t *arg, int32_t *g);
+void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint8_t *arg, int32_t *g,
+                           int32_t *work);
 void mbnn_i_conv_update(const mbnn_layer *L, unsigned rms_shift, int32_t *delta, const uint8_t *arg,
-                        const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key);
+                        const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key, int32_t *work);
+
+/* The sums of 16 input channels of the learning step's conv kernels
+ * (input_sum, update: their `work`), in the arena of a learning model with
+ * conv layers (not on the stack: the micro:bit's is 2 KiB): i32 entries. */
+#define MBNN_CONV_WORK 80u
 
 /* The scratch part of the arena, carved from model->scratch on every call
  * (the model holds no more than the pointer and the length).
@@ -292,6 +298,7 @@ typedef struct {
     uint8_t *arg[MBNN_MAX_LAYERS];            /* learning: conv with pooling: position in the window */
     int32_t *err[2];                          /* learning: the most outputs of a layer, each */
     int16_t *table;                           /* int8 tables (learning: over err) */
+    int32_t *conv_work;                       /* learning, conv layers: MBNN_CONV_WORK i32 */
 } mbnn_scratch;
 
 /* Point s at the parts of model->scratch. */

@@ -24,7 +24,8 @@
  *                   layer, a window bit per output of every hidden layer
  *                   (conv: per pooled output) and for a conv layer with
  *                   pooling a byte per pooled output (the position of the
- *                   maximum), then one region used twice: the partial-sum
+ *                   maximum), a model with conv layers MBNN_CONV_WORK i32
+ *                   (the sums of the conv learning kernels), then one region used twice: the partial-sum
  *                   tables or conv kernel room in the forward pass, two i32 error buffers of the
  *                   most outputs of a layer from the lowest that learns up
  *                   in the backward pass
@@ -422,6 +423,12 @@ static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbn
                 off += mbnn_pad4(mbnn_outputs(L));
             }
         }
+    }
+    if (model->layers[0].op != MBNN_OP_DENSE) { /* conv layers come first */
+        if (s != NULL) {
+            s->conv_work = (int32_t *)(void *)(base + off);
+        }
+        off += 4u * MBNN_CONV_WORK;
     }
     /* The table is used in the forward pass only, the errors after it. */
     shared = 8u * (size_t)err_width > table ? 8u * (size_t)err_width : table;
