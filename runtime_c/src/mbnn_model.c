@@ -386,8 +386,8 @@ static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbn
         /* the partial-sum tables of a dense layer 0 */
         table = mbnn_i_int8_table_size(model->layers[0].n_in, model->layers[0].n_out);
     }
-    for (l = 0; l < model->n_layers; l++) {
-        /* the room of the optimized kernel of each conv layer (one at a time) */
+    for (l = 0; l < model->n_layers && model->layers[l].op != MBNN_OP_DENSE; l++) {
+        /* the room of the optimized kernel of each conv layer (one at a time; they come first) */
         const mbnn_layer *L = &model->layers[l];
         size_t conv = L->op == MBNN_OP_DENSE ? 0u
                                               : mbnn_i_conv_scratch_size(L, l == 0u && L->input_kind == MBNN_KIND_INT8);
