@@ -56,8 +56,9 @@ MODELS = {
     "1024-1024-10 bits, last learns": ([1024, 1024, 10], KIND_BITS, [False, True], 0.0),
 }
 # Conv models (format version 2): name: (input map, conv layers, dense sizes after them,
-# first-layer input, learning layers). The conv kernel has one version (reference =
-# optimized); MACs of a conv layer count every output position before pooling times
+# first-layer input, learning layers). A conv layer's reference kernel is the plain one
+# of runtime_c/src/mbnn_conv.c, its optimized kernel the tables (int8) or carry-save
+# (bits) one; MACs of a conv layer count every output position before pooling times
 # the kernel's Cin * kh * kw.
 CONV_MODELS = {
     "conv1d 6x128 c16k5p2 c32k5p2 1024-6 int8 (sensor)": (

@@ -225,16 +225,26 @@ class Model:
         plan of runtime_c/src/mbnn_model.c (the layout comment at its top)."""
         layers = self.spec.layers
         first = layers[0]
-        # int8 layer 0: the int16 patches of one pooling window of a conv one; for a dense one
-        # (mbnn_i_int8_table_size) 16 int16 entries per group of 4 inputs, or for a layer of at
-        # least 512 inputs and 64 outputs room for the byte tables too: 256 uint16 entries per
-        # group of 8 inputs for one chunk of 128 inputs and an int32 sum per neuron
+        # int8 dense layer 0 (mbnn_i_int8_table_size): 16 int16 entries per group of 4 inputs,
+        # or for a layer of at least 512 inputs and 64 outputs room for the byte tables too:
+        # 256 uint16 entries per group of 8 inputs for one chunk of 128 inputs and an int32 sum
+        # per neuron
         table = 0
-        if first.input_kind == KIND_INT8:
-            table = (align4(2 * first.n_in * int(np.prod(first.pool_hw()))) if first.is_conv
-                     else 32 * ((first.n_in + 3) // 4))
-            if not first.is_conv and first.n_in >= 512 and first.n_out >= 64:
+        if first.input_kind == KIND_INT8 and not first.is_conv:
+            table = 32 * ((first.n_in + 3) // 4)
+            if first.n_in >= 512 and first.n_out >= 64:
                 table = max(table, 512 * 16 + 4 * first.n_out)
+        # the optimized conv kernels (mbnn_i_conv_scratch_size), the largest conv layer's: int8
+        # layer 0: its rows repacked (u32 words per output channel), a u32 offset per input, 16
+        # int16 table entries and 4 int16 values per group of 4 inputs; bits: the patch and its
+        # mask, a u32 each per row word; both: a u16 list entry per output channel (padded to 4 bytes)
+        for idx, ls in enumerate(layers):
+            common = align4(2 * ls.n_out)
+            if ls.is_conv and idx == 0 and ls.input_kind == KIND_INT8:
+                table = max(table, common + 4 * ls.n_out * words_per_row(ls.n_in) + 4 * ls.n_in
+                            + 40 * ((ls.n_in + 3) // 4))
+            elif ls.is_conv:
+                table = max(table, common + 8 * ls.kernel[0] * ls.kernel[1] * words_per_row(ls.bits.shape[1]))
         # u32 words of each layer's packed input map: per pixel for a conv layer
         in_words = [c_h_w[1] * c_h_w[2] * words_per_row(c_h_w[0]) if ls.is_conv else words_per_row(ls.n_in)
                     for ls, c_h_w in zip(layers, self.spec.in_shapes())]
@@ -257,6 +267,8 @@ class Model:
                 size += 4 * words_per_row(outputs[idx])  # STE window bits
                 if ls.is_conv and ls.pool_hw() != (1, 1):
                     size += align4(outputs[idx])  # position of the maximum in each pooling window
+        if first.is_conv:
+            size += 4 * 80  # MBNN_CONV_WORK: the sums of the conv learning kernels
         return size + max(2 * 4 * err_width, table)  # two error buffers, sharing with the table
 
     def quantize(self, features) -> np.ndarray:

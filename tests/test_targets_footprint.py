@@ -29,8 +29,9 @@ def test_footprint_command_runs_and_the_doc_has_its_table():
         assert flash == runtime + blob + app + lib
         # the runtime's code with conv layers (format version 2): 21,911 bytes on rv32imc (M0: 15,523 before, 21,451);
         # 27,535 with the learning arena's first-layer kernels (signs of the hidden weights), the straight-line
-        # binary kernel of 8-15 word rows and the backward sums 4 rows at a time (issue 8, docs/PERFORMANCE.md)
-        assert 1000 < runtime < 28000 and arena > 0 and state > 0 and ram > arena + state
+        # binary kernel of 8-15 word rows and the backward sums 4 rows at a time (issue 8, docs/PERFORMANCE.md);
+        # with the optimized conv kernels as well (docs/CONV.md "Kernel speed") RVSIZE
+        assert 1000 < runtime < 40000 and arena > 0 and state > 0 and ram > arena + state
         used = int(re.search(r"\((\d+)\)", cells[10]).group(1))
         assert 0 < used < int(cells[10].split()[0])
         infer, learn = (float(c.replace(",", "")) for c in cells[12:14])

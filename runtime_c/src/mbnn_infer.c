@@ -42,18 +42,16 @@ void mbnn_i_forward(const mbnn_model *model, const mbnn_scratch *s, const int8_t
         if (L->op != MBNN_OP_DENSE) { /* a hidden conv layer (mbnn_conv.c) */
             uint8_t *arg = model->can_learn ? s->arg[l] : NULL;
             uint32_t stride = mbnn_i_out_stride(L, &model->layers[l + 1u]);
+            /* the optimized kernels with their room, or the reference ones */
+            void *room = MBNN_KERNELS ? (void *)s->table : NULL;
             if (l == 0u && L->input_kind == MBNN_KIND_INT8) {
-#if MBNN_KERNELS
-                mbnn_i_conv_forward(L, q, model->zero_point, NULL, out, stride, win, arg, s->table);
-#else
-                mbnn_i_conv_forward(L, q, model->zero_point, NULL, out, stride, win, arg, NULL);
-#endif
+                mbnn_i_conv_forward(L, q, model->zero_point, NULL, out, stride, win, arg, room);
                 continue;
             }
             if (l == 0u) {
                 mbnn_i_conv_pack_input(L, q, in);
             }
-            mbnn_i_conv_forward(L, NULL, 0, in, out, stride, win, arg, NULL);
+            mbnn_i_conv_forward(L, NULL, 0, in, out, stride, win, arg, room);
             continue;
         }
         if (l == 0u && L->input_kind == MBNN_KIND_INT8) {

@@ -288,19 +288,24 @@ static inline int32_t mbnn_i_damp_round(int32_t old, int32_t D, const uint16_t *
  * packing of the next layer's input map, mbnn_i_out_stride),
  * when win is not NULL the window bit at each pooled output's position and
  * when arg is not NULL that position in the pooling window (compact index);
- * patches (int8 input, optimized kernel; NULL: the reference kernel): room
- * for the input values of one pooling window's patches,
- * mbnn_i_conv_patch_size bytes (2 * n_in * pool_h * pool_w, rounded up to 4).
- * input_sum: g over the input map (compact H, W, C) of the error delta at the
+ * scratch: NULL for the plain reference kernel, else the optimized kernel's
+ * room, mbnn_i_conv_scratch_size bytes, 4-byte aligned (int8: layer 0 with
+ * int8 input). input_sum: g over the input map (compact H, W, C) of the error delta at the
  * outputs, through the weights (the transposed conv). update: the metaplastic
  * update with the error delta at the outputs (overwritten), the input (q or u). */
 void mbnn_i_conv_pack_input(const mbnn_layer *L, const int8_t *q, uint32_t *u);
 void mbnn_i_conv_forward(const mbnn_layer *L, const int8_t *q, int32_t zp, const uint32_t *u, uint32_t *out,
-                         uint32_t out_stride, uint32_t *win, uint8_t *arg, int16_t *patches);
-size_t mbnn_i_conv_patch_size(const mbnn_layer *L);
-void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint8_t *arg, int32_t *g);
+                         uint32_t out_stride, uint32_t *win, uint8_t *arg, void *scratch);
+size_t mbnn_i_conv_scratch_size(const mbnn_layer *L, int int8);
+void mbnn_i_conv_input_sum(const mbnn_layer *L, const int32_t *delta, const uint8_t *arg, int32_t *g,
+                           int32_t *work);
 void mbnn_i_conv_update(const mbnn_layer *L, unsigned rms_shift, int32_t *delta, const uint8_t *arg,
-                        const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key);
+                        const int8_t *q, int32_t zp, const uint32_t *u, uint32_t key, int32_t *work);
+
+/* The sums of 16 input channels of the learning step's conv kernels
+ * (input_sum, update: their `work`), in the arena of a learning model with
+ * conv layers (not on the stack: the micro:bit's is 2 KiB): i32 entries. */
+#define MBNN_CONV_WORK 80u
 
 /* The scratch part of the arena, carved from model->scratch on every call
  * (the model holds no more than the pointer and the length).
@@ -314,6 +319,7 @@ typedef struct {
     uint8_t *arg[MBNN_MAX_LAYERS];            /* learning: conv with pooling: position in the window */
     int32_t *err[2];                          /* learning: the most outputs of a layer, each */
     int16_t *table;                           /* int8 tables (learning: over err) */
+    int32_t *conv_work;                       /* learning, conv layers: MBNN_CONV_WORK i32 */
 } mbnn_scratch;
 
 /* Point s at the parts of model->scratch. */

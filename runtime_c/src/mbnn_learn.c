@@ -168,7 +168,7 @@ MBNN_NOINLINE static int32_t mbnn_sum_rows(const mbnn_layer *L, const int32_t *d
  * g_j = sum_i (bit_ij ? -delta_i : delta_i) = total - 2 * (sum of delta_i
  * over the rows whose bit j is 1); then scaled, and 0 outside the window. */
 static void mbnn_propagate(const mbnn_model *model, uint32_t l, const int32_t *delta, const uint8_t *arg,
-                           const uint32_t *window_below, int32_t *below)
+                           const uint32_t *window_below, int32_t *below, int32_t *conv_work)
 {
     const mbnn_layer *L = &model->layers[l];
     const mbnn_layer *B = &model->layers[l - 1u];
@@ -177,7 +177,7 @@ static void mbnn_propagate(const mbnn_model *model, uint32_t l, const int32_t *d
 
     memset(below, 0, 4u * (size_t)n_below);
     if (L->op != MBNN_OP_DENSE) {
-        mbnn_i_conv_input_sum(L, delta, arg, below); /* g itself: total stays 0 */
+        mbnn_i_conv_input_sum(L, delta, arg, below, conv_work); /* g itself: total stays 0 */
     } else {
         total = mbnn_sum_rows(L, delta, below);
     }
@@ -470,12 +470,12 @@ mbnn_status mbnn_learn(mbnn_model *model, const int8_t *x, uint16_t label, uint1
     for (l = model->n_layers - 1u;; l--) {
         int32_t *tmp;
         if (l > lowest) {
-            mbnn_propagate(model, l, delta, s.arg[l], s.window[l - 1u], below);
+            mbnn_propagate(model, l, delta, s.arg[l], s.window[l - 1u], below, s.conv_work);
         }
         if (model->layers[l].learns && model->layers[l].op != MBNN_OP_DENSE) {
             int int8 = l == 0u && model->layers[l].input_kind == MBNN_KIND_INT8;
             mbnn_i_conv_update(&model->layers[l], model->rms_shift, delta, s.arg[l], int8 ? x : NULL,
-                               model->zero_point, s.in_bits[l], key);
+                               model->zero_point, s.in_bits[l], key, s.conv_work);
         } else if (model->layers[l].learns) {
             mbnn_update(model, l, delta, x, s.in_bits[l], key);
         }

@@ -16,16 +16,20 @@
  *                   packed input map (in_words), the partial-sum tables of
  *                   an int8 dense first layer (mbnn_i_int8_table_size: 512
  *                   bytes per 8 inputs up to 128 inputs, then 8 KiB plus 4
- *                   bytes per output neuron) or the int16 input values of one pooling
- *                   window of an int8 conv first layer (mbnn_i_conv_patch_size:
- *                   2 n_in P^2 bytes); a conv layer needs nothing more (no
- *                   im2col: it reads its input map in place)
+ *                   bytes per output neuron), or, if larger, the room of the
+ *                   optimized kernel of the largest conv layer
+ *                   (mbnn_i_conv_scratch_size: 2 bytes per output
+ *                   channel, rounded up to 4, and for int8 layer 0 its rows
+ *                   repacked, 4 bytes per input and 40 per group of 4
+ *                   inputs; bits: 8 bytes per row word); a conv layer needs
+ *                   nothing more (no im2col: it reads its input map in place)
  *       learning:   logits n_classes i32, the packed input map of every
  *                   layer, a window bit per output of every hidden layer
  *                   (conv: per pooled output) and for a conv layer with
  *                   pooling a byte per pooled output (the position of the
- *                   maximum), then one region used twice: the partial-sum
- *                   tables or conv patches in the forward pass, two i32 error buffers of the
+ *                   maximum), a model with conv layers MBNN_CONV_WORK i32
+ *                   (the sums of the conv learning kernels), then one region used twice: the partial-sum
+ *                   tables or conv kernel room in the forward pass, two i32 error buffers of the
  *                   most outputs of a layer from the lowest that learns up
  *                   in the backward pass
  */
@@ -381,10 +385,16 @@ static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbn
             err_width = mbnn_outputs(L);
         }
     }
-    if (model->layers[0].input_kind == MBNN_KIND_INT8) {
-        /* the partial-sum tables of a dense layer 0, the patches of a conv one */
-        const mbnn_layer *L0 = &model->layers[0];
-        table = L0->op == MBNN_OP_DENSE ? mbnn_i_int8_table_size(L0->n_in, L0->n_out) : mbnn_i_conv_patch_size(L0);
+    if (model->layers[0].input_kind == MBNN_KIND_INT8 && model->layers[0].op == MBNN_OP_DENSE) {
+        /* the partial-sum tables of a dense layer 0 */
+        table = mbnn_i_int8_table_size(model->layers[0].n_in, model->layers[0].n_out);
+    }
+    for (l = 0; l < model->n_layers && model->layers[l].op != MBNN_OP_DENSE; l++) {
+        /* the room of the optimized kernel of each conv layer (one at a time; they come first) */
+        const mbnn_layer *L = &model->layers[l];
+        size_t conv = L->op == MBNN_OP_DENSE ? 0u
+                                              : mbnn_i_conv_scratch_size(L, l == 0u && L->input_kind == MBNN_KIND_INT8);
+        table = conv > table ? conv : table;
     }
     if (s != NULL) {
         memset(s, 0, sizeof(*s));
@@ -416,6 +426,12 @@ static size_t mbnn_layout(const mbnn_model *model, int learn, uint8_t *base, mbn
                 off += mbnn_pad4(mbnn_outputs(L));
             }
         }
+    }
+    if (model->layers[0].op != MBNN_OP_DENSE) { /* conv layers come first */
+        if (s != NULL) {
+            s->conv_work = (int32_t *)(void *)(base + off);
+        }
+        off += 4u * MBNN_CONV_WORK;
     }
     /* The table is used in the forward pass only, the errors after it. */
     shared = 8u * (size_t)err_width > table ? 8u * (size_t)err_width : table;

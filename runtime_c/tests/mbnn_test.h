@@ -50,6 +50,7 @@ extern uint8_t mbnn_test_state_buf[3][MBNN_GOLDEN_MAX_STATE];
 /* The test groups (one per file). */
 void mbnn_test_core(void);
 void mbnn_test_kernels(void);
+void mbnn_test_conv(void);
 void mbnn_test_golden(void);
 void mbnn_test_blob(void);
 void mbnn_test_state(void);

@@ -86,6 +86,7 @@ int main(void)
 {
     mbnn_test_core();
     mbnn_test_kernels();
+    mbnn_test_conv();
     mbnn_test_golden();
     mbnn_test_blob();
     mbnn_test_state();

@@ -14,6 +14,7 @@ MBNN_TEST_SRCS := \
 	$(MBNN_DIR)/tests/test_main.c \
 	$(MBNN_DIR)/tests/test_core.c \
 	$(MBNN_DIR)/tests/test_kernels.c \
+	$(MBNN_DIR)/tests/test_conv.c \
 	$(MBNN_DIR)/tests/test_golden.c \
 	$(MBNN_DIR)/tests/test_blob.c \
 	$(MBNN_DIR)/tests/test_state.c \

@@ -109,7 +109,7 @@ static void layer_kernels(mbnn_model *m, const int8_t *x, int learning)
             memset(out, 0, sizeof(out));
             memset(win, 0, sizeof(win));
             kbench_begin();
-            if (L->op != MBNN_OP_DENSE) { /* int8 conv: ref without, opt with the patches; bits: one kernel */
+            if (L->op != MBNN_OP_DENSE) { /* conv: the reference kernel without, the optimized with its room */
                 int int8 = l == 0u && L->input_kind == MBNN_KIND_INT8;
                 mbnn_i_conv_forward(L, int8 ? x : NULL, m->zero_point, s.in_bits[l], out,
                                     mbnn_i_out_stride(L, &m->layers[l + 1u]), w, NULL,
