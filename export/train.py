@@ -1,8 +1,8 @@
 """Train a MetaBNN with MetaAdam and save a checkpoint.
 
     python -m export.train --dataset mnist --sizes 784,256,256,10 --epochs 5 --meta 1.35 -o model.pt
-    python -m export.train --dataset fashion -o cnn.pt \
-        --arch conv2d:32:3,maxpool:2,conv2d:64:3,maxpool:2,dense:256,dense:10
+    python -m export.train --dataset fashion --epochs 11 -o cnn.pt \
+        --arch conv2d:32:3:same,maxpool:2,conv2d:64:3,maxpool:2,dense:256,dense:10
 
 `--arch` items (export/arch.py): conv2d:C:K and conv1d:C:K (C output channels,
 kernel K; then optionally sS for stride S, and same, valid (the default) or pP
@@ -12,7 +12,9 @@ the data set: 1x28x28 for MNIST and Fashion-MNIST, 1x8x8 for digits, 6x1x20
 (channels x length) for BasicMotions.
 
 Defaults follow the authors' code: batch 100, lr 0.005, hidden weights
-U(-0.05, 0.05), cross-entropy loss. `--int8-grid E` keeps the hidden weights on
+U(-0.05, 0.05), cross-entropy loss; a network with convolutions anneals the
+lr to 0 (cosine) unless `--lr-schedule constant`. `--augment` shifts (and for
+Fashion-MNIST mirrors) the training images at random (export/augment.py). `--int8-grid E` keeps the hidden weights on
 the device's int8 grid with scale 2^-E (see export/grid.py) so the export is
 lossless.
 """
@@ -245,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=_ints, default=None,
                    help=f"widths of a dense network, inputs first (default {','.join(map(str, DEFAULT_SIZES))})")
     p.add_argument("--arch", default=None,
-                   help="layers of a network with convolutions, e.g. conv2d:32:3,maxpool:2,conv2d:64:3,maxpool:2,"
+                   help="layers of a network with convolutions, e.g. conv2d:32:3:same,maxpool:2,conv2d:64:3,maxpool:2,"
                         "dense:256,dense:10; items conv1d:C:K, conv2d:C:K (C channels, kernel K, then optionally "
                         ":sS stride S and :same, :valid (default) or :pP padding P), maxpool:P (after the previous "
                         "convolution's sign), dense:N (the last is the output layer); the input shape comes from "
