@@ -1,8 +1,8 @@
 """Train a MetaBNN with MetaAdam and save a checkpoint.
 
     python -m export.train --dataset mnist --sizes 784,256,256,10 --epochs 5 --meta 1.35 -o model.pt
-    python -m export.train --dataset fashion -o cnn.pt \
-        --arch conv2d:32:3,maxpool:2,conv2d:64:3,maxpool:2,dense:256,dense:10
+    python -m export.train --dataset fashion --epochs 11 -o cnn.pt \
+        --arch conv2d:32:3:same,maxpool:2,conv2d:64:3,maxpool:2,dense:256,dense:10
 
 `--arch` items (export/arch.py): conv2d:C:K and conv1d:C:K (C output channels,
 kernel K; then optionally sS for stride S, and same, valid (the default) or pP
@@ -12,7 +12,9 @@ the data set: 1x28x28 for MNIST and Fashion-MNIST, 1x8x8 for digits, 6x1x20
 (channels x length) for BasicMotions.
 
 Defaults follow the authors' code: batch 100, lr 0.005, hidden weights
-U(-0.05, 0.05), cross-entropy loss. `--int8-grid E` keeps the hidden weights on
+U(-0.05, 0.05), cross-entropy loss; a network with convolutions anneals the
+lr to 0 (cosine) unless `--lr-schedule constant`. `--augment` shifts (and for
+Fashion-MNIST mirrors) the training images at random (export/augment.py). `--int8-grid E` keeps the hidden weights on
 the device's int8 grid with scale 2^-E (see export/grid.py) so the export is
 lossless.
 """
@@ -31,6 +33,7 @@ import torch
 
 from export import data as datasets
 from export.arch import dense_layers, parse_arch
+from export.augment import DEFAULT_SHIFT, FLIP_DATASETS, augment_batch, is_image
 from export.checkpoint import check_finite, save_checkpoint
 from export.grid import GridConstraint
 from export.model import MetaBNN
@@ -103,17 +106,22 @@ def train(
     progress: bool = True,
     log=print,
     eval_train: int | None = None,
-    lr_schedule: str = "constant",
+    lr_schedule: str | None = None,
+    augment: bool = False,
 ) -> tuple[MetaBNN, dict[str, Any], list[dict[str, Any]]]:
     """Train a new MetaBNN on ds (`sizes`: dense widths or an `--arch` string, see build_model);
     returns (model in eval mode, settings, per-epoch history). `eval_train`: measure the
     training accuracy of each epoch on the first that many training samples (None: all).
     `lr_schedule`: "constant", or "cosine" (lr * (1 + cos(pi t)) / 2 at the fraction t of
-    the batches done, down to 0 at the end)."""
-    if lr_schedule not in LR_SCHEDULES:
+    the batches done, down to 0 at the end); None: cosine for a network with convolutions,
+    constant for a dense one. `augment`: shift (and for Fashion-MNIST flip) every
+    training image at random (export/augment.py; images only: ValueError otherwise)."""
+    if lr_schedule is not None and lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, not {lr_schedule!r}")
     torch.manual_seed(seed)
     model = build_model(ds, sizes, binarize_input)
+    if lr_schedule is None:
+        lr_schedule = "cosine" if model.is_conv else "constant"
     if isinstance(sizes, str):
         from export.blob import MAX_WIDTH
 
@@ -124,6 +132,11 @@ def train(
     if int8_grid is not None and len(int8_grid) == 1:
         int8_grid = list(int8_grid) * model.n_layers
     grid = GridConstraint(model, int8_grid, seed=seed) if int8_grid is not None else None
+    if augment and not is_image(ds.name, ds.in_shape):
+        raise ValueError(f"--augment shifts images; the inputs of {ds.name} ({'x'.join(map(str, ds.in_shape))}) are "
+                         "not images with neighbouring pixels: leave it off")
+    flip = ds.name in FLIP_DATASETS
+    aug_gen = torch.Generator().manual_seed(seed + 1)
     opt = MetaAdam(model.parameters(), lr=lr, meta=meta, weight_decay=weight_decay)
     xtr, ytr = torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train)
     xte, yte = torch.from_numpy(ds.x_test), torch.from_numpy(ds.y_test)
@@ -131,7 +144,9 @@ def train(
     settings = {
         "dataset": ds.name, "epochs": epochs, "lr": lr, "meta": meta, "batch": batch,
         "weight_decay": weight_decay, "int8_grid": list(int8_grid) if int8_grid is not None else None,
-        "seed": seed, "optimizer": "MetaAdam", "lr_schedule": lr_schedule, **({"arch": sizes} if isinstance(sizes, str) else {}), "betas": [0.9, 0.999], "eps": 1e-8,
+        "seed": seed, "optimizer": "MetaAdam", "lr_schedule": lr_schedule,
+        "augment": ({"shift": DEFAULT_SHIFT, "flip": flip} if augment else False),
+        **({"arch": sizes} if isinstance(sizes, str) else {}), "betas": [0.9, 0.999], "eps": 1e-8,
     }
     history: list[dict[str, Any]] = []
     for epoch in range(1, epochs + 1):
@@ -152,8 +167,9 @@ def train(
             idx = order[i : i + batch]
             if len(idx) < 2:  # BatchNorm needs two samples
                 continue
+            xb = augment_batch(xtr[idx], model.layers[0].in_shape, aug_gen, flip=flip) if augment else xtr[idx]
             opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(xtr[idx]), ytr[idx])
+            loss = torch.nn.functional.cross_entropy(model(xb), ytr[idx])
             loss.backward()
             opt.step()
             if grid is not None:
@@ -231,21 +247,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=_ints, default=None,
                    help=f"widths of a dense network, inputs first (default {','.join(map(str, DEFAULT_SIZES))})")
     p.add_argument("--arch", default=None,
-                   help="layers of a network with convolutions, e.g. conv2d:32:3,maxpool:2,conv2d:64:3,maxpool:2,"
+                   help="layers of a network with convolutions, e.g. conv2d:32:3:same,maxpool:2,conv2d:64:3,maxpool:2,"
                         "dense:256,dense:10; items conv1d:C:K, conv2d:C:K (C channels, kernel K, then optionally "
                         ":sS stride S and :same, :valid (default) or :pP padding P), maxpool:P (after the previous "
                         "convolution's sign), dense:N (the last is the output layer); the input shape comes from "
                         "the data set (1x28x28 images, 6x1x20 BasicMotions windows)")
     p.add_argument("--epochs", type=int, default=5, help="passes over the training split")
     p.add_argument("--lr", type=float, default=0.005, help="MetaAdam learning rate")
-    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
-                   help="constant lr, or cosine: annealed to 0 over the run (per batch)")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
+                   help="constant lr, or cosine: annealed to 0 over the run (per batch); default: cosine for a "
+                        "network with convolutions (measured better, docs/RESULTS.md section 7), constant otherwise")
     p.add_argument("--meta", type=_floats, default=1.35, help="metaplasticity m, one value or one per layer")
     p.add_argument("--batch", type=int, default=100, help="samples per batch")
     p.add_argument("--weight-decay", type=float, default=0.0, help="MetaAdam weight decay")
     p.add_argument("--binarize-input", action="store_true", help="first layer reads sign bits of the input")
     p.add_argument("--int8-grid", type=_ints, default=None, metavar="E",
                    help="keep hidden weights on the int8 grid of scale 2^-E (one E or one per layer)")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=False,
+                   help="shift each training image by up to 2 pixels at random (and mirror Fashion-MNIST's "
+                        "left-right at random); off by default: not measured to help yet (docs/RESULTS.md section 7)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialization and shuffling")
     p.add_argument("--eval-train", type=int, default=None, metavar="N",
                    help="measure each epoch's training accuracy on the first N training samples (default: all)")
@@ -258,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         model, settings, history = train(
             ds, args.arch if args.arch is not None else args.sizes, args.epochs, args.lr, args.meta, args.batch, args.weight_decay,
             args.binarize_input, args.int8_grid, args.seed, progress=not args.no_progress,
-            eval_train=args.eval_train, lr_schedule=args.lr_schedule,
+            eval_train=args.eval_train, lr_schedule=args.lr_schedule, augment=args.augment,
         )
         check_finite(model, "trained model")  # nothing written for a diverged run
     except (ValueError, OSError) as exc:

@@ -21,10 +21,11 @@ NAME is one of (each has the paper's settings as defaults; ``--help`` lists them
   continual-learning metrics as mean +- sd; ``--stream-pretrain K``: stream
   learning instead (pretrained on K samples, the device learns from the rest).
 - ``plot``: several result CSVs side by side in one figure.
+- ``curves``: per-epoch training and test accuracy of ``export.train`` checkpoints.
 - ``table``: markdown rows (final accuracies, minutes, command) of run summaries.
 
 Modules: ``common`` (files and plots), ``continual`` (float training), ``ewc``,
-``quadratic``, ``device`` (public: ``learn_stream(rt, tasks, eval_every)``,
+``quadratic``, ``curves``, ``device`` (public: ``learn_stream(rt, tasks, eval_every)``,
 ``evaluate(rt, tests)``, ``run_device``), ``tasks`` (task sequences),
 ``metrics`` (average accuracy, backward transfer, forgetting; seeds). Outputs go to ``build/results/`` (gitignored).
 """

@@ -7,7 +7,7 @@ import functools
 import sys
 from collections.abc import Sequence
 
-from export.experiments import common, continual, device, quadratic
+from export.experiments import common, continual, curves, device, quadratic
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     device.add_args(q)
     q.set_defaults(func=device.cmd_device)
 
+    q = sub.add_parser("curves", help="per-epoch training and test accuracy of checkpoints")
+    curves.add_args(q)
+    q.set_defaults(func=curves.cmd_curves)
+
     q = sub.add_parser("table", help="markdown rows of run summaries (NAME.json)")
     q.add_argument("json", nargs="+")
     q.set_defaults(func=lambda a, argv: print(common.markdown_table(a.json)) or {})
@@ -82,6 +86,7 @@ REPRODUCES = {
     "stream": "paper Fig. 4a: Stream-Fashion-MNIST, subsets learned one after another",
     "quadratic": "paper Fig. 5a-b: the quadratic binary task",
     "device": "the device's int8 one-sample rule (the C runtime) on a task sequence",
+    "curves": "per-epoch training and test accuracy of export.train checkpoints, drawn",
     "table": "markdown rows of run summaries (NAME.json)",
     "plot": "result CSVs side by side in one figure",
 }

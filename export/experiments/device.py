@@ -378,8 +378,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pretrain-meta", type=float, default=1.35)
     p.add_argument("--pretrain-subset", type=int, default=None)
     p.add_argument("--pretrain-lr", type=float, default=0.005)
-    p.add_argument("--pretrain-schedule", choices=["constant", "cosine"], default="constant",
-                   help="learning-rate schedule of the float pretraining (python -m export.train --lr-schedule)")
+    p.add_argument("--pretrain-schedule", choices=["constant", "cosine"], default=None,
+                   help="learning-rate schedule of the float pretraining (python -m export.train --lr-schedule; "
+                        "default as there: cosine for --arch, constant for --sizes)")
     p.add_argument("--hscale", type=int, default=5, help="E: a hidden weight h stands for (h + 0.5) 2^-E")
     p.add_argument("--device-lr", type=float, default=DEFAULT_DEVICE_LR,
                    help="weight units per unit of normalized error")
@@ -445,6 +446,8 @@ def run_name(args: argparse.Namespace) -> str:
 def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the device experiment for every seed; write CSV and PNG per seed, metrics JSON and CSV."""
     common.set_threads(args.threads)
+    if args.pretrain_schedule is None:
+        args.pretrain_schedule = "cosine" if args.arch else "constant"
     name = run_name(args)
     per_seed, finals = [], []
     for seed in args.seed:
