@@ -35,11 +35,18 @@ checkpoint trained with `--int8-grid` keeps the e it was trained with; an explic
 the sign is kept (Wh >= 0 gives h >= 0).
 
 Learning constants, per layer that learns:
-- `meta`: the table of `meta_table(m, e)`; by default the device's m is the layer's m
-  from training, capped at DEFAULT_DEVICE_META (1.0): with the trained task
-  consolidated (below), a lower m on the device lets later tasks be learned
-  better at little cost to the first (docs/ARITHMETIC.md). A network trained
-  with m = 0 keeps m = 0.
+- `meta`: the table of `meta_table(m, e)`; by default one device m for the whole
+  network (`device_meta`): m_dev = max(DEFAULT_DEVICE_META, META_AT_MEDIAN / M),
+  at most the m of training (so m = 0 stays 0), with M the median |Wh| =
+  |h + 0.5| 2^-e over every learning layer's hidden weights after consolidation.
+  Metaplasticity damps an inward step by `1 - tanh^2(m |Wh|)`, so what protects
+  the trained task is m times where its weights sit. After 5 epochs of MNIST
+  (and other well-trained networks) M is above META_AT_MEDIAN and the device
+  gets m = 1.0, which with the trained task consolidated lets later tasks be
+  learned better at little cost to the first; a network whose hidden weights
+  stayed small (a short training, the quickstart's digits: M = 0.33) gets the
+  larger m that gives its median weight the same protection, up to the m it was
+  trained with (docs/ARITHMETIC.md).
 - `lr_q16`: the device's step for a normalized error of 1 is `lr` in weight
   units: `lr * 2^(16 + e)` hidden-weight steps in Q16 for bit input. The int8
   layer 0 multiplies by `x / 128` where PyTorch's input is `x * input_scale`, so
@@ -104,13 +111,26 @@ DEFAULT_BIT_LR_MULT = 0.25
 DEFAULT_META_FLOOR = 0.0
 #: Consolidation at export: int8 hidden weights h -> floor(c (h + 0.5)), c >= 1 (1: none).
 DEFAULT_CONSOLIDATE = 4.0
-#: Largest m of the device's metaplastic table by default (the training m when smaller).
+#: Least m of the device's metaplastic table by default (the training m when smaller).
 DEFAULT_DEVICE_META = 1.0
+#: m |Wh| the default device m reaches at the median consolidated hidden weight (see `device_meta`).
+META_AT_MEDIAN = 1.6
 
 
-def device_meta(trained: float) -> float:
-    """The default m of the device's table for a layer trained with m = `trained`: min(trained, DEFAULT_DEVICE_META)."""
-    return min(float(trained), DEFAULT_DEVICE_META)
+def device_meta(trained: float, median_abs: float | None = None) -> float:
+    """The default m of the device's table for a layer trained with m = `trained` when the
+    median |Wh| of the learning layers' (consolidated) hidden weights is `median_abs`:
+    min(trained, max(DEFAULT_DEVICE_META, META_AT_MEDIAN / median_abs))."""
+    m = DEFAULT_DEVICE_META
+    if median_abs is not None and median_abs > 0:
+        m = max(m, META_AT_MEDIAN / float(median_abs))
+    return min(float(trained), m)
+
+
+def median_hidden(layers: Sequence[LayerSpec]) -> float | None:
+    """The median |Wh| = |h + 0.5| 2^-e over every learning layer's int8 hidden weights (None: none learns)."""
+    parts = [np.abs(l.hidden.astype(np.float64).ravel() + 0.5) * 2.0**-l.hscale_log2 for l in layers if l.learns]
+    return float(np.median(np.concatenate(parts))) if parts else None
 
 
 @dataclass
@@ -269,13 +289,11 @@ def fold(
     fraction of an inward step the metaplastic table lets through. `consolidate`
     (one or one per layer): the int8 hidden weights of the trained network are scaled
     by it (see `consolidate_hidden`). `meta`: m of the device's table, one or one per layer
-    (default: `device_meta` of the training m).
+    (default: `device_meta` of the training m and the median consolidated hidden weight).
     """
     settings = settings or {}
     n = model.n_layers
     learns = learning_layers(learn, n, [l.is_conv for l in model.layers])
-    metas = _per_layer(meta, n, "meta") if meta is not None else \
-        [device_meta(m) for m in _per_layer(settings.get("meta", 1.35), n, "meta")]
     mults = _per_layer(lr_mult, n, "lr_mult")
     if not 0.0 <= meta_floor <= 1.0:
         raise ValueError(f"meta_floor must be in 0..1, got {meta_floor}")
@@ -333,7 +351,6 @@ def fold(
             gscale=gscale,
             input_kind=KIND_INT8 if int8_in else KIND_BITS,
             hidden=h.astype(np.int8) if learns[idx] else None,
-            meta=floored_table(meta_table(float(metas[idx]), e), meta_floor) if learns[idx] else None,
             lr_q16=lr_q16,
             hscale_log2=e,
             bwd_shift=bwd,
@@ -343,6 +360,12 @@ def fold(
         info.constant.append(constant)
         info.hscale_log2.append(e)
         info.learns.append(learns[idx])
+    median = median_hidden(layers)
+    metas = _per_layer(meta, n, "meta") if meta is not None else \
+        [device_meta(m, median) for m in _per_layer(settings.get("meta", 1.35), n, "meta")]
+    for layer, m in zip(layers, metas):
+        if layer.learns:
+            layer.meta = floored_table(meta_table(float(m), layer.hscale_log2), meta_floor)
     spec = BlobSpec(
         layers=layers,
         input_scale=float(model.input_scale),
