@@ -36,17 +36,19 @@ the sign is kept (Wh >= 0 gives h >= 0).
 
 Learning constants, per layer that learns:
 - `meta`: the table of `meta_table(m, e)`; by default one device m for the whole
-  network (`device_meta`): m_dev = max(DEFAULT_DEVICE_META, META_AT_MEDIAN / M),
-  at most the m of training (so m = 0 stays 0), with M the median |Wh| =
-  |h + 0.5| 2^-e over every learning layer's hidden weights after consolidation.
-  Metaplasticity damps an inward step by `1 - tanh^2(m |Wh|)`, so what protects
-  the trained task is m times where its weights sit. After 5 epochs of MNIST
-  (and other well-trained networks) M is above META_AT_MEDIAN and the device
-  gets m = 1.0, which with the trained task consolidated lets later tasks be
-  learned better at little cost to the first; a network whose hidden weights
-  stayed small (a short training, the quickstart's digits: M = 0.33) gets the
-  larger m that gives its median weight the same protection, up to the m it was
-  trained with (docs/ARITHMETIC.md).
+  network (`device_meta`), chosen from where the trained weights sit. M is the
+  median |Wh| = |h + 0.5| 2^-e over every learning layer's hidden weights after
+  consolidation. A weight at |Wh| = M is flipped by inward steps, each damped by
+  `f_meta = 1 - tanh^2(m |w|) = 1 / cosh^2(m |w|)`, so it takes
+  `S(m, M) = integral_0^M cosh^2(m w) dw / lr = (M / 2 + sinh(2 m M) / (4 m)) / lr`
+  full steps' worth of error to flip it. The device gets the least m >= 1.0
+  (DEFAULT_DEVICE_META) with `S(m, M) >= S(1.0, META_REF_MEDIAN)`: the protection
+  a median weight of the consolidated MNIST network (M = 1.33, rounded down to
+  META_REF_MEDIAN = 1.3) has at m = 1.0, the m measured best there; never more
+  than the m the layer was trained with (m = 0 stays 0). So MNIST-trained
+  networks get m = 1.0, and one whose hidden weights stayed small (the
+  quickstart's digits after 20 short epochs, M = 0.33, trained with m = 10) gets
+  m = 7.3 (docs/ARITHMETIC.md).
 - `lr_q16`: the device's step for a normalized error of 1 is `lr` in weight
   units: `lr * 2^(16 + e)` hidden-weight steps in Q16 for bit input. The int8
   layer 0 multiplies by `x / 128` where PyTorch's input is `x * input_scale`, so
@@ -113,17 +115,35 @@ DEFAULT_META_FLOOR = 0.0
 DEFAULT_CONSOLIDATE = 4.0
 #: Least m of the device's metaplastic table by default (the training m when smaller).
 DEFAULT_DEVICE_META = 1.0
-#: m |Wh| the default device m reaches at the median consolidated hidden weight (see `device_meta`).
-META_AT_MEDIAN = 1.6
+#: Median |Wh| at which DEFAULT_DEVICE_META gives the reference protection (see `device_meta`).
+META_REF_MEDIAN = 1.3
+
+
+def flip_cost(m: float, median_abs: float) -> float:
+    """integral_0^M dw / f_meta(m w) = M / 2 + sinh(2 m M) / (4 m): the undamped inward distance
+    (in weight units) it takes to bring a hidden weight at M to zero under the table of m."""
+    if m == 0:
+        return float(median_abs)
+    return median_abs / 2 + math.sinh(min(2 * m * median_abs, 700.0)) / (4 * m)
 
 
 def device_meta(trained: float, median_abs: float | None = None) -> float:
     """The default m of the device's table for a layer trained with m = `trained` when the
-    median |Wh| of the learning layers' (consolidated) hidden weights is `median_abs`:
-    min(trained, max(DEFAULT_DEVICE_META, META_AT_MEDIAN / median_abs))."""
+    median |Wh| of the learning layers' consolidated hidden weights is `median_abs`: the least
+    m >= DEFAULT_DEVICE_META with flip_cost(m, median_abs) >= flip_cost(DEFAULT_DEVICE_META,
+    META_REF_MEDIAN), at most `trained` (module docstring)."""
     m = DEFAULT_DEVICE_META
     if median_abs is not None and median_abs > 0:
-        m = max(m, META_AT_MEDIAN / float(median_abs))
+        need = flip_cost(DEFAULT_DEVICE_META, META_REF_MEDIAN)
+        if flip_cost(m, median_abs) < need:
+            lo, hi = m, max(float(trained), m)
+            if flip_cost(hi, median_abs) < need:
+                m = hi
+            else:
+                for _ in range(60):  # bisection: flip_cost grows with m
+                    mid = (lo + hi) / 2
+                    lo, hi = (mid, hi) if flip_cost(mid, median_abs) < need else (lo, mid)
+                m = round(hi, 3)
     return min(float(trained), m)
 
 
