@@ -6,7 +6,7 @@
    after the paper's 40 epochs of MNIST; see docs/RESULTS.md);
 2. export it to a .mbnn blob and a C header (`python -m export`, no flags:
    the trained task consolidated, the device's m chosen from the training m
-   and where the hidden weights sit, here about 4.8), checked against PyTorch;
+   and where the hidden weights sit, here about 7.3), checked against PyTorch;
 3. let the C runtime (on the host, through pyruntime) learn a new task from a
    stream, one sample at a time, with export's defaults, with m = 0 on the same
    consolidated weights, and plain (neither), and measure what each kept of
