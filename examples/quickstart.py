@@ -4,11 +4,13 @@
    digits is tiny, and 20 short epochs leave the hidden weights small, so it
    takes a larger m to reach the consolidation `m |Wh|` that m = 1.35 reaches
    after the paper's 40 epochs of MNIST; see docs/RESULTS.md);
-2. export it to a .mbnn blob and a C header (`python -m export`), checked
-   against PyTorch;
+2. export it to a .mbnn blob and a C header (`python -m export`, no flags:
+   the trained task consolidated, the device's m chosen from the training m
+   and where the hidden weights sit, here about 7.3), checked against PyTorch;
 3. let the C runtime (on the host, through pyruntime) learn a new task from a
-   stream, one sample at a time, with and without metaplasticity, and measure
-   what it kept of the first task;
+   stream, one sample at a time, with export's defaults, with m = 0 on the same
+   consolidated weights, and plain (neither), and measure what each kept of
+   the first task (docs/RESULTS.md section 6, "The quickstart");
 4. run the same stream through the firmware on an emulated Cortex-M4 board
    (QEMU) and check that the board's log is byte-identical to the host's.
 
@@ -54,7 +56,7 @@ def continual(blob: bytes, old, new) -> dict[str, float]:
 
 
 def without_metaplasticity(blob: bytes) -> bytes:
-    """The same blob with m = 0: every metaplastic factor 1."""
+    """The same blob with m = 0: every metaplastic factor 1 (the consolidated weights kept)."""
     from export.blob import meta_table, read_blob, write_blob
 
     spec = read_blob(blob)
@@ -62,6 +64,28 @@ def without_metaplasticity(blob: bytes) -> bytes:
         if layer.learns:
             layer.meta = meta_table(0.0, layer.hscale_log2)
     return write_blob(spec)
+
+
+def plain(ckpt: Path) -> bytes:
+    """The trained network exported with neither consolidation nor metaplasticity (C = 1, m = 0)."""
+    from export.checkpoint import load_model
+    from export.fold import fold
+    from export.blob import write_blob
+
+    model, saved = load_model(ckpt)
+    return write_blob(fold(model, saved["settings"], consolidate=1.0, meta=0.0)[0])
+
+
+def device_m(blob: bytes, ckpt: Path) -> float:
+    """The m export chose for the device (`export.fold.device_meta`: from the training m and
+    the median consolidated hidden weight, docs/ARITHMETIC.md)."""
+    from export.blob import read_blob
+    from export.checkpoint import load_model
+    from export.fold import device_meta, median_hidden
+
+    trained = load_model(ckpt)[1]["settings"]["meta"]
+    trained = trained[0] if isinstance(trained, list) else trained
+    return device_meta(trained, median_hidden(read_blob(blob).layers))
 
 
 def main() -> int:
@@ -75,11 +99,7 @@ def main() -> int:
        "--meta", "10", "-o", rel(ckpt))
 
     print("\n== 2. export: BatchNorm folded into integer thresholds, int8 hidden weights, bits packed")
-    # --meta 10: the device keeps the training m. Export's default caps it at 1.0, which
-    # measured best on shifts that reuse the inputs (docs/RESULTS.md section 6); on this
-    # permuted task m = 1.0 kept 73.1% of the old task against 85.3% with m = 10 (seed 0).
-    sh("-m", "export", rel(ckpt), "-o", rel(blob_path), "--header", rel(header), "--verify", "digits",
-       "--meta", "10")
+    sh("-m", "export", rel(ckpt), "-o", rel(blob_path), "--header", rel(header), "--verify", "digits")
 
     print("\n== 3. on-device learning in the C runtime: a new task (digits with permuted pixels),")
     print("      one sample at a time, each seen once, no task boundary, no replay")
@@ -87,11 +107,12 @@ def main() -> int:
 
     old, new = load("digits"), load("pdigits:1")
     blob = blob_path.read_bytes()
-    rows = {"m = 10 (metaplastic)": continual(blob, old, new),
-            "m = 0  (plain)": continual(without_metaplasticity(blob), old, new)}
-    print(f"{'':24s} {'old task':>18s} {'new task':>18s} {'online acc':>11s}")
+    rows = {f"export's defaults (m = {device_m(blob, ckpt):.1f})": continual(blob, old, new),
+            "m = 0, consolidated": continual(without_metaplasticity(blob), old, new),
+            "plain (m = 0, C = 1)": continual(plain(ckpt), old, new)}
+    print(f"{'':28s} {'old task':>18s} {'new task':>18s} {'online acc':>11s}")
     for name, r in rows.items():
-        print(f"{name:24s} {r['old before']:6.1f}% -> {r['old after']:5.1f}% "
+        print(f"{name:28s} {r['old before']:6.1f}% -> {r['old after']:5.1f}% "
               f"{r['new before']:6.1f}% -> {r['new after']:5.1f}% {r['online']:10.1f}%")
 
     print(f"\n== 4. the same learning on an emulated board ({BOARD}, QEMU) against the host")

@@ -85,8 +85,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help=f"multipliers of --device-lr, one or one per layer (default: 1 for an int8 layer 0, "
                         f"{DEFAULT_BIT_LR_MULT:g} for bit-input layers; docs/ARITHMETIC.md)")
     p.add_argument("--meta", metavar="M", help="m of the device's metaplastic table, one or one per layer "
-                                               f"(default: the m the checkpoint was trained with, at most "
-                                               f"{DEFAULT_DEVICE_META:g}; docs/ARITHMETIC.md)")
+                                               f"(default: {DEFAULT_DEVICE_META:g}, more where the trained hidden "
+                                               f"weights are small, at most the m the checkpoint was trained "
+                                               f"with; docs/ARITHMETIC.md)")
     p.add_argument("--meta-floor", type=float, default=DEFAULT_META_FLOOR,
                    help=f"least fraction of an inward step the metaplastic table lets through "
                         f"(default {DEFAULT_META_FLOOR:g})")

@@ -35,11 +35,20 @@ checkpoint trained with `--int8-grid` keeps the e it was trained with; an explic
 the sign is kept (Wh >= 0 gives h >= 0).
 
 Learning constants, per layer that learns:
-- `meta`: the table of `meta_table(m, e)`; by default the device's m is the layer's m
-  from training, capped at DEFAULT_DEVICE_META (1.0): with the trained task
-  consolidated (below), a lower m on the device lets later tasks be learned
-  better at little cost to the first (docs/ARITHMETIC.md). A network trained
-  with m = 0 keeps m = 0.
+- `meta`: the table of `meta_table(m, e)`; by default one device m for the whole
+  network (`device_meta`), chosen from where the trained weights sit. M is the
+  median |Wh| = |h + 0.5| 2^-e over every learning layer's hidden weights after
+  consolidation. A weight at |Wh| = M is flipped by inward steps, each damped by
+  `f_meta = 1 - tanh^2(m |w|) = 1 / cosh^2(m |w|)`, so it takes
+  `S(m, M) = integral_0^M cosh^2(m w) dw / lr = (M / 2 + sinh(2 m M) / (4 m)) / lr`
+  full steps' worth of error to flip it. The device gets the least m >= 1.0
+  (DEFAULT_DEVICE_META) with `S(m, M) >= S(1.0, META_REF_MEDIAN)`: the protection
+  a median weight of the consolidated MNIST network (M = 1.33, rounded down to
+  META_REF_MEDIAN = 1.3) has at m = 1.0, the m measured best there; never more
+  than the m the layer was trained with (m = 0 stays 0). So MNIST-trained
+  networks get m = 1.0, and one whose hidden weights stayed small (the
+  quickstart's digits after 20 short epochs, M = 0.33, trained with m = 10) gets
+  m = 7.3 (docs/ARITHMETIC.md).
 - `lr_q16`: the device's step for a normalized error of 1 is `lr` in weight
   units: `lr * 2^(16 + e)` hidden-weight steps in Q16 for bit input. The int8
   layer 0 multiplies by `x / 128` where PyTorch's input is `x * input_scale`, so
@@ -104,13 +113,44 @@ DEFAULT_BIT_LR_MULT = 0.25
 DEFAULT_META_FLOOR = 0.0
 #: Consolidation at export: int8 hidden weights h -> floor(c (h + 0.5)), c >= 1 (1: none).
 DEFAULT_CONSOLIDATE = 4.0
-#: Largest m of the device's metaplastic table by default (the training m when smaller).
+#: Least m of the device's metaplastic table by default (the training m when smaller).
 DEFAULT_DEVICE_META = 1.0
+#: Median |Wh| at which DEFAULT_DEVICE_META gives the reference protection (see `device_meta`).
+META_REF_MEDIAN = 1.3
 
 
-def device_meta(trained: float) -> float:
-    """The default m of the device's table for a layer trained with m = `trained`: min(trained, DEFAULT_DEVICE_META)."""
-    return min(float(trained), DEFAULT_DEVICE_META)
+def flip_cost(m: float, median_abs: float) -> float:
+    """integral_0^M dw / f_meta(m w) = M / 2 + sinh(2 m M) / (4 m): the undamped inward distance
+    (in weight units) it takes to bring a hidden weight at M to zero under the table of m."""
+    if m == 0:
+        return float(median_abs)
+    return median_abs / 2 + math.sinh(min(2 * m * median_abs, 700.0)) / (4 * m)
+
+
+def device_meta(trained: float, median_abs: float | None = None) -> float:
+    """The default m of the device's table for a layer trained with m = `trained` when the
+    median |Wh| of the learning layers' consolidated hidden weights is `median_abs`: the least
+    m >= DEFAULT_DEVICE_META with flip_cost(m, median_abs) >= flip_cost(DEFAULT_DEVICE_META,
+    META_REF_MEDIAN), at most `trained` (module docstring)."""
+    m = DEFAULT_DEVICE_META
+    if median_abs is not None and median_abs > 0:
+        need = flip_cost(DEFAULT_DEVICE_META, META_REF_MEDIAN)
+        if flip_cost(m, median_abs) < need:
+            lo, hi = m, max(float(trained), m)
+            if flip_cost(hi, median_abs) < need:
+                m = hi
+            else:
+                for _ in range(60):  # bisection: flip_cost grows with m
+                    mid = (lo + hi) / 2
+                    lo, hi = (mid, hi) if flip_cost(mid, median_abs) < need else (lo, mid)
+                m = round(hi, 3)
+    return min(float(trained), m)
+
+
+def median_hidden(layers: Sequence[LayerSpec]) -> float | None:
+    """The median |Wh| = |h + 0.5| 2^-e over every learning layer's int8 hidden weights (None: none learns)."""
+    parts = [np.abs(l.hidden.astype(np.float64).ravel() + 0.5) * 2.0**-l.hscale_log2 for l in layers if l.learns]
+    return float(np.median(np.concatenate(parts))) if parts else None
 
 
 @dataclass
@@ -269,13 +309,11 @@ def fold(
     fraction of an inward step the metaplastic table lets through. `consolidate`
     (one or one per layer): the int8 hidden weights of the trained network are scaled
     by it (see `consolidate_hidden`). `meta`: m of the device's table, one or one per layer
-    (default: `device_meta` of the training m).
+    (default: `device_meta` of the training m and the median consolidated hidden weight).
     """
     settings = settings or {}
     n = model.n_layers
     learns = learning_layers(learn, n, [l.is_conv for l in model.layers])
-    metas = _per_layer(meta, n, "meta") if meta is not None else \
-        [device_meta(m) for m in _per_layer(settings.get("meta", 1.35), n, "meta")]
     mults = _per_layer(lr_mult, n, "lr_mult")
     if not 0.0 <= meta_floor <= 1.0:
         raise ValueError(f"meta_floor must be in 0..1, got {meta_floor}")
@@ -333,7 +371,6 @@ def fold(
             gscale=gscale,
             input_kind=KIND_INT8 if int8_in else KIND_BITS,
             hidden=h.astype(np.int8) if learns[idx] else None,
-            meta=floored_table(meta_table(float(metas[idx]), e), meta_floor) if learns[idx] else None,
             lr_q16=lr_q16,
             hscale_log2=e,
             bwd_shift=bwd,
@@ -343,6 +380,12 @@ def fold(
         info.constant.append(constant)
         info.hscale_log2.append(e)
         info.learns.append(learns[idx])
+    median = median_hidden(layers)
+    metas = _per_layer(meta, n, "meta") if meta is not None else \
+        [device_meta(m, median) for m in _per_layer(settings.get("meta", 1.35), n, "meta")]
+    for layer, m in zip(layers, metas):
+        if layer.learns:
+            layer.meta = floored_table(meta_table(float(m), layer.hscale_log2), meta_floor)
     spec = BlobSpec(
         layers=layers,
         input_scale=float(model.input_scale),

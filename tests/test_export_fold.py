@@ -6,8 +6,8 @@ import torch
 
 from export import data
 from export.blob import BlobError, meta_table, read_blob, write_blob
-from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_DEVICE_META, choose_hscale, device_meta, fold, fold_hidden_bn,
-                         fold_output_bn, quantize_hidden)
+from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_DEVICE_META, META_REF_MEDIAN, choose_hscale, device_meta, flip_cost,
+                         fold, fold_hidden_bn, fold_output_bn, median_hidden, quantize_hidden)
 from export.train import train
 from pyruntime import reference
 from runtimes import RUNTIMES
@@ -148,9 +148,17 @@ def test_learn_modes_and_learning_constants(trained):
     assert spec.layers[0].lr_q16 == 0
     out = spec.layers[-1]
     assert out.lr_q16 == round(0.002 * DEFAULT_BIT_LR_MULT * 2 ** (16 + out.hscale_log2))  # bit input: the rule
-    assert settings["meta"] == 1.35  # trained with m = 1.35: the device's table defaults to m = 1.0
-    np.testing.assert_array_equal(out.meta, meta_table(DEFAULT_DEVICE_META, out.hscale_log2))
-    assert device_meta(1.35) == 1.0 and device_meta(0.5) == 0.5 and device_meta(0.0) == 0.0
+    assert settings["meta"] == 1.35  # the device's m: from the training m and the median consolidated |Wh|
+    median = median_hidden(spec.layers)
+    assert median == float(np.median(np.abs(out.hidden.astype(float) + 0.5))) * 2.0**-out.hscale_log2
+    np.testing.assert_array_equal(out.meta, meta_table(device_meta(1.35, median), out.hscale_log2))
+    assert device_meta(1.35) == DEFAULT_DEVICE_META == 1.0 and device_meta(0.5) == 0.5 and device_meta(0.0, 0.1) == 0.0
+    assert device_meta(1.35, 1.33) == 1.0 and device_meta(10.0, 1.6) == 1.0  # MNIST-like weights: m = 1.0
+    need = flip_cost(1.0, META_REF_MEDIAN)
+    m = device_meta(10.0, 0.332)  # the quickstart's digits: small weights, trained with m = 10
+    assert 7.0 < m < 7.5 and flip_cost(m, 0.332) >= need > flip_cost(m - 0.01, 0.332)
+    assert device_meta(1.35, 0.332) == 1.35  # never above the training m
+    assert flip_cost(2.0, 0.5) == pytest.approx(sum(np.cosh(2.0 * w) ** 2 for w in np.arange(1e-5, 0.5, 2e-5)) * 2e-5)
     np.testing.assert_array_equal(fold(model, settings, learn="last", meta=1.35)[0].layers[-1].meta,
                                   meta_table(1.35, out.hscale_log2))  # --meta overrides
     assert [l.bwd_shift for l in spec.layers] == [3, 2, 0]  # ceil(log2(64)/2), ceil(log2(10)/2), 0

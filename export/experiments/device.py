@@ -13,7 +13,7 @@ no task identity anywhere, each sample seen `--passes` times.
    the BlobSpec: the learning rate (`--device-lr`, weight units per unit of
    normalized error, times `--lr-mult` per layer), the metaplastic table
    `meta_table(m, E)` (`--meta`; default export's, `export.fold.device_meta` of the
-   pretraining m), the hidden-weight scale E (`--hscale`), the
+   pretraining m and the median hidden weight), the hidden-weight scale E (`--hscale`), the
    error's running-mean-square shift (`--rms-shift`).
 3. The runtime learns the remaining tasks (or all, from scratch) from a stream
    of `--samples` samples per task. Every `--eval-every` samples the test accuracy
@@ -47,8 +47,7 @@ from export.checkpoint import load_model, save_checkpoint
 from export.experiments import common
 from export.experiments.metrics import accuracy_matrix, cl_metrics, over_seeds, pm
 from export.experiments.tasks import parse_sequence
-from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_META_FLOOR, device_meta,
-                         fold)
+from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_META_FLOOR, fold)
 from export.model import MetaBNN
 from pyruntime.format import read_blob, read_state, write_blob
 
@@ -388,8 +387,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    help=f"per-layer multipliers of the device lr (default: export's rule, 1 for an int8 "
                         f"layer 0, {DEFAULT_BIT_LR_MULT:g} for bit-input layers)")
     p.add_argument("--meta", type=_floats, default=None,
-                   help="m of the device's table, one or per layer (default: export's, the pretraining m "
-                        "capped at 1)")
+                   help="m of the device's table, one or per layer (default: export's, export.fold.device_meta)")
     p.add_argument("--meta-floor", type=float, default=DEFAULT_META_FLOOR,
                    help="least fraction of an inward step the metaplastic table lets through")
     p.add_argument("--consolidate", type=_floats, default=[DEFAULT_CONSOLIDATE],
@@ -426,7 +424,7 @@ def run_name(args: argparse.Namespace) -> str:
     """The file name of a run (without seed) from its options."""
     if args.name:
         return args.name
-    meta = "-".join(f"{m:g}" for m in (args.meta or [device_meta(args.pretrain_meta)]))
+    meta = "-".join(f"{m:g}" for m in args.meta) if args.meta else "default"  # export's: export.fold.device_meta
     lrm = "-".join(f"{m:g}" for m in args.lr_mult) if args.lr_mult else "rule"
     if args.sequence:
         seq = "".join(c if c.isalnum() else "-" for c in args.sequence)[:60]
