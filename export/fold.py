@@ -162,6 +162,7 @@ class FoldInfo:
     hscale_log2: list[int] = field(default_factory=list)
     learns: list[bool] = field(default_factory=list)
     clamped: list[int] = field(default_factory=list)  # hidden weights clamped to -128..127
+    meta: list[float] = field(default_factory=list)  # m of the device's table per layer
 
 
 def _bn(bn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -383,6 +384,7 @@ def fold(
     median = median_hidden(layers)
     metas = _per_layer(meta, n, "meta") if meta is not None else \
         [device_meta(m, median) for m in _per_layer(settings.get("meta", 1.35), n, "meta")]
+    info.meta = [float(m) for m in metas]
     for layer, m in zip(layers, metas):
         if layer.learns:
             layer.meta = floored_table(meta_table(float(m), layer.hscale_log2), meta_floor)

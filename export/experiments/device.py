@@ -156,11 +156,14 @@ def pretrain(task: datasets.Dataset, sizes: Sequence[int] | str, epochs: int, me
 def make_blob(model: MetaBNN, settings: dict, hscale: int, device_lr: float, lr_mult: Sequence[float] | None,
               meta: Sequence[float] | None, rms_shift: int, seed: int, learn: str = "all",
               meta_floor: float = DEFAULT_META_FLOOR,
-              consolidate: float | Sequence[float] = DEFAULT_CONSOLIDATE) -> bytes:
-    """Fold with the device's learning constants (lr_mult, meta None: fold's defaults)."""
-    spec, _info = fold(model, settings, learn=learn, hscale_log2=hscale, device_lr=device_lr,
+              consolidate: float | Sequence[float] = DEFAULT_CONSOLIDATE, log=None) -> bytes:
+    """Fold with the device's learning constants (lr_mult, meta None: fold's defaults); `log`
+    (optional) receives a line with the device m the fold chose per layer."""
+    spec, info = fold(model, settings, learn=learn, hscale_log2=hscale, device_lr=device_lr,
                        rms_shift=rms_shift, seed=seed, lr_mult=lr_mult, meta=meta,
                        meta_floor=meta_floor, consolidate=consolidate)
+    if log is not None:
+        log("device m per layer: " + ", ".join(f"{m:.3g}" for m in info.meta))
     return write_blob(spec)
 
 
@@ -223,7 +226,7 @@ def run_device(
     device_seed = seed if device_seed is None else device_seed
     learn = learn or ("dense" if model.is_conv else "all")
     blob = make_blob(model, settings, hscale, device_lr, lr_mult, meta, rms_shift, device_seed + 1, learn=learn,
-                     meta_floor=meta_floor, consolidate=consolidate)
+                     meta_floor=meta_floor, consolidate=consolidate, log=common.log if log else None)
     rt = load_runtime(blob, runtime)
     rng = np.random.default_rng(device_seed)
     tests = test_sets(tasks, test_subset, rng)
