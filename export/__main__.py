@@ -56,6 +56,7 @@ def _learn_choice(text: str) -> str:
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
+    from export.importance import DEFAULT_TOP
     from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_DEVICE_META,
                              DEFAULT_META_FLOOR, DEFAULT_RMS_SHIFT, DEFAULT_SEED)
 
@@ -93,7 +94,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         f"(default {DEFAULT_META_FLOOR:g})")
     p.add_argument("--consolidate", metavar="C",
                    help=f"scale the trained hidden weights away from zero by C >= 1 at export, one or one per "
-                        f"layer (default {DEFAULT_CONSOLIDATE:g}; docs/ARITHMETIC.md)")
+                        f"layer (default {DEFAULT_CONSOLIDATE:g}; docs/ARITHMETIC.md): the full C for the weights "
+                        f"the trained task needs most (the checkpoint's importance, export/importance.py), less "
+                        f"for the others")
+    p.add_argument("--consolidate-top", metavar="F", type=float, default=DEFAULT_TOP,
+                   help=f"fraction of each layer's hidden weights, the most important, consolidated by the full C "
+                        f"(default {DEFAULT_TOP:g}; 1: every weight by C)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help=f"seed of the device's random numbers (default {DEFAULT_SEED})")
     args = p.parse_args(argv)
@@ -106,6 +112,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                 raise UsageError(f"--{opt.replace('_', '-')} takes numbers separated by commas, got {text!r}") from None
     if args.consolidate is None:
         args.consolidate = DEFAULT_CONSOLIDATE
+    if not 0.0 < args.consolidate_top <= 1.0:
+        raise UsageError(f"--consolidate-top must be in (0, 1], got {args.consolidate_top}")
     if not 0.0 <= args.meta_floor <= 1.0:
         raise UsageError(f"--meta-floor must be in 0..1, got {args.meta_floor}")
     if args.hscale_log2 is not None:
@@ -197,6 +205,15 @@ def describe(spec, info, blob: bytes, path: str) -> str:
     else:
         lines.append(f"arena (mbnn_arena_size): inference {_fmt_bytes(infer)}, learning "
                      f"{_fmt_bytes(learn) if learn is not None else '- (no layer learns)'}")
+    learning = [i for i, l in enumerate(info.learns) if l]
+    if learning:
+        cons = ", ".join(f"{info.consolidation[i]:.2f}" for i in learning)
+        how = ("none" if all(info.consolidation[i] == 1.0 for i in learning) else
+               "set per weight from the checkpoint's importance" if info.weighted else
+               "uniform (the checkpoint holds no importance: train it with `python -m export.train` to "
+               "consolidate only the weights the trained task needs)")
+        lines.append(f"consolidation (mean factor per learning layer): {cons}, {how}; "
+                     f"device m per learning layer: {', '.join(f'{info.meta[i]:.3g}' for i in learning)}")
     lines.append(legend)
     clamped = sum(info.clamped)
     if clamped:
@@ -242,7 +259,7 @@ def run(argv: list[str] | None = None) -> int:
         raise UsageError(f"{ckpt_path}: no such file")
 
     from export.blob import BlobError, write_atomic, write_blob
-    from export.checkpoint import CheckpointError, check_finite, load_model
+    from export.checkpoint import CheckpointError, check_finite, importance_of, load_model
     from export.fold import fold
 
     try:
@@ -251,6 +268,7 @@ def run(argv: list[str] | None = None) -> int:
         raise UsageError(str(exc)) from None
     try:
         check_finite(model, str(ckpt_path))
+        importance = importance_of(ckpt, model, str(ckpt_path))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     ds = None
@@ -278,7 +296,8 @@ def run(argv: list[str] | None = None) -> int:
             spec, info = fold(model, ckpt["settings"], learn=learn, hscale_log2=args.hscale_log2,
                               device_lr=args.device_lr, rms_shift=args.rms_shift, seed=args.seed,
                               lr_mult=args.lr_mult, meta=args.meta, meta_floor=args.meta_floor,
-                              consolidate=args.consolidate)
+                              consolidate=args.consolidate, importance=importance,
+                              consolidate_top=args.consolidate_top)
             blob = write_blob(spec)
         except (BlobError, ValueError) as exc:
             raise UsageError(f"cannot export {ckpt_path}: {exc}") from None

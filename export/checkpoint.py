@@ -4,7 +4,12 @@
      "architecture": MetaBNN.config(),   # sizes, binarize_input, input quantization, BatchNorm
      "state_dict": model.state_dict(),
      "settings": {...},                  # dataset, epochs, lr, meta, int8 grid, seed, ...
-     "history": [{"epoch", "loss", "train_acc", "test_acc", "seconds"}, ...]}
+     "history": [{"epoch", "loss", "train_acc", "test_acc", "seconds"}, ...],
+     "importance": [tensor per layer, shaped like its weights]}  # optional
+
+`importance` (export/importance.py) tells export which hidden weights the
+trained task needs; a checkpoint without it (written before it existed, or by
+a user's own training loop) is consolidated uniformly.
 
 `settings["meta"]` (float or list per layer) and `settings["int8_grid"]` (list
 of hscale_log2 per layer, or None) are read by the exporter.
@@ -15,11 +20,13 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from export.blob import write_atomic
+from export.importance import check_importance
 from export.model import MetaBNN
 
 FORMAT = "metabnn-checkpoint"
@@ -31,8 +38,9 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path: str | os.PathLike, model: MetaBNN, settings: dict[str, Any],
-                    history: list[dict[str, Any]] | None = None) -> None:
-    """Write a checkpoint atomically."""
+                    history: list[dict[str, Any]] | None = None,
+                    importance: Sequence[np.ndarray] | None = None) -> None:
+    """Write a checkpoint atomically (`importance`: export.importance.fisher_importance's arrays)."""
     payload = {
         "format": FORMAT,
         "version": VERSION,
@@ -41,6 +49,8 @@ def save_checkpoint(path: str | os.PathLike, model: MetaBNN, settings: dict[str,
         "settings": dict(settings),
         "history": list(history or []),
     }
+    if importance is not None:
+        payload["importance"] = [torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in importance]
     buf = io.BytesIO()
     torch.save(payload, buf)
     write_atomic(path, buf.getvalue())
@@ -102,3 +112,14 @@ def load_model(source: str | os.PathLike | dict) -> tuple[MetaBNN, dict[str, Any
     """(model, checkpoint dict) of a checkpoint path or dict."""
     ckpt = read_checkpoint(source)
     return model_from_checkpoint(ckpt), ckpt
+
+
+def importance_of(ckpt: dict[str, Any], model: MetaBNN, where: str) -> list[np.ndarray] | None:
+    """The checkpoint's importance arrays (None when it holds none), checked against the model;
+    ValueError naming `where` when they do not fit it or hold NaN, inf or negative values."""
+    imp = ckpt.get("importance")
+    if imp is None:
+        return None
+    if not isinstance(imp, (list, tuple)):
+        raise ValueError(f"{where}: importance is not a list of arrays; train again with `python -m export.train`")
+    return check_importance(imp, model, where)

@@ -45,10 +45,12 @@ Learning constants, per layer that learns:
   (DEFAULT_DEVICE_META) with `S(m, M) >= S(1.0, META_REF_MEDIAN)`: the protection
   a median weight of the consolidated MNIST network (M = 1.33, rounded down to
   META_REF_MEDIAN = 1.3) has at m = 1.0, the m measured best there; never more
-  than the m the layer was trained with (m = 0 stays 0). So MNIST-trained
-  networks get m = 1.0, and one whose hidden weights stayed small (the
-  quickstart's digits after 20 short epochs, M = 0.33, trained with m = 10) gets
-  m = 7.3 (docs/ARITHMETIC.md).
+  than the m the layer was trained with (m = 0 stays 0). With every weight
+  consolidated alike (C = 4, the previous default) MNIST-trained networks got
+  m = 1.0 and the quickstart's digits network (M = 0.33, trained with m = 10)
+  m = 7.3. With the importance-weighted consolidation most weights move little,
+  M falls below the reference and both get their training m (1.35, 10), the
+  setting measured best with it (docs/ARITHMETIC.md, docs/RESULTS.md section 6).
 - `lr_q16`: the device's step for a normalized error of 1 is `lr` in weight
   units: `lr * 2^(16 + e)` hidden-weight steps in Q16 for bit input. The int8
   layer 0 multiplies by `x / 128` where PyTorch's input is `x * input_scale`, so
@@ -60,8 +62,11 @@ Learning constants, per layer that learns:
   weight of a neuron by the full step on every sample and otherwise saturate
   (docs/ARITHMETIC.md, "Settings that make it work on the device").
 - Consolidation at export: the learning layers' int8 hidden weights become
-  `floor(C (h + 0.5))` (C = DEFAULT_CONSOLIDATE = 4 by default), so the trained
-  task starts protected by metaplasticity; the binary weights do not change.
+  `floor(c (h + 0.5))`, so the trained task starts protected by metaplasticity;
+  the binary weights do not change. With the checkpoint's importance
+  (export/importance.py) c is set per weight, up to C = DEFAULT_CONSOLIDATE = 4
+  for the DEFAULT_TOP fraction of each layer's weights the trained task needs
+  most and less for the others; without it c = C for every weight.
 - `meta_floor`: every entry of the metaplastic table at least `round(32768 F)`.
 - `bwd_shift`: 0 for the output layer (its error is Q15 times gscale / 2^15, at
   most 32767). A hidden layer l receives `g_j = sum_i +/-delta_i` over the
@@ -95,6 +100,7 @@ import torch
 
 from export.arch import Layer
 from export.grid import quantize_floor
+from export.importance import DEFAULT_TOP, check_importance, consolidation_factors
 from export.model import MetaBNN
 from pyruntime.format import KIND_BITS, KIND_INT8, BlobSpec, LayerSpec, meta_table
 
@@ -112,7 +118,7 @@ DEFAULT_BIT_LR_MULT = 0.25
 #: Floor of the metaplastic table, as a fraction of a full step (0: the paper's table).
 DEFAULT_META_FLOOR = 0.0
 #: Consolidation at export: int8 hidden weights h -> floor(c (h + 0.5)), c >= 1 (1: none).
-DEFAULT_CONSOLIDATE = 4.0
+DEFAULT_CONSOLIDATE = 6.0
 #: Least m of the device's metaplastic table by default (the training m when smaller).
 DEFAULT_DEVICE_META = 1.0
 #: Median |Wh| at which DEFAULT_DEVICE_META gives the reference protection (see `device_meta`).
@@ -163,6 +169,8 @@ class FoldInfo:
     learns: list[bool] = field(default_factory=list)
     clamped: list[int] = field(default_factory=list)  # hidden weights clamped to -128..127
     meta: list[float] = field(default_factory=list)  # m of the device's table per layer
+    consolidation: list[float] = field(default_factory=list)  # mean consolidation factor per layer (1: none)
+    weighted: bool = False  # consolidation set per weight from the checkpoint's importance
 
 
 def _bn(bn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -216,13 +224,14 @@ def learning_layers(learn: str | Sequence[bool], n: int, conv: Sequence[bool] | 
     return learns
 
 
-def consolidate_hidden(h: np.ndarray, c: float) -> np.ndarray:
-    """h -> clamp(floor(c (h + 0.5)), -128, 127): every weight c times further from zero, sign kept.
+def consolidate_hidden(h: np.ndarray, c: float | np.ndarray) -> np.ndarray:
+    """h -> clamp(floor(c (h + 0.5)), -128, 127): every weight c times further from zero, sign kept
+    (c: one factor, or one per weight shaped like h).
 
     `(h' + 0.5)` is within half an int8 step of `c (h + 0.5)` (the same rounding as
     `quantize_hidden`), and h' < 0 exactly when h < 0 (c >= 1).
     """
-    if c == 1.0:
+    if np.all(np.asarray(c) == 1.0):
         return h
     return np.clip(np.floor(c * (h.astype(np.float64) + 0.5)), -128, 127).astype(np.int64)
 
@@ -300,6 +309,8 @@ def fold(
     meta_floor: float = DEFAULT_META_FLOOR,
     consolidate: float | Sequence[float] = DEFAULT_CONSOLIDATE,
     meta: float | Sequence[float] | None = None,
+    importance: Sequence[np.ndarray] | None = None,
+    consolidate_top: float = DEFAULT_TOP,
 ) -> tuple[BlobSpec, FoldInfo]:
     """Fold a MetaBNN (with its training settings) into a BlobSpec; see the module docstring.
 
@@ -309,7 +320,9 @@ def fold(
     layer 0, DEFAULT_BIT_LR_MULT for bit-input layers). `meta_floor`: the least
     fraction of an inward step the metaplastic table lets through. `consolidate`
     (one or one per layer): the int8 hidden weights of the trained network are scaled
-    by it (see `consolidate_hidden`). `meta`: m of the device's table, one or one per layer
+    by it (see `consolidate_hidden`), per weight from `importance` (one array per layer shaped
+    like its weights, export/importance.py: the `consolidate_top` fraction of each layer's most
+    important weights by the full factor, the others less) when given. `meta`: m of the device's table, one or one per layer
     (default: `device_meta` of the training m and the median consolidated hidden weight).
     """
     settings = settings or {}
@@ -321,10 +334,14 @@ def fold(
     cons = _per_layer(consolidate, n, "consolidate")
     if not all(c >= 1.0 for c in cons):
         raise ValueError(f"consolidate must be >= 1, got {consolidate}")
+    if not 0.0 < consolidate_top <= 1.0:
+        raise ValueError(f"consolidate_top must be in (0, 1], got {consolidate_top}")
+    if importance is not None:
+        importance = check_importance(importance, model, "importance")
+    info = FoldInfo(weighted=importance is not None)
     grid = _per_layer(settings.get("int8_grid"), n, "int8_grid")
     override = _per_layer(hscale_log2, n, "hscale_log2")
     zp = model.input_zero_point
-    info = FoldInfo()
     layers: list[LayerSpec] = []
     frac_bits = 0
     for idx, (layer, fc, bn) in enumerate(zip(model.layers, model.fcs, model.bns)):
@@ -351,7 +368,10 @@ def fold(
             params = (threshold, lo, hi)
         h = np.where(flipped.reshape((-1,) + (1,) * (h.ndim - 1)), -1 - h, h)
         if learns[idx]:
-            h = consolidate_hidden(h, float(cons[idx]))
+            c = float(cons[idx])
+            factors = c if importance is None else consolidation_factors(importance[idx], c, consolidate_top)
+            h = consolidate_hidden(h, factors)
+        info.consolidation.append(float(np.mean(factors)) if learns[idx] else 1.0)
         bits = (h < 0).astype(np.uint8)
         lr_q16 = 0
         if learns[idx]:

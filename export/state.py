@@ -20,7 +20,7 @@ import os
 import numpy as np
 import torch
 
-from export.checkpoint import load_model
+from export.checkpoint import importance_of, load_model
 from export.fold import fold
 from export.model import MetaBNN
 from pyruntime.format import StateError, blob_crc, read_blob, read_state, runtime_columns, write_blob
@@ -42,6 +42,7 @@ def load_state(
     """
     model, ckpt = load_model(checkpoint)
     if blob is None:
+        fold_options.setdefault("importance", importance_of(ckpt, model, "checkpoint"))  # as `python -m export`
         spec, _ = fold(model, ckpt["settings"], **fold_options)
         blob = write_blob(spec)
     else:

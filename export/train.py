@@ -35,6 +35,7 @@ from export import data as datasets
 from export.arch import dense_layers, parse_arch
 from export.augment import DEFAULT_SHIFT, FLIP_DATASETS, augment_batch, is_image
 from export.checkpoint import check_finite, save_checkpoint
+from export.importance import DEFAULT_SAMPLES, fisher_importance
 from export.grid import GridConstraint
 from export.model import MetaBNN
 from export.optim import MetaAdam
@@ -281,11 +282,15 @@ def main(argv: list[str] | None = None) -> int:
             eval_train=args.eval_train, lr_schedule=args.lr_schedule, augment=args.augment,
         )
         check_finite(model, "trained model")  # nothing written for a diverged run
+        t0 = time.time()
+        importance = fisher_importance(model, ds.x_train, ds.y_train, seed=args.seed, progress=not args.no_progress)
+        print(f"importance of every hidden weight for export's consolidation: {min(DEFAULT_SAMPLES, len(ds.x_train))} "
+              f"training samples ({time.time() - t0:.1f} s)")
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        save_checkpoint(args.output, model, settings, history)
+        save_checkpoint(args.output, model, settings, history, importance)
     except OSError as exc:  # the message names the output, never a temporary file
         print(f"error: cannot write checkpoint {args.output}: {exc.strerror or type(exc).__name__}", file=sys.stderr)
         return 2
