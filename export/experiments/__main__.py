@@ -7,7 +7,7 @@ import functools
 import sys
 from collections.abc import Sequence
 
-from export.experiments import common, continual, curves, device, quadratic
+from export.experiments import ceiling, common, continual, curves, device, quadratic
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("device", help="the device's int8 one-sample learning rule on a task sequence")
     device.add_args(q)
     q.set_defaults(func=device.cmd_device)
+
+    q = sub.add_parser("ceiling", help="what float training with nothing protected learns from the device's samples")
+    ceiling.add_args(q)
+    q.set_defaults(func=ceiling.cmd_ceiling)
 
     q = sub.add_parser("curves", help="per-epoch training and test accuracy of checkpoints")
     curves.add_args(q)

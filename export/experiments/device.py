@@ -43,11 +43,12 @@ import numpy as np
 import torch
 
 from export import data as datasets
-from export.checkpoint import load_model, save_checkpoint
+from export.checkpoint import importance_of, load_model, save_checkpoint
 from export.experiments import common
 from export.experiments.metrics import accuracy_matrix, cl_metrics, over_seeds, pm
 from export.experiments.tasks import parse_sequence
 from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_META_FLOOR, fold)
+from export.importance import DEFAULT_TOP, fisher_importance
 from export.model import MetaBNN
 from pyruntime.format import read_blob, read_state, write_blob
 
@@ -119,14 +120,19 @@ def pretrain_key(task: datasets.Dataset, sizes: Sequence[int] | str, epochs: int
 
 def pretrain(task: datasets.Dataset, sizes: Sequence[int] | str, epochs: int, meta: float, hscale: int, seed: int,
              cache_dir: Path | None, train_subset: int | None = None, lr: float = 0.005,
-             log=common.log, schedule: str = "constant") -> tuple[MetaBNN, dict[str, Any]]:
-    """A MetaBNN trained on the first task on the int8 grid (cached by its settings when cache_dir is given);
-    `sizes`: dense widths or an `--arch` string (export/arch.py)."""
+             log=common.log, schedule: str = "constant") -> tuple[MetaBNN, dict[str, Any], list[np.ndarray]]:
+    """A MetaBNN trained on the first task on the int8 grid (cached by its settings when cache_dir is given),
+    its settings and the importance of its hidden weights (export/importance.py, as `python -m export.train`
+    stores it); `sizes`: dense widths or an `--arch` string (export/arch.py)."""
     path = cache_dir / f"pretrained_{pretrain_key(task, sizes, epochs, meta, hscale, seed, train_subset, lr, schedule)}.pt" \
         if cache_dir else None
     if path is not None and path.is_file():
         model, ckpt = load_model(path)
-        return model, ckpt["settings"]
+        importance = importance_of(ckpt, model, str(path))
+        if importance is None:  # cached before importance existed
+            importance = fisher_importance(model, task.x_train, task.y_train, seed=seed)
+            save_checkpoint(path, model, ckpt["settings"], ckpt.get("history"), importance)
+        return model, ckpt["settings"], importance
     if epochs > 0:
         from export.train import train
 
@@ -147,21 +153,25 @@ def pretrain(task: datasets.Dataset, sizes: Sequence[int] | str, epochs: int, me
         GridConstraint(model, [hscale] * model.n_layers)
         calibrate_bn(model, task.x_train[:5000])
         settings, history = {"meta": meta, "int8_grid": [hscale] * model.n_layers, "epochs": 0}, []
+    importance = fisher_importance(model, task.x_train, task.y_train, seed=seed)
     if path is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(path, model, settings, history)
-    return model, settings
+        save_checkpoint(path, model, settings, history, importance)
+    return model, settings, importance
 
 
 def make_blob(model: MetaBNN, settings: dict, hscale: int, device_lr: float, lr_mult: Sequence[float] | None,
               meta: Sequence[float] | None, rms_shift: int, seed: int, learn: str = "all",
               meta_floor: float = DEFAULT_META_FLOOR,
-              consolidate: float | Sequence[float] = DEFAULT_CONSOLIDATE, log=None) -> bytes:
-    """Fold with the device's learning constants (lr_mult, meta None: fold's defaults); `log`
-    (optional) receives a line with the device m the fold chose per layer."""
+              consolidate: float | Sequence[float] = DEFAULT_CONSOLIDATE, log=None,
+              importance: Sequence[np.ndarray] | None = None, consolidate_top: float = DEFAULT_TOP) -> bytes:
+    """Fold with the device's learning constants (lr_mult, meta None: fold's defaults; importance
+    None: uniform consolidation); `log` (optional) receives a line with the device m the fold chose
+    per layer."""
     spec, info = fold(model, settings, learn=learn, hscale_log2=hscale, device_lr=device_lr,
                        rms_shift=rms_shift, seed=seed, lr_mult=lr_mult, meta=meta,
-                       meta_floor=meta_floor, consolidate=consolidate)
+                       meta_floor=meta_floor, consolidate=consolidate, importance=importance,
+                       consolidate_top=consolidate_top)
     if log is not None:
         log("device m per layer: " + ", ".join(f"{m:.3g}" for m in info.meta))
     return write_blob(spec)
@@ -215,18 +225,20 @@ def run_device(
     device_seed: int | None = None,
     learn: str | None = None,
     pretrain_schedule: str = "constant",
+    consolidate_top: float = DEFAULT_TOP,
 ) -> list[dict[str, Any]]:
     """Pretrain on task 1 (float), then the runtime learns the rest one sample at a time; rows of measurements.
     `sizes`: dense widths or an `--arch` string; `learn`: the layers that learn (export's --learn;
     default all, for a network with convolutions its dense layers)."""
     timer = common.Timer()
-    model, settings = pretrain(tasks[0], sizes, pretrain_epochs, pretrain_meta, hscale, seed, cache_dir,
+    model, settings, importance = pretrain(tasks[0], sizes, pretrain_epochs, pretrain_meta, hscale, seed, cache_dir,
                                pretrain_subset, pretrain_lr, log=common.log if log else (lambda m: None),
                                schedule=pretrain_schedule)
     device_seed = seed if device_seed is None else device_seed
     learn = learn or ("dense" if model.is_conv else "all")
     blob = make_blob(model, settings, hscale, device_lr, lr_mult, meta, rms_shift, device_seed + 1, learn=learn,
-                     meta_floor=meta_floor, consolidate=consolidate, log=common.log if log else None)
+                     meta_floor=meta_floor, consolidate=consolidate, log=common.log if log else None,
+                     importance=importance, consolidate_top=consolidate_top)
     rt = load_runtime(blob, runtime)
     rng = np.random.default_rng(device_seed)
     tests = test_sets(tasks, test_subset, rng)
@@ -395,7 +407,10 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    help="least fraction of an inward step the metaplastic table lets through")
     p.add_argument("--consolidate", type=_floats, default=[DEFAULT_CONSOLIDATE],
                    help="scale the pretrained int8 hidden weights away from zero by this factor at export "
-                        "(one or per layer)")
+                        "(one or per layer), the full factor for the most important weights (--consolidate-top)")
+    p.add_argument("--consolidate-top", type=float, default=DEFAULT_TOP,
+                   help="fraction of each layer's hidden weights, the ones the pretrained task needs most "
+                        "(export/importance.py), consolidated by the full factor; the others less (1: all alike)")
     p.add_argument("--rms-shift", type=int, default=7)
     p.add_argument("--samples", type=int, default=10000, help="training samples per task streamed to the device")
     p.add_argument("--passes", type=int, default=1, help="times each sample is seen")
@@ -436,7 +451,8 @@ def run_name(args: argparse.Namespace) -> str:
     else:
         seq = f"p{args.dataset}{args.tasks}"
     extra = (f"_floor{args.meta_floor:g}" if args.meta_floor != DEFAULT_META_FLOOR else "") + \
-            (f"_c{'-'.join(f'{c:g}' for c in args.consolidate)}" if args.consolidate != [DEFAULT_CONSOLIDATE] else "")
+            (f"_c{'-'.join(f'{c:g}' for c in args.consolidate)}" if args.consolidate != [DEFAULT_CONSOLIDATE] else "") + \
+            (f"_top{args.consolidate_top:g}" if args.consolidate_top != DEFAULT_TOP else "")
     net = "".join(c if c.isalnum() else "-" for c in args.arch) if args.arch else '-'.join(map(str, args.sizes))
     extra += f"_learn{args.learn.replace(',', '-')}" if args.learn else ""
     return (f"device_{seq}_{net}_m{meta}_lr{args.device_lr:g}x{lrm}{extra}"
@@ -449,6 +465,8 @@ def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
     common.set_threads(args.threads)
     if args.pretrain_schedule is None:
         args.pretrain_schedule = "cosine" if args.arch else "constant"
+    if not 0.0 < args.consolidate_top <= 1.0:
+        raise ValueError(f"--consolidate-top must be in (0, 1], got {args.consolidate_top}")
     name = run_name(args)
     per_seed, finals = [], []
     for seed in args.seed:
@@ -458,12 +476,13 @@ def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
                           args.test_subset or None, args.runtime, seed, Path(args.out) / "cache",
                           args.pretrain_subset, args.pretrain_lr, meta_floor=args.meta_floor,
                           consolidate=args.consolidate, device_seed=args.device_seed, learn=args.learn,
-                          pretrain_schedule=args.pretrain_schedule)
+                          pretrain_schedule=args.pretrain_schedule, consolidate_top=args.consolidate_top)
         csv_path = common.out_path(args.out, f"{name}_s{seed}", "csv")
         common.write_csv(csv_path, rows)
         plot_device(csv_path, common.out_path(args.out, f"{name}_s{seed}", "png"),
                     f"{name} seed {seed} ({args.runtime} runtime)")
-        per_seed.append({"seed": seed, **cl_metrics(accuracy_matrix(rows))})
+        covered = max(int(r["task"]) for r in rows) if args.samples == 0 else None  # nothing streamed: task 1
+        per_seed.append({"seed": seed, **cl_metrics(accuracy_matrix(rows, covered))})
         finals.append({k: v for k, v in rows[-1].items() if k.startswith(("acc_task", "mean_acc", "sat_l"))})
         common.log(f"{name} seed {seed}: average accuracy {per_seed[-1]['avg_acc']:.2f}, first task "
                    f"{per_seed[-1]['first_task']:.1f}, BWT {per_seed[-1]['bwt']:.1f} -> {csv_path}")

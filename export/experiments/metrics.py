@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 
 
-def accuracy_matrix(rows: Sequence[dict[str, Any]]) -> np.ndarray:
-    """R from the rows of a run: the last measurement of each task (column ``task``, ``acc_task*``)."""
+def accuracy_matrix(rows: Sequence[dict[str, Any]], n: int | None = None) -> np.ndarray:
+    """R from the rows of a run: the last measurement of each task (column ``task``, ``acc_task*``);
+    `n`: the first n tasks only (default: every task with an ``acc_task*`` column)."""
     if not rows:
         raise ValueError("no rows to compute metrics from")
-    n = len([k for k in rows[0] if str(k).startswith("acc_task")])
+    n = n or len([k for k in rows[0] if str(k).startswith("acc_task")])
     last: dict[int, dict[str, Any]] = {}
     for r in rows:
         last[int(r["task"])] = r
