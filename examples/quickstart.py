@@ -5,12 +5,13 @@
    takes a larger m to reach the consolidation `m |Wh|` that m = 1.35 reaches
    after the paper's 40 epochs of MNIST; see docs/RESULTS.md);
 2. export it to a .mbnn blob and a C header (`python -m export`, no flags:
-   the trained task consolidated, the device's m chosen from the training m
-   and where the hidden weights sit, here about 7.3), checked against PyTorch;
+   the weights the trained task needs consolidated, by the importance that
+   training stored in the checkpoint; the device's m chosen from the training
+   m and where the hidden weights sit, here 10), checked against PyTorch;
 3. let the C runtime (on the host, through pyruntime) learn a new task from a
    stream, one sample at a time, with export's defaults, with m = 0 on the same
    consolidated weights, and plain (neither), and measure what each kept of
-   the first task (docs/RESULTS.md section 6, "The quickstart");
+   the first task (docs/RESULTS.md section 6, "The quickstart" and "Fourth round");
 4. run the same stream through the firmware on an emulated Cortex-M4 board
    (QEMU) and check that the board's log is byte-identical to the host's.
 
