@@ -93,6 +93,7 @@ typedef struct {
     uint8_t op;     /* 0 dense, 1 conv1d, 2 conv2d (format version 2) */
     uint8_t kh, kw, sh, sw, ph, pw; /* conv kernel, stride, zero padding (dense: 1, 1, 1, 1, 0, 0) */
     uint8_t pool;                   /* conv max pooling P (1: none) */
+    uint8_t host_cap;               /* x86-64 hosts: mbnn_host_kernels (0: the CPU's best) */
     uint16_t in_c, in_h, in_w;      /* input map (dense: n_in, 1, 1 unless after a conv) */
     uint32_t lr_q16;
     uint32_t base; /* index of weight (0, 0) in the generator's numbering */
@@ -172,6 +173,19 @@ mbnn_status mbnn_batch_work_size(const mbnn_model *model, size_t *work_len);
  * it holds nothing between calls. The learned state is not touched. */
 mbnn_status mbnn_infer_batch(mbnn_model *model, const int8_t *x, size_t n, int32_t *logits,
                              void *work, size_t work_len);
+
+/* x86-64 hosts: the most the optimized kernels of this model may use, so
+ * that tests can run every kernel the CPU has against the reference
+ * (MBNN_HOST_BEST, the default after mbnn_model_init: whatever the CPU
+ * supports, chosen at run time; a cap above the CPU's level changes nothing).
+ * Elsewhere (boards, other hosts) it changes nothing. The work buffer of
+ * mbnn_infer_batch depends on it: ask mbnn_batch_work_size again after. */
+#define MBNN_HOST_BEST 0u
+#define MBNN_HOST_PLAIN 1u  /* the portable C kernels */
+#define MBNN_HOST_POPCNT 2u /* and the POPCNT bit kernel */
+#define MBNN_HOST_AVX2 3u   /* and the AVX2 int8 and blocked batch kernels */
+#define MBNN_HOST_AVX512 4u /* and the AVX-512 kernels (F, BW, VNNI, VPOPCNTDQ) */
+mbnn_status mbnn_host_kernels(mbnn_model *model, unsigned cap);
 
 /* One learning step on one labelled sample. *prediction receives the class
  * predicted before the update, *loss the Q15 figure 32768 - p(label). Either
