@@ -9,6 +9,8 @@ Loops over samples run in C. Every error of the runtime becomes a
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from pyruntime import api
@@ -23,6 +25,31 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "the C runtime extension pyruntime._mbnn is not built; run `bash scripts/setup.sh` "
         "(or `pip install -e .` in the repository) to compile runtime_c/ for this machine"
     ) from exc
+
+#: The levels of the host's optimized kernels, lowest first (mbnn.h MBNN_HOST_*):
+#: what `Model.set_kernels` accepts and `Model.kernels` reports. On x86-64 the
+#: runtime picks the highest the CPU supports; elsewhere it is always "plain".
+KERNEL_LEVELS = ("plain", "popcnt", "avx2", "avx512")
+
+
+def _kernel_cap(cap: str | None) -> int:
+    """The MBNN_HOST_* value of a level name (None or "best": no cap)."""
+    if cap is None or cap == "best":
+        return int(lib.MBNN_HOST_BEST)
+    if cap not in KERNEL_LEVELS:
+        raise ValueError(f"kernel level must be one of {KERNEL_LEVELS} or 'best', got {cap!r}")
+    return KERNEL_LEVELS.index(cap) + 1
+
+
+def cpu_kernels() -> str:
+    """The highest level of `KERNEL_LEVELS` this CPU runs (with this build of the runtime)."""
+    return KERNEL_LEVELS[int(lib.mbnn_host_level(ffi.NULL)) - 1]
+
+
+# The cap every new Model starts with: the environment variable
+# MBNN_HOST_KERNELS (a name of KERNEL_LEVELS, or "best"), read once here, so
+# that a whole test run can be made to use lower kernels than the CPU has.
+_DEFAULT_CAP = _kernel_cap(os.environ.get("MBNN_HOST_KERNELS") or None)
 
 # Model.quantize in C: the function and the cffi buffer type of each float dtype.
 _QUANTIZE_C = {np.dtype(np.float32): (lib.mbnnpy_quantize_f32, "float[]"),
@@ -77,10 +104,7 @@ class Model:
                                         ffi.from_buffer("uint8_t[]", self._arena), size[0], mode))
         self._blob_ptr = blob_ptr  # keeps the cdata views (and so the buffers) alive
         self._arena_len = int(size[0])
-        # The work buffer of mbnn_infer_batch (none where samples go one by one).
-        _check(lib.mbnn_batch_work_size(self._m, size))
-        self._work = np.zeros(max(1, (size[0] + 3) // 4), dtype=np.uint32)
-        self._work_ptr, self._work_len = ffi.from_buffer("uint8_t[]", self._work), int(size[0])
+        self._set_cap(_DEFAULT_CAP)
         self.n_inputs = int(self._m.n_inputs)
         self.n_classes = int(self._m.n_classes)
         # Host metadata of the header (docs/FORMAT.md): input quantization.
@@ -88,6 +112,27 @@ class Model:
         self.input_zero_point = int(BLOB_HEADER["input_zero_point"].read(data))
         #: per-sample losses of the last `learn` call, int64 (N,): 32768 - p(label) in Q15
         self.last_losses = np.zeros(0, dtype=np.int64)
+
+    def _set_cap(self, cap: int) -> None:
+        _check(lib.mbnn_host_kernels(self._m, cap))
+        # The work buffer of mbnn_infer_batch (none where samples go one by one),
+        # which depends on the kernels.
+        size = ffi.new("size_t *")
+        _check(lib.mbnn_batch_work_size(self._m, size))
+        self._work = np.zeros(max(1, (size[0] + 3) // 4), dtype=np.uint32)
+        self._work_ptr, self._work_len = ffi.from_buffer("uint8_t[]", self._work), int(size[0])
+
+    def set_kernels(self, cap: str | None = None) -> None:
+        """Use at most the kernels of level `cap` (a name of `KERNEL_LEVELS`;
+        None or "best": the highest the CPU supports, the default). For tests
+        and benchmarks: every level gives the same numbers bit for bit. The
+        environment variable MBNN_HOST_KERNELS sets the cap new models start with."""
+        self._set_cap(_kernel_cap(cap))
+
+    @property
+    def kernels(self) -> str:
+        """The level of the kernels this model runs on this CPU (a name of `KERNEL_LEVELS`)."""
+        return KERNEL_LEVELS[int(lib.mbnn_host_level(self._m)) - 1]
 
     @classmethod
     def load(cls, blob: BlobLike, learn: bool = True) -> "Model":

@@ -187,6 +187,11 @@ mbnn_status mbnn_infer_batch(mbnn_model *model, const int8_t *x, size_t n, int32
 #define MBNN_HOST_AVX512 4u /* and the AVX-512 kernels (F, BW, VNNI, VPOPCNTDQ) */
 mbnn_status mbnn_host_kernels(mbnn_model *model, unsigned cap);
 
+/* The level (MBNN_HOST_*) the kernels of this model run at on this CPU (model
+ * NULL: the highest this CPU supports); MBNN_HOST_PLAIN where there is no
+ * run-time choice (boards, other hosts). */
+unsigned mbnn_host_level(const mbnn_model *model);
+
 /* One learning step on one labelled sample. *prediction receives the class
  * predicted before the update, *loss the Q15 figure 32768 - p(label). Either
  * output pointer may be NULL. On error nothing changes. */

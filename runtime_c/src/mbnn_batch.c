@@ -573,3 +573,13 @@ mbnn_status mbnn_host_kernels(mbnn_model *model, unsigned cap)
     }
     return MBNN_OK;
 }
+
+unsigned mbnn_host_level(const mbnn_model *model)
+{
+#if MBNN_X86_DISPATCH
+    return mbnn_i_x86_level(model == NULL ? 0u : model->layers[0].host_cap);
+#else
+    (void)model;
+    return MBNN_HOST_PLAIN;
+#endif
+}
