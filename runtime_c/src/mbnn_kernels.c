@@ -232,10 +232,20 @@ MBNN_AVX512 void mbnn_i_emit16(const mbnn_layer *L, uint32_t i0, __m512i a, uint
     }
 }
 
+/* The sums of the 16 int32 lanes of a0, a1, a2 and a3 (in that order). */
+MBNN_AVX512 static inline __m128i mbnn_hsum4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
+{
+    __m512i x0 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+    __m512i x1 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+    __m512i y = _mm512_add_epi32(_mm512_unpacklo_epi64(x0, x1), _mm512_unpackhi_epi64(x0, x1));
+    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(y), _mm512_extracti64x4_epi64(y, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
 /* Bit input, one sample: popcount(row XOR u) 512 bits at a time
- * (VPOPCNTQ), the last chunk of 16 words (1 to 16 of them) loaded under a
- * mask and its padding bits cleared (u's and the row's), 16 rows' counts
- * then emitted at once. */
+ * (VPOPCNTQ), 4 rows at a time, the last chunk of 16 words (1 to 16 of
+ * them) loaded under a mask and its padding bits cleared (u's and the
+ * row's), 16 rows' counts then emitted at once. */
 MBNN_AVX512 void mbnn_i_layer_bits_avx512(const mbnn_layer *L, const uint32_t *u, uint32_t *out,
                                           uint32_t *win, int32_t *logits)
 {
@@ -250,99 +260,30 @@ MBNN_AVX512 void mbnn_i_layer_bits_avx512(const mbnn_layer *L, const uint32_t *u
     }
     keep = _mm512_loadu_si512((const void *)keep_w);
     ut = _mm512_and_si512(_mm512_maskz_loadu_epi32(tmask, u + 16u * full), keep);
-    for (i = 0; i < L->n_out; i++) {
-        const uint32_t *row = L->bits + (size_t)i * words;
-        __m512i x = _mm512_and_si512(_mm512_xor_si512(_mm512_maskz_loadu_epi32(tmask, row + 16u * full), ut), keep);
-        __m512i acc = _mm512_popcnt_epi64(x);
-        for (k = 0; k < full; k++) {
-            x = _mm512_xor_si512(_mm512_loadu_si512((const void *)(row + 16u * k)),
-                                 _mm512_loadu_si512((const void *)(u + 16u * k)));
-            acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(x));
-        }
-        t[i % 16u] = (int32_t)L->n_in - 2 * (int32_t)_mm512_reduce_add_epi64(acc);
-        if (i % 16u == 15u || i + 1u == L->n_out) {
-            mbnn_i_emit16(L, i & ~15u, _mm512_loadu_si512((const void *)t), out, win, logits);
-        }
-    }
-}
-
-/* The selection bits of inputs 64 c .. 64 c + 63 of row i (bit set: weight
- * -1): from the row's bits, or in a learning arena (hidden != 0) from the
- * signs of its hidden weights (VPMOVB2M); the last chunk (c == last) masked
- * to the inputs that exist (tmask), read without touching bytes past them. */
-MBNN_AVX512 static inline __mmask64 mbnn_int8_sel(const mbnn_layer *L, int hidden, uint32_t i, uint32_t c,
-                                                  uint32_t last, uint64_t tmask)
-{
-    if (!hidden) {
-        const uint32_t *row = L->bits + (size_t)i * L->words + 2u * c;
-        uint64_t m;
-        if (c < last) {
-            memcpy(&m, row, 8u); /* little-endian: word 2c in the low half */
-            return _cvtu64_mask64(m);
-        }
-        m = (uint64_t)row[0] | (2u * c + 1u < L->words ? (uint64_t)row[1] << 32 : 0u);
-        return _cvtu64_mask64(m & tmask);
-    }
-    {
-        const int8_t *h = L->hidden + (size_t)i * L->n_in + 64u * c;
-        if (c < last) {
-            return _mm512_movepi8_mask(_mm512_loadu_si512((const void *)h));
-        }
-        return _mm512_movepi8_mask(_mm512_maskz_loadu_epi8(_cvtu64_mask64(tmask), h));
-    }
-}
-
-/* int8 input, one sample, 64 inputs per step and 4 rows at a time. With
- * b_j = q_j + 128 (0 past n_in) and c = zp + 128, both bytes 0..255:
- * VPBLENDMB picks b_j where the weight is -1 and c elsewhere (the padding
- * past n_in included: its selection bits are 0), and VPDPBUSD adds the 64
- * bytes (times +1) into 16 int32 lanes. Over the C = ceil(n_in / 64)
- * chunks the sum is S = sum_{neg} b_j + c (64 C - count), so, since
- * b_j - c = x_j, sum_{neg} x_j = S - 64 C c with no count of the negative
- * weights, and a = sum_x - 2 sum_{neg} x_j (|S| <= 255 * 8192: int32). */
-MBNN_AVX512 static inline void mbnn_int8_avx512_body(const mbnn_layer *L, int hidden, const int8_t *q,
-                                                     int32_t zp, uint32_t *out, uint32_t *win,
-                                                     int32_t *logits)
-{
-    const uint32_t n_in = L->n_in, chunks = (n_in + 63u) / 64u, last = chunks - 1u;
-    const uint32_t nt = n_in - 64u * last;
-    const uint64_t tmask = nt == 64u ? ~(uint64_t)0 : ((uint64_t)1 << nt) - 1u;
-    const __m512i flip = _mm512_set1_epi8((char)0x80), one = _mm512_set1_epi8(1);
-    const __m512i cv = _mm512_set1_epi8((char)(uint8_t)(zp + 128));
-    const int32_t c = zp + 128, bias = 64 * (int32_t)chunks * c;
-    int32_t sum_x, t[16] = {0};
-    __m512i acc = _mm512_setzero_si512();
-    uint32_t i, k;
-
-    /* sum_x = sum_j b_j - c n_in */
-    for (k = 0; k < chunks; k++) {
-        __m512i b = k < last ? _mm512_loadu_si512((const void *)(q + 64u * k))
-                             : _mm512_maskz_loadu_epi8(_cvtu64_mask64(tmask), q + 64u * k);
-        b = _mm512_xor_si512(b, flip);
-        if (k == last) {
-            b = _mm512_maskz_mov_epi8(_cvtu64_mask64(tmask), b);
-        }
-        acc = _mm512_dpbusd_epi32(acc, b, one);
-    }
-    sum_x = _mm512_reduce_add_epi32(acc) - c * (int32_t)n_in;
     for (i = 0; i < L->n_out; i += 4u) {
-        /* rows i .. i + 3 (past n_out: row i again, not emitted) */
-        uint32_t i1 = i + 1u < L->n_out ? i + 1u : i, i2 = i + 2u < L->n_out ? i + 2u : i;
-        uint32_t i3 = i + 3u < L->n_out ? i + 3u : i, r;
-        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-        for (k = 0; k < chunks; k++) {
-            __m512i b = k < last ? _mm512_loadu_si512((const void *)(q + 64u * k))
-                                 : _mm512_maskz_loadu_epi8(_cvtu64_mask64(tmask), q + 64u * k);
-            b = _mm512_xor_si512(b, flip);
-            a0 = _mm512_dpbusd_epi32(a0, _mm512_mask_blend_epi8(mbnn_int8_sel(L, hidden, i, k, last, tmask), cv, b), one);
-            a1 = _mm512_dpbusd_epi32(a1, _mm512_mask_blend_epi8(mbnn_int8_sel(L, hidden, i1, k, last, tmask), cv, b), one);
-            a2 = _mm512_dpbusd_epi32(a2, _mm512_mask_blend_epi8(mbnn_int8_sel(L, hidden, i2, k, last, tmask), cv, b), one);
-            a3 = _mm512_dpbusd_epi32(a3, _mm512_mask_blend_epi8(mbnn_int8_sel(L, hidden, i3, k, last, tmask), cv, b), one);
+        /* rows i .. i + 3 (past n_out: row i again, not emitted); the
+         * counts (at most 8192) in the low halves of the 64-bit lanes */
+        const uint32_t *r0 = L->bits + (size_t)i * words;
+        const uint32_t *r1 = i + 1u < L->n_out ? r0 + words : r0, *r2 = i + 2u < L->n_out ? r0 + 2u * words : r0;
+        const uint32_t *r3 = i + 3u < L->n_out ? r0 + 3u * words : r0;
+        uint32_t r;
+#define MBNN_BITS_TAIL(row) \
+    _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(_mm512_maskz_loadu_epi32(tmask, (row) + 16u * full), ut), keep))
+#define MBNN_BITS_WORDS(row)                                                                        \
+    _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512((const void *)((row) + 16u * k)), uk))
+        __m512i a0 = MBNN_BITS_TAIL(r0), a1 = MBNN_BITS_TAIL(r1), a2 = MBNN_BITS_TAIL(r2), a3 = MBNN_BITS_TAIL(r3);
+        for (k = 0; k < full; k++) {
+            const __m512i uk = _mm512_loadu_si512((const void *)(u + 16u * k));
+            a0 = _mm512_add_epi64(a0, MBNN_BITS_WORDS(r0));
+            a1 = _mm512_add_epi64(a1, MBNN_BITS_WORDS(r1));
+            a2 = _mm512_add_epi64(a2, MBNN_BITS_WORDS(r2));
+            a3 = _mm512_add_epi64(a3, MBNN_BITS_WORDS(r3));
         }
-        t[i % 16u] = sum_x - 2 * (_mm512_reduce_add_epi32(a0) - bias);
-        t[i % 16u + 1u] = sum_x - 2 * (_mm512_reduce_add_epi32(a1) - bias);
-        t[i % 16u + 2u] = sum_x - 2 * (_mm512_reduce_add_epi32(a2) - bias);
-        t[i % 16u + 3u] = sum_x - 2 * (_mm512_reduce_add_epi32(a3) - bias);
+#undef MBNN_BITS_TAIL
+#undef MBNN_BITS_WORDS
+        /* a = n_in - 2 ones for the 4 rows (the high halves of the lanes are 0) */
+        _mm_storeu_si128((__m128i *)(void *)(t + i % 16u),
+                         _mm_sub_epi32(_mm_set1_epi32((int32_t)L->n_in), _mm_slli_epi32(mbnn_hsum4(a0, a1, a2, a3), 1)));
         r = i + 4u < L->n_out ? i + 4u : L->n_out; /* rows done */
         if (r % 16u == 0u || r == L->n_out) {
             mbnn_i_emit16(L, i & ~15u, _mm512_loadu_si512((const void *)t), out, win, logits);
@@ -350,13 +291,97 @@ MBNN_AVX512 static inline void mbnn_int8_avx512_body(const mbnn_layer *L, int hi
     }
 }
 
+/* The selection bits (bit set: weight -1) of inputs 64 c .. 64 c + 63 of a
+ * row: two words of its bits, or in a learning arena the signs of 64 of its
+ * hidden weights (VPMOVB2M); the last chunk masked to the inputs that exist
+ * (tmask), read without touching bytes past them. */
+MBNN_AVX512 static inline __mmask64 mbnn_sel_bits(const uint32_t *row, uint32_t c, uint32_t words, int last,
+                                                  uint64_t tmask)
+{
+    uint64_t m;
+    if (!last) {
+        memcpy(&m, row + 2u * c, 8u); /* little-endian: word 2c in the low half */
+        return _cvtu64_mask64(m);
+    }
+    m = (uint64_t)row[2u * c] | (2u * c + 1u < words ? (uint64_t)row[2u * c + 1u] << 32 : 0u);
+    return _cvtu64_mask64(m & tmask);
+}
+
+MBNN_AVX512 static inline __mmask64 mbnn_sel_hidden(const int8_t *h, uint32_t c, int last, uint64_t tmask)
+{
+    if (!last) {
+        return _mm512_movepi8_mask(_mm512_loadu_si512((const void *)(h + 64u * c)));
+    }
+    return _mm512_movepi8_mask(_mm512_maskz_loadu_epi8(_cvtu64_mask64(tmask), h + 64u * c));
+}
+
+/* int8 input, one sample, 64 inputs per step and 4 rows at a time. With the
+ * features q_j as signed bytes (0 past n_in) and the zero point zp (an int8
+ * too): VPBLENDMB picks q_j where the weight is -1 and zp elsewhere (the
+ * padding past n_in included: its selection bits are 0), and VPDPBUSD adds
+ * the 64 bytes (times 1) into 16 int32 lanes. Over the C = ceil(n_in / 64)
+ * chunks the sum is S = sum_{neg} q_j + zp (64 C - count), so, since
+ * x_j = q_j - zp, sum_{neg} x_j = S - 64 C zp with no count of the negative
+ * weights, and a = sum_x - 2 sum_{neg} x_j (|S| <= 128 * 8192: int32). */
+#define MBNN_INT8_AVX512(NAME, ROW_T, ROW, SEL)                                                              \
+    MBNN_AVX512 static void NAME(const mbnn_layer *L, const int8_t *q, int32_t zp, uint32_t *out,           \
+                                 uint32_t *win, int32_t *logits)                                             \
+    {                                                                                                        \
+        const uint32_t n_in = L->n_in, words = L->words, chunks = (n_in + 63u) / 64u, last = chunks - 1u;    \
+        const uint32_t nt = n_in - 64u * last;                                                               \
+        const uint64_t tmask = nt == 64u ? ~(uint64_t)0 : ((uint64_t)1 << nt) - 1u;                          \
+        const __m512i one = _mm512_set1_epi8(1), zv = _mm512_set1_epi8((char)zp);                            \
+        const __m512i qt = _mm512_maskz_loadu_epi8(_cvtu64_mask64(tmask), q + 64u * last);                   \
+        const int32_t bias = 64 * (int32_t)chunks * zp;                                                      \
+        int32_t t[16] = {0};                                                                                 \
+        __m512i acc = _mm512_dpbusd_epi32(_mm512_setzero_si512(), one, qt);                                  \
+        __m128i sx, b4 = _mm_set1_epi32(bias);                                                               \
+        uint32_t i, k;                                                                                       \
+        (void)words;                                                                                         \
+        for (k = 0; k < last; k++) {                                                                         \
+            acc = _mm512_dpbusd_epi32(acc, one, _mm512_loadu_si512((const void *)(q + 64u * k)));            \
+        }                                                                                                    \
+        sx = _mm_set1_epi32(_mm512_reduce_add_epi32(acc) - zp * (int32_t)n_in); /* sum_x */                 \
+        for (i = 0; i < L->n_out; i += 4u) {                                                                 \
+            /* rows i .. i + 3 (past n_out: row i again, not emitted) */                                     \
+            const ROW_T *r0 = ROW(i), *r1 = ROW(i + 1u < L->n_out ? i + 1u : i);                             \
+            const ROW_T *r2 = ROW(i + 2u < L->n_out ? i + 2u : i), *r3 = ROW(i + 3u < L->n_out ? i + 3u : i); \
+            __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;                                  \
+            uint32_t r;                                                                                      \
+            for (k = 0; k < last; k++) {                                                                     \
+                const __m512i b = _mm512_loadu_si512((const void *)(q + 64u * k));                           \
+                a0 = _mm512_dpbusd_epi32(a0, one, _mm512_mask_blend_epi8(SEL(r0, k, 0), zv, b));             \
+                a1 = _mm512_dpbusd_epi32(a1, one, _mm512_mask_blend_epi8(SEL(r1, k, 0), zv, b));             \
+                a2 = _mm512_dpbusd_epi32(a2, one, _mm512_mask_blend_epi8(SEL(r2, k, 0), zv, b));             \
+                a3 = _mm512_dpbusd_epi32(a3, one, _mm512_mask_blend_epi8(SEL(r3, k, 0), zv, b));             \
+            }                                                                                                \
+            a0 = _mm512_dpbusd_epi32(a0, one, _mm512_mask_blend_epi8(SEL(r0, last, 1), zv, qt));             \
+            a1 = _mm512_dpbusd_epi32(a1, one, _mm512_mask_blend_epi8(SEL(r1, last, 1), zv, qt));             \
+            a2 = _mm512_dpbusd_epi32(a2, one, _mm512_mask_blend_epi8(SEL(r2, last, 1), zv, qt));             \
+            a3 = _mm512_dpbusd_epi32(a3, one, _mm512_mask_blend_epi8(SEL(r3, last, 1), zv, qt));             \
+            /* a = sum_x - 2 (S - bias) for the 4 rows */                                                   \
+            _mm_storeu_si128((__m128i *)(void *)(t + i % 16u),                                               \
+                             _mm_sub_epi32(sx, _mm_slli_epi32(_mm_sub_epi32(mbnn_hsum4(a0, a1, a2, a3), b4), 1))); \
+            r = i + 4u < L->n_out ? i + 4u : L->n_out; /* rows done */                                       \
+            if (r % 16u == 0u || r == L->n_out) {                                                            \
+                mbnn_i_emit16(L, i & ~15u, _mm512_loadu_si512((const void *)t), out, win, logits);           \
+            }                                                                                                \
+        }                                                                                                    \
+    }
+#define MBNN_ROW_BITS(i) (L->bits + (size_t)(i) * words)
+#define MBNN_SEL_BITS(row, c, is_last) mbnn_sel_bits(row, c, words, is_last, tmask)
+#define MBNN_ROW_HIDDEN(i) (L->hidden + (size_t)(i) * n_in)
+#define MBNN_SEL_HIDDEN(row, c, is_last) mbnn_sel_hidden(row, c, is_last, tmask)
+MBNN_INT8_AVX512(mbnn_int8_avx512_bits, uint32_t, MBNN_ROW_BITS, MBNN_SEL_BITS)
+MBNN_INT8_AVX512(mbnn_int8_avx512_hidden, int8_t, MBNN_ROW_HIDDEN, MBNN_SEL_HIDDEN)
+
 MBNN_AVX512 void mbnn_i_layer_int8_avx512(const mbnn_layer *L, const int8_t *q, int32_t zp, uint32_t *out,
                                           uint32_t *win, int32_t *logits)
 {
     if (L->bits != NULL) {
-        mbnn_int8_avx512_body(L, 0, q, zp, out, win, logits);
+        mbnn_int8_avx512_bits(L, q, zp, out, win, logits);
     } else {
-        mbnn_int8_avx512_body(L, 1, q, zp, out, win, logits);
+        mbnn_int8_avx512_hidden(L, q, zp, out, win, logits);
     }
 }
 #endif
