@@ -507,12 +507,8 @@ static void mbnn_batch_block(const mbnn_model *model, const int8_t *x, uint32_t 
                 }
             }
         }
-        if (avx512) { /* one sample at a time: its 512-bit kernel already reads each row word once per 16 */
-            for (s = 0; s < n; s++) {
-                mbnn_i_layer_bits_avx512(L, act[l % 2u] + (size_t)s * L->words,
-                                         out == NULL ? NULL : out + (size_t)s * out_words, NULL,
-                                         z == NULL ? NULL : z + (size_t)s * L->n_out);
-            }
+        if (avx512) { /* tiles of 16 rows, each through the whole block */
+            mbnn_i_bits_avx512(L, act[l % 2u], n, out, out_words, NULL, z);
             continue;
         }
         mbnn_batch_bits_popcnt(L, act[l % 2u], n, out, out_words, z);

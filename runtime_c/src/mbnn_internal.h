@@ -286,6 +286,9 @@ MBNN_AVX512 void mbnn_i_layer_int8_avx512(const mbnn_layer *L, const int8_t *q, 
                                           uint32_t *win, int32_t *logits);
 MBNN_AVX512 void mbnn_i_layer_bits_avx512(const mbnn_layer *L, const uint32_t *u, uint32_t *out,
                                           uint32_t *win, int32_t *logits);
+/* The bit kernel on n samples (mbnn_kernels.c; win only for n = 1). */
+MBNN_AVX512 void mbnn_i_bits_avx512(const mbnn_layer *L, const uint32_t *u, uint32_t n, uint32_t *out,
+                                    uint32_t out_words, uint32_t *win, int32_t *logits);
 MBNN_AVX512 void mbnn_i_emit16(const mbnn_layer *L, uint32_t i0, __m512i a, uint32_t *out, uint32_t *win,
                                int32_t *logits);
 #endif

@@ -242,53 +242,65 @@ MBNN_AVX512 static inline __m128i mbnn_hsum4(__m512i a0, __m512i a1, __m512i a2,
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-/* Bit input, one sample: popcount(row XOR u) 512 bits at a time
- * (VPOPCNTQ), 4 rows at a time, the last chunk of 16 words (1 to 16 of
- * them) loaded under a mask and its padding bits cleared (u's and the
- * row's), 16 rows' counts then emitted at once. */
-MBNN_AVX512 void mbnn_i_layer_bits_avx512(const mbnn_layer *L, const uint32_t *u, uint32_t *out,
-                                          uint32_t *win, int32_t *logits)
+/* Bit input, n samples (u: n rows of L->words words; out: n rows of
+ * out_words, or logits: n rows of n_out; win only for n = 1):
+ * popcount(row XOR u) 512 bits at a time (VPOPCNTQ), 4 rows at a time, the
+ * last chunk of 16 words (1 to 16 of them) loaded under a mask and its
+ * padding bits cleared (u's and the row's). The rows go in tiles of 16, each
+ * tile (2 KiB for 1024 inputs) through every sample before the next, so that
+ * it is read from memory once; a tile's 16 counts are emitted at once. */
+MBNN_AVX512 void mbnn_i_bits_avx512(const mbnn_layer *L, const uint32_t *u, uint32_t n, uint32_t *out,
+                                    uint32_t out_words, uint32_t *win, int32_t *logits)
 {
     const uint32_t words = L->words, full = (words - 1u) / 16u, tail = words - 16u * full;
     const __mmask16 tmask = (__mmask16)((1u << tail) - 1u);
     int32_t keep_w[16] = {0}, t[16] = {0};
-    __m512i keep, ut;
-    uint32_t i, k;
+    __m512i keep;
+    uint32_t i, i0, k, s;
 
     for (k = 0; k < tail; k++) {
         keep_w[k] = k + 1u == tail ? (int32_t)mbnn_last_mask(L->n_in) : -1;
     }
     keep = _mm512_loadu_si512((const void *)keep_w);
-    ut = _mm512_and_si512(_mm512_maskz_loadu_epi32(tmask, u + 16u * full), keep);
-    for (i = 0; i < L->n_out; i += 4u) {
-        /* rows i .. i + 3 (past n_out: row i again, not emitted); the
-         * counts (at most 8192) in the low halves of the 64-bit lanes */
-        const uint32_t *r0 = L->bits + (size_t)i * words;
-        const uint32_t *r1 = i + 1u < L->n_out ? r0 + words : r0, *r2 = i + 2u < L->n_out ? r0 + 2u * words : r0;
-        const uint32_t *r3 = i + 3u < L->n_out ? r0 + 3u * words : r0;
-        uint32_t r;
+    for (i0 = 0; i0 < L->n_out; i0 += 16u) {
+        for (s = 0; s < n; s++) {
+            const uint32_t *us = u + (size_t)s * words;
+            const __m512i ut = _mm512_and_si512(_mm512_maskz_loadu_epi32(tmask, us + 16u * full), keep);
+            for (i = i0; i < i0 + 16u && i < L->n_out; i += 4u) {
+                /* rows i .. i + 3 (past n_out: row i again, not emitted); the
+                 * counts (at most 8192) in the low halves of the 64-bit lanes */
+                const uint32_t *r0 = L->bits + (size_t)i * words;
+                const uint32_t *r1 = i + 1u < L->n_out ? r0 + words : r0;
+                const uint32_t *r2 = i + 2u < L->n_out ? r0 + 2u * words : r0;
+                const uint32_t *r3 = i + 3u < L->n_out ? r0 + 3u * words : r0;
 #define MBNN_BITS_TAIL(row) \
     _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(_mm512_maskz_loadu_epi32(tmask, (row) + 16u * full), ut), keep))
-#define MBNN_BITS_WORDS(row)                                                                        \
-    _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512((const void *)((row) + 16u * k)), uk))
-        __m512i a0 = MBNN_BITS_TAIL(r0), a1 = MBNN_BITS_TAIL(r1), a2 = MBNN_BITS_TAIL(r2), a3 = MBNN_BITS_TAIL(r3);
-        for (k = 0; k < full; k++) {
-            const __m512i uk = _mm512_loadu_si512((const void *)(u + 16u * k));
-            a0 = _mm512_add_epi64(a0, MBNN_BITS_WORDS(r0));
-            a1 = _mm512_add_epi64(a1, MBNN_BITS_WORDS(r1));
-            a2 = _mm512_add_epi64(a2, MBNN_BITS_WORDS(r2));
-            a3 = _mm512_add_epi64(a3, MBNN_BITS_WORDS(r3));
-        }
+#define MBNN_BITS_WORDS(row) _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512((const void *)((row) + 16u * k)), uk))
+                __m512i a0 = MBNN_BITS_TAIL(r0), a1 = MBNN_BITS_TAIL(r1), a2 = MBNN_BITS_TAIL(r2), a3 = MBNN_BITS_TAIL(r3);
+                for (k = 0; k < full; k++) {
+                    const __m512i uk = _mm512_loadu_si512((const void *)(us + 16u * k));
+                    a0 = _mm512_add_epi64(a0, MBNN_BITS_WORDS(r0));
+                    a1 = _mm512_add_epi64(a1, MBNN_BITS_WORDS(r1));
+                    a2 = _mm512_add_epi64(a2, MBNN_BITS_WORDS(r2));
+                    a3 = _mm512_add_epi64(a3, MBNN_BITS_WORDS(r3));
+                }
 #undef MBNN_BITS_TAIL
 #undef MBNN_BITS_WORDS
-        /* a = n_in - 2 ones for the 4 rows (the high halves of the lanes are 0) */
-        _mm_storeu_si128((__m128i *)(void *)(t + i % 16u),
-                         _mm_sub_epi32(_mm_set1_epi32((int32_t)L->n_in), _mm_slli_epi32(mbnn_hsum4(a0, a1, a2, a3), 1)));
-        r = i + 4u < L->n_out ? i + 4u : L->n_out; /* rows done */
-        if (r % 16u == 0u || r == L->n_out) {
-            mbnn_i_emit16(L, i & ~15u, _mm512_loadu_si512((const void *)t), out, win, logits);
+                /* a = n_in - 2 ones for the 4 rows (the high halves of the lanes are 0) */
+                _mm_storeu_si128((__m128i *)(void *)(t + i % 16u),
+                                 _mm_sub_epi32(_mm_set1_epi32((int32_t)L->n_in),
+                                               _mm_slli_epi32(mbnn_hsum4(a0, a1, a2, a3), 1)));
+            }
+            mbnn_i_emit16(L, i0, _mm512_loadu_si512((const void *)t), out == NULL ? NULL : out + (size_t)s * out_words,
+                          win, logits == NULL ? NULL : logits + (size_t)s * L->n_out);
         }
     }
+}
+
+MBNN_AVX512 void mbnn_i_layer_bits_avx512(const mbnn_layer *L, const uint32_t *u, uint32_t *out,
+                                          uint32_t *win, int32_t *logits)
+{
+    mbnn_i_bits_avx512(L, u, 1u, out, 0u, win, logits);
 }
 
 /* The selection bits (bit set: weight -1) of inputs 64 c .. 64 c + 63 of a
