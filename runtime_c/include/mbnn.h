@@ -88,12 +88,12 @@ typedef struct {
     uint8_t input_kind; /* 0 int8 features, 1 bits */
     uint8_t learns;
     uint8_t bwd_shift;
+    uint8_t host_cap; /* x86-64 hosts: mbnn_host_kernels (0: the CPU's best); in what was padding */
     uint16_t n_in, n_out;
     uint16_t words; /* u32 words per row (conv: kh * kw * wc) */
     uint8_t op;     /* 0 dense, 1 conv1d, 2 conv2d (format version 2) */
     uint8_t kh, kw, sh, sw, ph, pw; /* conv kernel, stride, zero padding (dense: 1, 1, 1, 1, 0, 0) */
     uint8_t pool;                   /* conv max pooling P (1: none) */
-    uint8_t host_cap;               /* x86-64 hosts: mbnn_host_kernels (0: the CPU's best) */
     uint16_t in_c, in_h, in_w;      /* input map (dense: n_in, 1, 1 unless after a conv) */
     uint32_t lr_q16;
     uint32_t base; /* index of weight (0, 0) in the generator's numbering */
