@@ -51,7 +51,7 @@ def cpu_kernels() -> str:
 # that a whole test run can be made to use lower kernels than the CPU has.
 _DEFAULT_CAP = _kernel_cap(os.environ.get("MBNN_HOST_KERNELS") or None)
 
-_INT8 = np.dtype(np.int8)
+_INT8, _INT32 = np.dtype(np.int8), np.dtype(np.int32)
 
 # Model.quantize in C: the function and the cffi buffer type of each float dtype.
 _QUANTIZE_C = {np.dtype(np.float32): (lib.mbnnpy_quantize_f32_any, "float[]"),
@@ -188,7 +188,7 @@ class Model:
             return quantize(features, self.input_scale, self.input_zero_point)
         fn, ctype = fast
         f = features if features.flags.c_contiguous else np.ascontiguousarray(features)
-        q = np.empty(f.shape, dtype=np.int8)
+        q = np.empty(f.shape, _INT8)
         nan = fn(ffi.from_buffer(ctype, f), f.size, self.input_scale, self.input_zero_point,
                  ffi.from_buffer("int8_t[]", q))
         return q if nan == 0 else quantize(f, self.input_scale, self.input_zero_point)
@@ -206,7 +206,7 @@ class Model:
                 and X.flags.c_contiguous):
             X = self._x(X)
         n = X.shape[0]
-        out = np.empty((n, self.n_classes), dtype=np.int32)
+        out = np.empty((n, self.n_classes), _INT32)
         status = lib.mbnn_infer_batch(self._m, ffi.from_buffer("int8_t[]", X), n,
                                       ffi.from_buffer("int32_t[]", out), self._work_ptr, self._work_len)
         if status != lib.MBNN_OK:

@@ -358,7 +358,15 @@ MBNN_AVX512 static inline __mmask64 mbnn_sel_hidden(const int8_t *h, uint32_t c,
             /* rows i .. i + 3 (past n_out: row i again, not emitted) */                                     \
             const ROW_T *r0 = ROW(i), *r1 = ROW(i + 1u < L->n_out ? i + 1u : i);                             \
             const ROW_T *r2 = ROW(i + 2u < L->n_out ? i + 2u : i), *r3 = ROW(i + 3u < L->n_out ? i + 3u : i); \
-            __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;                                  \
+            /* the last chunk first, then the whole ones */                                                 \
+            __m512i a0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), one,                                    \
+                                             _mm512_mask_blend_epi8(SEL(r0, last, 1), zv, qt));              \
+            __m512i a1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), one,                                    \
+                                             _mm512_mask_blend_epi8(SEL(r1, last, 1), zv, qt));              \
+            __m512i a2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), one,                                    \
+                                             _mm512_mask_blend_epi8(SEL(r2, last, 1), zv, qt));              \
+            __m512i a3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), one,                                    \
+                                             _mm512_mask_blend_epi8(SEL(r3, last, 1), zv, qt));              \
             uint32_t r;                                                                                      \
             for (k = 0; k < last; k++) {                                                                     \
                 const __m512i b = _mm512_loadu_si512((const void *)(q + 64u * k));                           \
@@ -367,10 +375,6 @@ MBNN_AVX512 static inline __mmask64 mbnn_sel_hidden(const int8_t *h, uint32_t c,
                 a2 = _mm512_dpbusd_epi32(a2, one, _mm512_mask_blend_epi8(SEL(r2, k, 0), zv, b));             \
                 a3 = _mm512_dpbusd_epi32(a3, one, _mm512_mask_blend_epi8(SEL(r3, k, 0), zv, b));             \
             }                                                                                                \
-            a0 = _mm512_dpbusd_epi32(a0, one, _mm512_mask_blend_epi8(SEL(r0, last, 1), zv, qt));             \
-            a1 = _mm512_dpbusd_epi32(a1, one, _mm512_mask_blend_epi8(SEL(r1, last, 1), zv, qt));             \
-            a2 = _mm512_dpbusd_epi32(a2, one, _mm512_mask_blend_epi8(SEL(r2, last, 1), zv, qt));             \
-            a3 = _mm512_dpbusd_epi32(a3, one, _mm512_mask_blend_epi8(SEL(r3, last, 1), zv, qt));             \
             /* a = sum_x - 2 (S - bias) for the 4 rows */                                                   \
             _mm_storeu_si128((__m128i *)(void *)(t + i % 16u),                                               \
                              _mm_sub_epi32(sx, _mm_slli_epi32(_mm_sub_epi32(mbnn_hsum4(a0, a1, a2, a3), b4), 1))); \
