@@ -16,9 +16,11 @@
  *                          x86-64 a POPCNT kernel chosen at run time by CPU
  *                          feature); 0: the plain reference kernels. Both
  *                          give the same numbers bit for bit. Default: 1.
- *   MBNN_X86_DISPATCH      1: on x86-64 with gcc/clang, pick the POPCNT kernel
- *                          at run time (__builtin_cpu_supports). Default: 1
- *                          there when MBNN_KERNELS is 1, else 0.
+ *   MBNN_X86_DISPATCH      1: on x86-64 with gcc/clang, pick the POPCNT, AVX2
+ *                          or AVX-512 kernels at run time
+ *                          (__builtin_cpu_supports; mbnn_host_kernels caps
+ *                          the level). Default: 1 there when MBNN_KERNELS
+ *                          is 1, else 0 (never on the boards).
  *   MBNN_MAX_LAYERS        layers a model may have, 1 .. 8 (default 8)
  *   MBNN_MAX_WIDTH         inputs or neurons of a layer, 1 .. 8192 (default 8192)
  */
