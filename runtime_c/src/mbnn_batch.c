@@ -20,6 +20,12 @@
  *   bit layers: popcount(row XOR u) with the POPCNT instruction on 64 bits,
  *     each row (read once per block) against every sample of the block.
  *
+ * On CPUs that also have AVX-512 F, BW, VNNI and VPOPCNTDQ
+ * (mbnn_i_x86_level), the same blocks with the int8 first layer as a VNNI
+ * matrix product (mbnn_batch_int8_vnni, derived below) and the bit layers
+ * through the 512-bit kernel of mbnn_kernels.c, in tiles of 16 rows each
+ * read once per block. mbnn_host_kernels caps the level (tests).
+ *
  * Elsewhere, one mbnn_infer per sample (the boards infer one sample at a
  * time; the portable kernels are in mbnn_kernels.c).
  */
@@ -304,7 +310,6 @@ __attribute__((target("popcnt"))) static void mbnn_batch_bits_popcnt(const mbnn_
  * block; 8 samples per step: 16 accumulators in registers.
  */
 #define MBNN_VNNI_SAMPLES 8u
-
 
 static inline int32_t mbnn_ld32s(const int8_t *p)
 {

@@ -5,12 +5,15 @@
  *   mbnn_i_layer_*_ref  the plain C99 reference kernels (the definition);
  *   mbnn_i_layer_*_opt  the optimized kernels (docs/PERFORMANCE.md):
  *     - bit input: carry-save (Harley-Seal) popcount over blocks of 8 words,
- *       no library call for popcount; on x86-64 hosts, a POPCNT version
- *       chosen at run time by CPU feature (the library stays portable);
+ *       no library call for popcount; on x86-64 hosts, a POPCNT or an
+ *       AVX-512 (VPOPCNTQ) version chosen at run time by CPU feature (the
+ *       library stays portable);
  *     - int8 input: partial-sum tables computed once per sample, then one
  *       table read per group of weights: 256 entries per group of 8 inputs,
  *       128 inputs at a time, for large layers (mbnn_i_int8_bytes,
- *       MBNN_INT8_BYTES), else 16 entries per group of 4 inputs.
+ *       MBNN_INT8_BYTES), else 16 entries per group of 4 inputs; on x86-64
+ *       hosts AVX2 or AVX-512 (VPBLENDMB + VPDPBUSD) versions chosen at run
+ *       time.
  *
  * mbnn_i_forward uses the optimized ones when MBNN_KERNELS is 1 (default);
  * the C tests compare both on random layers on every target.
