@@ -26,24 +26,22 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "(or `pip install -e .` in the repository) to compile runtime_c/ for this machine"
     ) from exc
 
-#: The levels of the host's optimized kernels, lowest first (mbnn.h MBNN_HOST_*):
-#: what `Model.set_kernels` accepts and `Model.kernels` reports. On x86-64 the
-#: runtime picks the highest the CPU supports; elsewhere it is always "plain".
-KERNEL_LEVELS = ("plain", "popcnt", "avx2", "avx512")
+KERNEL_LEVELS = api.KERNEL_LEVELS
+# The MBNN_HOST_* value of each level (KERNEL_LEVELS[i]: i + 1).
+_LEVEL_VALUES = {"plain": lib.MBNN_HOST_PLAIN, "popcnt": lib.MBNN_HOST_POPCNT,
+                 "avx2": lib.MBNN_HOST_AVX2, "avx512": lib.MBNN_HOST_AVX512}
 
 
 def _kernel_cap(cap: str | None) -> int:
-    """The MBNN_HOST_* value of a level name (None or "best": no cap)."""
-    if cap is None or cap == "best":
-        return int(lib.MBNN_HOST_BEST)
-    if cap not in KERNEL_LEVELS:
-        raise ValueError(f"kernel level must be one of {KERNEL_LEVELS} or 'best', got {cap!r}")
-    return KERNEL_LEVELS.index(cap) + 1
+    """The MBNN_HOST_* value of a level name (None or "best": no cap); ValueError for others."""
+    level = api.kernel_level(cap)
+    return int(lib.MBNN_HOST_BEST) if level is None else int(_LEVEL_VALUES[level])
 
 
 def cpu_kernels() -> str:
     """The highest level of `KERNEL_LEVELS` this CPU runs (with this build of the runtime)."""
-    return KERNEL_LEVELS[int(lib.mbnn_host_level(ffi.NULL)) - 1]
+    value = int(lib.mbnn_host_level(ffi.NULL))
+    return next(name for name, v in _LEVEL_VALUES.items() if v == value)
 
 
 # The cap every new Model starts with: the environment variable
@@ -134,7 +132,8 @@ class Model:
     @property
     def kernels(self) -> str:
         """The level of the kernels this model runs on this CPU (a name of `KERNEL_LEVELS`)."""
-        return KERNEL_LEVELS[int(lib.mbnn_host_level(self._m)) - 1]
+        value = int(lib.mbnn_host_level(self._m))
+        return next(name for name, v in _LEVEL_VALUES.items() if v == value)
 
     @classmethod
     def load(cls, blob: BlobLike, learn: bool = True) -> "Model":
