@@ -3,6 +3,7 @@ thread, the graph export/onnx_export.py writes) and PyTorch (one thread, the
 same eval-mode graph), in one process, repetitions interleaved, medians.
 
     .venv/bin/python bench/host_vs_onnx.py [--sizes 784 1024 1024 10] [--repeats 7] [--png build/bench/host_vs_onnx.png]
+                                           [--kernels best|plain|popcnt|avx2|avx512]
 
 The model is a MetaBNN with random weights and BatchNorm statistics (seed 0),
 folded into a blob with the project's exporter (export/fold.py); the inputs
@@ -10,6 +11,9 @@ are random features in [0, 1). Prints microseconds per sample at batch 1 and
 batch 1000 and the ratios (how many times faster pyruntime is), and draws them:
 wall-clock time, and the CPU time of this process (time.process_time), which
 a shared machine inflates less (all three run on this one thread).
+--kernels caps the level of pyruntime's run-time chosen x86 kernels
+(pyruntime.Model.set_kernels; default: the best this CPU runs), to show
+each level's gain; the first line says which level ran.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[784, 1024, 1024, 10])
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--png", default=str(ROOT / "build" / "bench" / "host_vs_onnx.png"))
+    p.add_argument("--kernels", default="best", choices=["best", "plain", "popcnt", "avx2", "avx512"],
+                   help="at most this level of pyruntime's x86 kernels (default: the CPU's best)")
     args = p.parse_args(argv)
     if len(args.sizes) < 2 or min(args.sizes) < 1:
         print("host_vs_onnx.py: --sizes needs at least inputs and classes, all >= 1", file=sys.stderr)
@@ -74,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     opts.inter_op_num_threads = 1
     sess = ort.InferenceSession(onnx, opts, providers=["CPUExecutionProvider"])
     rt = pyruntime.Model.load(blob, learn=False)
+    rt.set_kernels(args.kernels)
     rng = np.random.default_rng(0)
     features = rng.random((max(BATCHES), args.sizes[0]), dtype=np.float32)
 
@@ -103,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
                 times[("cpu", name, b)].append((c1 - c0) / (inner * b) * 1e6)
     med = {k: statistics.median(v) for k, v in times.items()}
     shape = "-".join(map(str, args.sizes))
-    print(f"{shape}, one thread, {platform.processor() or platform.machine()}, medians of {args.repeats}")
+    print(f"{shape}, one thread, {platform.processor() or platform.machine()}, medians of {args.repeats}, "
+          f"pyruntime kernels: {rt.kernels}")
     for clock in CLOCKS:
         print(f"{clock + ' time':>9s} {'batch':>6s} {'pyruntime us':>13s} {'onnxruntime us':>15s} "
               f"{'PyTorch us':>11s} {'vs onnxruntime':>15s} {'vs PyTorch':>11s}")

@@ -37,6 +37,8 @@ mbnn_status mbnnpy_learn_batch(mbnn_model *model, const int8_t *x,
                                size_t *failed);
 size_t mbnnpy_quantize_f32(const float *f, size_t n, double scale, int zp, int8_t *q);
 size_t mbnnpy_quantize_f64(const double *f, size_t n, double scale, int zp, int8_t *q);
+size_t mbnnpy_quantize_f32_any(const float *f, size_t n, double scale, int zp, int8_t *q);
+size_t mbnnpy_quantize_f64_any(const double *f, size_t n, double scale, int zp, int8_t *q);
 """
 
 
@@ -67,6 +69,7 @@ def api_cdef() -> str:
 # sample in *failed; the samples before it have been processed.
 SOURCE = r"""
 #include <math.h>
+#include <string.h>
 
 #include "mbnn.h"
 #include "mbnn_flashsim.h"
@@ -91,6 +94,55 @@ typedef float f32;
 typedef double f64;
 static MBNNPY_QUANTIZE(f32)
 static MBNNPY_QUANTIZE(f64)
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+/* The same 4 features at a time on x86-64 CPUs with AVX2 (chosen at run
+ * time): the division in double precision, VROUNDPD to nearest with ties to
+ * even (nearbyint in the default rounding mode), the zero point added, the
+ * clamp, then the exact integers narrowed to int8; the last n mod 4 as above.
+ * The same numbers bit for bit. */
+#define MBNNPY_QUANTIZE4(T, LOAD)                                                \
+    __attribute__((target("avx2"))) static size_t mbnnpy_quantize4_##T(         \
+        const T *f, size_t n, double scale, int zp, int8_t *q)                   \
+    {                                                                            \
+        const __m256d sc = _mm256_set1_pd(scale), z = _mm256_set1_pd((double)zp); \
+        const __m256d lo = _mm256_set1_pd(-128.0), hi = _mm256_set1_pd(127.0);   \
+        size_t i, nan = 0;                                                       \
+        for (i = 0; i + 4u <= n; i += 4u) {                                      \
+            __m256d v = _mm256_div_pd(LOAD(f + i), sc);                          \
+            __m128i w;                                                           \
+            int32_t b;                                                           \
+            v = _mm256_add_pd(_mm256_round_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z); \
+            nan += (size_t)__builtin_popcount((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(v, v, _CMP_UNORD_Q))); \
+            w = _mm256_cvttpd_epi32(_mm256_min_pd(_mm256_max_pd(v, lo), hi));    \
+            w = _mm_packs_epi16(_mm_packs_epi32(w, w), w);                       \
+            b = _mm_cvtsi128_si32(w);                                            \
+            memcpy(q + i, &b, 4u);                                               \
+        }                                                                        \
+        return nan + mbnnpy_quantize_##T(f + i, n - i, scale, zp, q + i);        \
+    }
+#define MBNNPY_LOAD_F32(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+#define MBNNPY_LOAD_F64(p) _mm256_loadu_pd(p)
+MBNNPY_QUANTIZE4(f32, MBNNPY_LOAD_F32)
+MBNNPY_QUANTIZE4(f64, MBNNPY_LOAD_F64)
+#define MBNNPY_HAVE_AVX2() (__builtin_cpu_init(), __builtin_cpu_supports("avx2"))
+#else
+#define MBNNPY_HAVE_AVX2() 0
+#define mbnnpy_quantize4_f32 mbnnpy_quantize_f32
+#define mbnnpy_quantize4_f64 mbnnpy_quantize_f64
+#endif
+
+/* What Python calls: the AVX2 version where the CPU has it. */
+static size_t mbnnpy_quantize_f32_any(const float *f, size_t n, double scale, int zp, int8_t *q)
+{
+    return MBNNPY_HAVE_AVX2() ? mbnnpy_quantize4_f32(f, n, scale, zp, q) : mbnnpy_quantize_f32(f, n, scale, zp, q);
+}
+
+static size_t mbnnpy_quantize_f64_any(const double *f, size_t n, double scale, int zp, int8_t *q)
+{
+    return MBNNPY_HAVE_AVX2() ? mbnnpy_quantize4_f64(f, n, scale, zp, q) : mbnnpy_quantize_f64(f, n, scale, zp, q);
+}
 
 /* Every label is checked before the first update, so a bad label anywhere in
  * the batch changes nothing. */

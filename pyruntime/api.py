@@ -57,3 +57,20 @@ def labels(y: object, n: int, n_classes: int) -> np.ndarray:
         i = int(bad[0])
         raise MbnnError("MBNN_ERR_BAD_LABEL", sample=i, detail=f"y[{i}] = {y[i]}, classes are 0..{n_classes - 1}")
     return y.astype(np.uint16)
+
+
+#: The levels of the host's optimized kernels, lowest first (mbnn.h
+#: MBNN_HOST_PLAIN .. MBNN_HOST_AVX512): what `Model.set_kernels` accepts and
+#: `Model.kernels` reports. On x86-64 the C runtime picks the highest the CPU
+#: supports; elsewhere it is always "plain".
+KERNEL_LEVELS = ("plain", "popcnt", "avx2", "avx512")
+
+
+def kernel_level(cap: object) -> str | None:
+    """A kernel cap checked: a name of KERNEL_LEVELS, or None for no cap (None or "best");
+    ValueError otherwise."""
+    if cap is None or cap == "best":
+        return None
+    if not isinstance(cap, str) or cap not in KERNEL_LEVELS:
+        raise ValueError(f"kernel level must be one of {KERNEL_LEVELS} or 'best', got {cap!r}")
+    return cap

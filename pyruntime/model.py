@@ -9,6 +9,8 @@ Loops over samples run in C. Every error of the runtime becomes a
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from pyruntime import api
@@ -24,9 +26,34 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "(or `pip install -e .` in the repository) to compile runtime_c/ for this machine"
     ) from exc
 
+KERNEL_LEVELS = api.KERNEL_LEVELS
+# The MBNN_HOST_* value of each level (KERNEL_LEVELS[i]: i + 1).
+_LEVEL_VALUES = {"plain": lib.MBNN_HOST_PLAIN, "popcnt": lib.MBNN_HOST_POPCNT,
+                 "avx2": lib.MBNN_HOST_AVX2, "avx512": lib.MBNN_HOST_AVX512}
+
+
+def _kernel_cap(cap: str | None) -> int:
+    """The MBNN_HOST_* value of a level name (None or "best": no cap); ValueError for others."""
+    level = api.kernel_level(cap)
+    return int(lib.MBNN_HOST_BEST) if level is None else int(_LEVEL_VALUES[level])
+
+
+def cpu_kernels() -> str:
+    """The highest level of `KERNEL_LEVELS` this CPU runs (with this build of the runtime)."""
+    value = int(lib.mbnn_host_level(ffi.NULL))
+    return next(name for name, v in _LEVEL_VALUES.items() if v == value)
+
+
+# The cap every new Model starts with: the environment variable
+# MBNN_HOST_KERNELS (a name of KERNEL_LEVELS, or "best"), read once here, so
+# that a whole test run can be made to use lower kernels than the CPU has.
+_DEFAULT_CAP = _kernel_cap(os.environ.get("MBNN_HOST_KERNELS") or None)
+
+_INT8, _INT32 = np.dtype(np.int8), np.dtype(np.int32)
+
 # Model.quantize in C: the function and the cffi buffer type of each float dtype.
-_QUANTIZE_C = {np.dtype(np.float32): (lib.mbnnpy_quantize_f32, "float[]"),
-               np.dtype(np.float64): (lib.mbnnpy_quantize_f64, "double[]")}
+_QUANTIZE_C = {np.dtype(np.float32): (lib.mbnnpy_quantize_f32_any, "float[]"),
+               np.dtype(np.float64): (lib.mbnnpy_quantize_f64_any, "double[]")}
 
 
 def _aligned_copy(data: bytes) -> np.ndarray:
@@ -77,10 +104,7 @@ class Model:
                                         ffi.from_buffer("uint8_t[]", self._arena), size[0], mode))
         self._blob_ptr = blob_ptr  # keeps the cdata views (and so the buffers) alive
         self._arena_len = int(size[0])
-        # The work buffer of mbnn_infer_batch (none where samples go one by one).
-        _check(lib.mbnn_batch_work_size(self._m, size))
-        self._work = np.zeros(max(1, (size[0] + 3) // 4), dtype=np.uint32)
-        self._work_ptr, self._work_len = ffi.from_buffer("uint8_t[]", self._work), int(size[0])
+        self._set_cap(_DEFAULT_CAP)
         self.n_inputs = int(self._m.n_inputs)
         self.n_classes = int(self._m.n_classes)
         # Host metadata of the header (docs/FORMAT.md): input quantization.
@@ -88,6 +112,28 @@ class Model:
         self.input_zero_point = int(BLOB_HEADER["input_zero_point"].read(data))
         #: per-sample losses of the last `learn` call, int64 (N,): 32768 - p(label) in Q15
         self.last_losses = np.zeros(0, dtype=np.int64)
+
+    def _set_cap(self, cap: int) -> None:
+        _check(lib.mbnn_host_kernels(self._m, cap))
+        # The work buffer of mbnn_infer_batch (none where samples go one by one),
+        # which depends on the kernels.
+        size = ffi.new("size_t *")
+        _check(lib.mbnn_batch_work_size(self._m, size))
+        self._work = np.zeros(max(1, (size[0] + 3) // 4), dtype=np.uint32)
+        self._work_ptr, self._work_len = ffi.from_buffer("uint8_t[]", self._work), int(size[0])
+
+    def set_kernels(self, cap: str | None = None) -> None:
+        """Use at most the kernels of level `cap` (a name of `KERNEL_LEVELS`;
+        None or "best": the highest the CPU supports, the default). For tests
+        and benchmarks: every level gives the same numbers bit for bit. The
+        environment variable MBNN_HOST_KERNELS sets the cap new models start with."""
+        self._set_cap(_kernel_cap(cap))
+
+    @property
+    def kernels(self) -> str:
+        """The level of the kernels this model runs on this CPU (a name of `KERNEL_LEVELS`)."""
+        value = int(lib.mbnn_host_level(self._m))
+        return next(name for name, v in _LEVEL_VALUES.items() if v == value)
 
     @classmethod
     def load(cls, blob: BlobLike, learn: bool = True) -> "Model":
@@ -140,8 +186,8 @@ class Model:
         if fast is None:
             return quantize(features, self.input_scale, self.input_zero_point)
         fn, ctype = fast
-        f = np.ascontiguousarray(features)
-        q = np.empty(f.shape, dtype=np.int8)
+        f = features if features.flags.c_contiguous else np.ascontiguousarray(features)
+        q = np.empty(f.shape, _INT8)
         nan = fn(ffi.from_buffer(ctype, f), f.size, self.input_scale, self.input_zero_point,
                  ffi.from_buffer("int8_t[]", q))
         return q if nan == 0 else quantize(f, self.input_scale, self.input_zero_point)
@@ -153,10 +199,17 @@ class Model:
 
     def infer(self, X: np.ndarray) -> np.ndarray:
         """Logits, int32 (N, n_classes), fixed point with `out_frac_bits` fraction bits."""
-        X = self._x(X)
-        out = np.empty((X.shape[0], self.n_classes), dtype=np.int32)
-        _check(lib.mbnn_infer_batch(self._m, ffi.from_buffer("int8_t[]", X), X.shape[0],
-                                    ffi.from_buffer("int32_t[]", out), self._work_ptr, self._work_len))
+        # What api.features accepts as it is, checked in fewer steps (one
+        # sample costs about a microsecond of Python less); the rest goes there.
+        if not (type(X) is np.ndarray and X.dtype is _INT8 and X.ndim == 2 and X.shape[1] == self.n_inputs
+                and X.flags.c_contiguous):
+            X = self._x(X)
+        n = X.shape[0]
+        out = np.empty((n, self.n_classes), _INT32)
+        status = lib.mbnn_infer_batch(self._m, ffi.from_buffer("int8_t[]", X), n,
+                                      ffi.from_buffer("int32_t[]", out), self._work_ptr, self._work_len)
+        if status != lib.MBNN_OK:
+            _raise(status)
         return out
 
     def predict(self, X: np.ndarray) -> np.ndarray:

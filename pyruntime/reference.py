@@ -271,6 +271,16 @@ class Model:
             size += 4 * 80  # MBNN_CONV_WORK: the sums of the conv learning kernels
         return size + max(2 * 4 * err_width, table)  # two error buffers, sharing with the table
 
+    def set_kernels(self, cap: str | None = None) -> None:
+        """As pyruntime.Model.set_kernels (the same names, the same ValueError);
+        the reference has one way of computing, so nothing changes."""
+        api.kernel_level(cap)
+
+    @property
+    def kernels(self) -> str:
+        """"reference": the numpy definition (pyruntime.Model names its C kernels' level)."""
+        return "reference"
+
     def quantize(self, features) -> np.ndarray:
         """Float features -> int8 as the blob says (pyruntime.format.quantize)."""
         return quantize(features, self.input_scale, self.input_zero_point)

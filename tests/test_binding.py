@@ -459,3 +459,34 @@ def test_error_attributes_and_pickle() -> None:
     assert str(back) == str(err) and back.status == err.status and back.sample == 3
     assert isinstance(back, ValueError)
     assert pyruntime.MbnnError is MbnnError
+
+
+def test_kernel_levels(model: Model, golden_blob: bytes) -> None:
+    """set_kernels caps the level of the host's kernels (same logits at every level the
+    CPU has), kernels names the level in use, a bad name is a ValueError, and
+    MBNN_HOST_KERNELS in the environment sets the level new models start with."""
+    import os
+    import subprocess
+    import sys
+
+    from pyruntime.model import KERNEL_LEVELS, cpu_kernels
+
+    best = cpu_kernels()
+    assert model.kernels == best
+    x = np.random.default_rng(8).integers(-128, 128, (70, model.n_inputs)).astype(np.int8)
+    want = model.infer(x)
+    for level in KERNEL_LEVELS:
+        model.set_kernels(level)
+        expect = level if KERNEL_LEVELS.index(level) <= KERNEL_LEVELS.index(best) else best
+        assert model.kernels == expect
+        np.testing.assert_array_equal(model.infer(x), want)
+        np.testing.assert_array_equal(model.infer(x[:1]), want[:1])
+    model.set_kernels(None)
+    assert model.kernels == best
+    with pytest.raises(ValueError, match="kernel level"):
+        model.set_kernels("sse9")
+    code = ("import sys, pyruntime; m = pyruntime.Model.load(sys.stdin.buffer.read()); print(m.kernels)")
+    env = dict(os.environ, MBNN_HOST_KERNELS="plain")
+    out = subprocess.run([sys.executable, "-c", code], input=golden_blob, env=env, capture_output=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.decode().strip() == "plain"

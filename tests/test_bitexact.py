@@ -12,7 +12,23 @@ from hypothesis import strategies as st
 import pyruntime
 from pyruntime.testing import random_convs, random_spec, random_stream
 from export.blob import KIND_BITS, KIND_INT8, write_blob
+from pyruntime import model as pyruntime_model
 from pyruntime import reference
+from pyruntime.model import KERNEL_LEVELS
+
+
+@pytest.fixture(scope="module", autouse=True, params=KERNEL_LEVELS)
+def kernels(request: pytest.FixtureRequest):
+    """Every test of this file once per level of the host's kernels that this CPU
+    runs (pyruntime.Model.set_kernels; the others are skipped): each level's
+    kernels against the reference."""
+    level = request.param
+    if KERNEL_LEVELS.index(level) > KERNEL_LEVELS.index(pyruntime_model.cpu_kernels()):
+        pytest.skip(f"this CPU does not run the {level} kernels")
+    saved = pyruntime_model._DEFAULT_CAP
+    pyruntime_model._DEFAULT_CAP = pyruntime_model._kernel_cap(level)
+    yield level
+    pyruntime_model._DEFAULT_CAP = saved
 
 
 @st.composite
@@ -144,7 +160,7 @@ def test_batched_inference_in_a_learning_arena(sizes: list[int]) -> None:
 
 @pytest.mark.parametrize("sizes, kind", [([2100, 70, 5], KIND_INT8), ([700, 130, 41, 3], KIND_BITS),
                                           ([33, 9, 2], KIND_INT8)])
-def test_batched_inference_matches_reference(sizes: list[int], kind: int) -> None:
+def test_batched_inference_matches_reference(sizes: list[int], kind: int, kernels: str) -> None:
     """Batches that span several blocks of samples (the blocked kernels of x86-64
     hosts take 64 at a time), rows past 64 words of 32 int8 inputs (their int16
     sums are widened in steps) and remainders of rows and samples: the same logits
@@ -152,6 +168,7 @@ def test_batched_inference_matches_reference(sizes: list[int], kind: int) -> Non
     rng = np.random.default_rng(sum(sizes))
     blob = write_blob(random_spec(rng, sizes, kind, [False] * (len(sizes) - 2) + [True]))
     c_model, ref = pyruntime.Model.load(blob), reference.Model.load(blob)
+    assert c_model.kernels == kernels
     x = rng.integers(-128, 128, (150, sizes[0])).astype(np.int8)
     want = ref.infer(x)
     np.testing.assert_array_equal(c_model.infer(x), want)

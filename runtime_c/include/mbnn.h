@@ -16,9 +16,11 @@
  *                          x86-64 a POPCNT kernel chosen at run time by CPU
  *                          feature); 0: the plain reference kernels. Both
  *                          give the same numbers bit for bit. Default: 1.
- *   MBNN_X86_DISPATCH      1: on x86-64 with gcc/clang, pick the POPCNT kernel
- *                          at run time (__builtin_cpu_supports). Default: 1
- *                          there when MBNN_KERNELS is 1, else 0.
+ *   MBNN_X86_DISPATCH      1: on x86-64 with gcc/clang, pick the POPCNT, AVX2
+ *                          or AVX-512 kernels at run time
+ *                          (__builtin_cpu_supports; mbnn_host_kernels caps
+ *                          the level). Default: 1 there when MBNN_KERNELS
+ *                          is 1, else 0 (never on the boards).
  *   MBNN_MAX_LAYERS        layers a model may have, 1 .. 8 (default 8)
  *   MBNN_MAX_WIDTH         inputs or neurons of a layer, 1 .. 8192 (default 8192)
  */
@@ -88,6 +90,7 @@ typedef struct {
     uint8_t input_kind; /* 0 int8 features, 1 bits */
     uint8_t learns;
     uint8_t bwd_shift;
+    uint8_t host_cap; /* x86-64 hosts: mbnn_host_kernels (0: the CPU's best); in what was padding */
     uint16_t n_in, n_out;
     uint16_t words; /* u32 words per row (conv: kh * kw * wc) */
     uint8_t op;     /* 0 dense, 1 conv1d, 2 conv2d (format version 2) */
@@ -172,6 +175,24 @@ mbnn_status mbnn_batch_work_size(const mbnn_model *model, size_t *work_len);
  * it holds nothing between calls. The learned state is not touched. */
 mbnn_status mbnn_infer_batch(mbnn_model *model, const int8_t *x, size_t n, int32_t *logits,
                              void *work, size_t work_len);
+
+/* x86-64 hosts: the most the optimized kernels of this model may use, so
+ * that tests can run every kernel the CPU has against the reference
+ * (MBNN_HOST_BEST, the default after mbnn_model_init: whatever the CPU
+ * supports, chosen at run time; a cap above the CPU's level changes nothing).
+ * Elsewhere (boards, other hosts) it changes nothing. The work buffer of
+ * mbnn_infer_batch depends on it: ask mbnn_batch_work_size again after. */
+#define MBNN_HOST_BEST 0u
+#define MBNN_HOST_PLAIN 1u  /* the portable C kernels */
+#define MBNN_HOST_POPCNT 2u /* and the POPCNT bit kernel */
+#define MBNN_HOST_AVX2 3u   /* and the AVX2 int8 and blocked batch kernels */
+#define MBNN_HOST_AVX512 4u /* and the AVX-512 kernels (F, BW, VNNI, VPOPCNTDQ) */
+mbnn_status mbnn_host_kernels(mbnn_model *model, unsigned cap);
+
+/* The level (MBNN_HOST_*) the kernels of this model run at on this CPU (model
+ * NULL: the highest this CPU supports); MBNN_HOST_PLAIN where there is no
+ * run-time choice (boards, other hosts). */
+unsigned mbnn_host_level(const mbnn_model *model);
 
 /* One learning step on one labelled sample. *prediction receives the class
  * predicted before the update, *loss the Q15 figure 32768 - p(label). Either

@@ -20,6 +20,12 @@
  *   bit layers: popcount(row XOR u) with the POPCNT instruction on 64 bits,
  *     each row (read once per block) against every sample of the block.
  *
+ * On CPUs that also have AVX-512 F, BW, VNNI and VPOPCNTDQ
+ * (mbnn_i_x86_level), the same blocks with the int8 first layer as a VNNI
+ * matrix product (mbnn_batch_int8_vnni, derived below) and the bit layers
+ * through the 512-bit kernel of mbnn_kernels.c, in tiles of 16 rows each
+ * read once per block. mbnn_host_kernels caps the level (tests).
+ *
  * Elsewhere, one mbnn_infer per sample (the boards infer one sample at a
  * time; the portable kernels are in mbnn_kernels.c).
  */
@@ -42,6 +48,15 @@ static uint32_t mbnn_batch_max_words(const mbnn_model *model)
     return w;
 }
 
+#if MBNN_X86_DISPATCH
+/* Bytes of the room of mbnn_batch_int8_vnni for a first layer of n_in inputs. */
+static size_t mbnn_vnni_room(uint32_t n_in)
+{
+    size_t n4 = (n_in + 3u) / 4u;
+    return 4u * MBNN_BATCH_BLOCK + MBNN_BATCH_BLOCK * 4u * n4 + 128u * n4;
+}
+#endif
+
 /* Whether this model runs the blocked kernels below on this CPU: dense
  * layers only (conv models go one sample at a time through mbnn_infer). */
 static int mbnn_batch_blocked(const mbnn_model *model)
@@ -54,8 +69,7 @@ static int mbnn_batch_blocked(const mbnn_model *model)
             return 0;
         }
     }
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    return mbnn_i_x86_level(model->layers[0].host_cap) >= MBNN_HOST_AVX2;
 #else
     (void)model;
     return 0;
@@ -74,6 +88,15 @@ mbnn_status mbnn_batch_work_size(const mbnn_model *model, size_t *work_len)
                                             (MBNN_BATCH_BLOCK + MBNN_BATCH_ROWS) * 32u *
                                                 (size_t)model->layers[0].words +
                                             31u;
+#if MBNN_X86_DISPATCH
+    /* AVX-512: the same activation buffers; the room of mbnn_batch_int8_vnni
+     * in place of the AVX2 kernel's (the larger of the two) */
+    if (*work_len != 0u && mbnn_i_x86_level(model->layers[0].host_cap) >= MBNN_HOST_AVX512) {
+        size_t room = mbnn_vnni_room(model->layers[0].n_in) + 31u;
+        size_t avx2 = *work_len - 2u * 4u * MBNN_BATCH_BLOCK * (size_t)mbnn_batch_max_words(model);
+        *work_len += room > avx2 ? room - avx2 : 0u;
+    }
+#endif
     return MBNN_OK;
 }
 
@@ -269,12 +292,195 @@ __attribute__((target("popcnt"))) static void mbnn_batch_bits_popcnt(const mbnn_
     }
 }
 
+/* ---- x86-64 with AVX-512 (mbnn_i_x86_level) ----
+ *
+ * The int8 first layer on n <= MBNN_BATCH_BLOCK samples as an integer
+ * matrix product (VPDPBUSD, AVX-512 VNNI). With b'_ij = 1 - bit_ij (1 for a
+ * weight +1, 0 for -1) and the features q_sj as they are (signed bytes, 0
+ * past n_in): w_ij = 2 b'_ij - 1 and x_sj = q_sj - zp, so
+ *   sum_j w_ij x_sj = 2 P_is - Q_s - zp (n_in - 2 count_i),
+ *   P_is = sum_j b'_ij q_sj,  Q_s = sum_j q_sj,
+ * count_i the -1 weights of row i (sum_j w_ij = n_in - 2 count_i; the
+ * padding inputs are 0, so the padding weights add nothing to P).
+ * VPDPBUSD multiplies unsigned by signed bytes and adds each group of 4
+ * products into an int32 lane: b' (0 or 1) is the unsigned operand, 16 rows
+ * x 4 inputs in one register (row r in lane r), and 4 inputs of sample s
+ * broadcast to every lane the signed one; |P| <= 128 n_in, int32. The rows
+ * go in tiles of 32 (two registers), expanded to bytes once per tile and
+ * block; 8 samples per step: 16 accumulators in registers.
+ */
+#define MBNN_VNNI_SAMPLES 8u
+
+static inline int32_t mbnn_ld32s(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4u);
+    return v;
+}
+
+/* Rows base .. base + 15 of the tile as b' bytes: wt[128 k + r * 4 + t] =
+ * b'_{base + r, 4k + t} (wt already offset by 64 for the tile's second
+ * half); the counts of -1 weights (inputs < n_in only) in the lanes of the
+ * result. Rows past n_out: zeros, never emitted. */
+MBNN_AVX512 static __m512i mbnn_vnni_expand(const mbnn_layer *L, uint32_t base, uint8_t *wt)
+{
+    const uint32_t n_in = L->n_in, words = L->words, n4 = (n_in + 3u) / 4u;
+    const uint32_t nv = base >= L->n_out ? 0u : L->n_out - base < 16u ? L->n_out - base : 16u;
+    const __mmask16 valid = (__mmask16)((1u << nv) - 1u);
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i count = zero;
+    uint32_t m, k, r, t;
+
+    if (nv == 0u) {
+        for (k = 0; k < n4; k++) {
+            _mm512_storeu_si512((void *)(wt + 128u * k), zero);
+        }
+        return zero;
+    }
+    if (L->bits != NULL) {
+        /* Word m of the 16 rows (lane r: row base + r), the nibble of inputs
+         * 4k .. 4k + 3 (k = 8 m + nib) shifted down, its low byte copied to
+         * the 4 bytes of the lane (VPSHUFB), and byte t tested against bit t:
+         * b' = 1 where the bit is 0. */
+        const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)words));
+        const __m512i rep = _mm512_set4_epi32(0x0C0C0C0C, 0x08080808, 0x04040404, 0);
+        const __m512i sel = _mm512_set1_epi32(0x08040201);
+        const uint32_t *rows = L->bits + (size_t)base * words;
+        for (m = 0; m < words; m++) {
+            __m512i v = _mm512_mask_i32gather_epi32(zero, valid, idx, (const void *)(rows + m), 4);
+            uint32_t nib;
+            if (m + 1u == words) {
+                v = _mm512_and_si512(v, _mm512_set1_epi32((int)mbnn_last_mask(n_in)));
+            }
+            count = _mm512_add_epi32(count, _mm512_popcnt_epi32(v));
+            for (nib = 0; nib < 8u && 8u * m + nib < n4; nib++) {
+                __m512i b = _mm512_shuffle_epi8(_mm512_srli_epi32(v, 4u * nib), rep);
+                _mm512_storeu_si512((void *)(wt + 128u * (8u * m + nib)),
+                                    _mm512_maskz_mov_epi8(_mm512_testn_epi8_mask(b, sel), one));
+            }
+        }
+        return count;
+    }
+    {
+        /* A learning arena: the signs of the hidden weights, 4 bytes of each
+         * of the 16 rows gathered (the last group of a row whose n_in is not
+         * a multiple of 4 byte by byte: nothing past the row is read). */
+        const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)n_in));
+        const int8_t *rows = L->hidden + (size_t)base * n_in;
+        for (k = 0; k < n4; k++) {
+            __m512i v;
+            __mmask64 neg;
+            if (4u * k + 4u <= n_in) {
+                v = _mm512_mask_i32gather_epi32(zero, valid, idx, (const void *)(rows + 4u * k), 1);
+            } else {
+                int8_t tmp[64] = {0};
+                for (r = 0; r < nv; r++) {
+                    for (t = 0; 4u * k + t < n_in; t++) {
+                        tmp[4u * r + t] = rows[(size_t)r * n_in + 4u * k + t];
+                    }
+                }
+                v = _mm512_loadu_si512((const void *)tmp);
+            }
+            neg = _mm512_movepi8_mask(v);
+            count = _mm512_add_epi32(count, _mm512_popcnt_epi32(_mm512_and_si512(v, _mm512_set1_epi32((int)0x80808080u))));
+            _mm512_storeu_si512((void *)(wt + 128u * k), _mm512_maskz_mov_epi8(_knot_mask64(neg), one));
+        }
+        return count;
+    }
+}
+
+#define MBNN_VNNI_STEP(i)                                                  \
+    do {                                                                   \
+        const __m512i xv = _mm512_set1_epi32(mbnn_ld32s(p##i + 4u * k));   \
+        c0##i = _mm512_dpbusd_epi32(c0##i, w0, xv);                        \
+        c1##i = _mm512_dpbusd_epi32(c1##i, w1, xv);                        \
+    } while (0)
+
+#define MBNN_VNNI_EMIT(i)                                                                       \
+    do {                                                                                        \
+        if (s + (i) < n) {                                                                      \
+            const __m512i q0 = _mm512_set1_epi32(qs[s + (i)] + zp * (int32_t)n_in);             \
+            uint32_t *o = out == NULL ? NULL : out + (size_t)(s + (i)) * out_words;             \
+            int32_t *zz = z == NULL ? NULL : z + (size_t)(s + (i)) * L->n_out;                  \
+            mbnn_i_emit16(L, r0, _mm512_add_epi32(_mm512_sub_epi32(_mm512_slli_epi32(c0##i, 1), q0), k0), \
+                          o, NULL, zz);                                                         \
+            if (r0 + 16u < L->n_out) {                                                          \
+                mbnn_i_emit16(L, r0 + 16u,                                                      \
+                              _mm512_add_epi32(_mm512_sub_epi32(_mm512_slli_epi32(c1##i, 1), q0), k1), \
+                              o, NULL, zz);                                                     \
+            }                                                                                   \
+        }                                                                                       \
+    } while (0)
+
+MBNN_AVX512 static void mbnn_batch_int8_vnni(const mbnn_layer *L, const int8_t *x, uint32_t n, int32_t zp,
+                                             uint8_t *room, uint32_t *out, uint32_t out_words, int32_t *z)
+{
+    const uint32_t n_in = L->n_in, n4 = (n_in + 3u) / 4u, stride = 4u * n4;
+    int32_t *qs = (int32_t *)(void *)room;
+    int8_t *xb = (int8_t *)(void *)(room + 4u * MBNN_BATCH_BLOCK);
+    uint8_t *wt = room + 4u * MBNN_BATCH_BLOCK + (size_t)MBNN_BATCH_BLOCK * stride;
+    uint32_t s, j, r0;
+
+    for (s = 0; s < n; s++) {
+        const int8_t *xs = x + (size_t)s * n_in;
+        int32_t sum = 0;
+        memcpy(xb + (size_t)s * stride, xs, n_in);
+        memset(xb + (size_t)s * stride + n_in, 0, stride - n_in);
+        for (j = 0; j < n_in; j++) {
+            sum += xs[j];
+        }
+        qs[s] = sum;
+    }
+    for (r0 = 0; r0 < L->n_out; r0 += 32u) {
+        /* 2 zp count_i of the tile's two halves */
+        const __m512i k0 = _mm512_mullo_epi32(mbnn_vnni_expand(L, r0, wt), _mm512_set1_epi32(2 * zp));
+        const __m512i k1 = _mm512_mullo_epi32(mbnn_vnni_expand(L, r0 + 16u, wt + 64), _mm512_set1_epi32(2 * zp));
+        for (s = 0; s < n; s += MBNN_VNNI_SAMPLES) {
+            /* samples s .. s + 7 (past n: the last sample again, not emitted) */
+            const int8_t *p0 = xb + (size_t)s * stride;
+            const int8_t *p1 = xb + (size_t)(s + 1u < n ? s + 1u : n - 1u) * stride;
+            const int8_t *p2 = xb + (size_t)(s + 2u < n ? s + 2u : n - 1u) * stride;
+            const int8_t *p3 = xb + (size_t)(s + 3u < n ? s + 3u : n - 1u) * stride;
+            const int8_t *p4 = xb + (size_t)(s + 4u < n ? s + 4u : n - 1u) * stride;
+            const int8_t *p5 = xb + (size_t)(s + 5u < n ? s + 5u : n - 1u) * stride;
+            const int8_t *p6 = xb + (size_t)(s + 6u < n ? s + 6u : n - 1u) * stride;
+            const int8_t *p7 = xb + (size_t)(s + 7u < n ? s + 7u : n - 1u) * stride;
+            __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00,
+                    c06 = c00, c07 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00,
+                    c16 = c00, c17 = c00;
+            uint32_t k;
+            for (k = 0; k < n4; k++) {
+                const __m512i w0 = _mm512_loadu_si512((const void *)(wt + 128u * k));
+                const __m512i w1 = _mm512_loadu_si512((const void *)(wt + 128u * k + 64u));
+                MBNN_VNNI_STEP(0);
+                MBNN_VNNI_STEP(1);
+                MBNN_VNNI_STEP(2);
+                MBNN_VNNI_STEP(3);
+                MBNN_VNNI_STEP(4);
+                MBNN_VNNI_STEP(5);
+                MBNN_VNNI_STEP(6);
+                MBNN_VNNI_STEP(7);
+            }
+            MBNN_VNNI_EMIT(0);
+            MBNN_VNNI_EMIT(1);
+            MBNN_VNNI_EMIT(2);
+            MBNN_VNNI_EMIT(3);
+            MBNN_VNNI_EMIT(4);
+            MBNN_VNNI_EMIT(5);
+            MBNN_VNNI_EMIT(6);
+            MBNN_VNNI_EMIT(7);
+        }
+    }
+}
+
 /* The whole network on n <= MBNN_BATCH_BLOCK samples. */
 static void mbnn_batch_block(const mbnn_model *model, const int8_t *x, uint32_t n, int32_t *logits,
                              uint32_t *act0, uint32_t *act1, uint8_t *b, int8_t *wx)
 {
     uint32_t l, s, j;
     uint32_t *act[2];
+    const int avx512 = mbnn_i_x86_level(model->layers[0].host_cap) >= MBNN_HOST_AVX512;
 
     act[0] = act0;
     act[1] = act1;
@@ -287,6 +493,10 @@ static void mbnn_batch_block(const mbnn_model *model, const int8_t *x, uint32_t 
 
         if (out != NULL) {
             memset(out, 0, 4u * (size_t)n * out_words);
+        }
+        if (l == 0u && L->input_kind == MBNN_KIND_INT8 && avx512) {
+            mbnn_batch_int8_vnni(L, x, n, model->zero_point, b, out, out_words, z);
+            continue;
         }
         if (l == 0u && L->input_kind == MBNN_KIND_INT8) {
             mbnn_batch_int8_avx2(L, x, n, model->zero_point, b, wx, out, out_words, z);
@@ -301,6 +511,10 @@ static void mbnn_batch_block(const mbnn_model *model, const int8_t *x, uint32_t 
                     }
                 }
             }
+        }
+        if (avx512) { /* tiles of 16 rows, each through the whole block */
+            mbnn_i_bits_avx512(L, act[l % 2u], n, out, out_words, NULL, z);
+            continue;
         }
         mbnn_batch_bits_popcnt(L, act[l % 2u], n, out, out_words, z);
     }
@@ -346,4 +560,27 @@ mbnn_status mbnn_infer_batch(mbnn_model *model, const int8_t *x, size_t n, int32
         }
     }
     return MBNN_OK;
+}
+
+mbnn_status mbnn_host_kernels(mbnn_model *model, unsigned cap)
+{
+    uint32_t l;
+
+    if (model == NULL) {
+        return MBNN_ERR_NULL;
+    }
+    for (l = 0; l < MBNN_MAX_LAYERS; l++) {
+        model->layers[l].host_cap = (uint8_t)(cap > 255u ? 255u : cap);
+    }
+    return MBNN_OK;
+}
+
+unsigned mbnn_host_level(const mbnn_model *model)
+{
+#if MBNN_X86_DISPATCH
+    return mbnn_i_x86_level(model == NULL ? 0u : model->layers[0].host_cap);
+#else
+    (void)model;
+    return MBNN_HOST_PLAIN;
+#endif
 }

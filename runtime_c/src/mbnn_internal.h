@@ -38,6 +38,36 @@
 #endif
 #endif
 
+#if MBNN_X86_DISPATCH
+/* The level of the x86 kernels (MBNN_HOST_*) a layer runs: the highest the
+ * CPU supports (__builtin_cpu_supports), at most L->host_cap when that is
+ * not 0 (mbnn_host_kernels). AVX-512 needs F, BW, VNNI and VPOPCNTDQ
+ * (Ice Lake, Zen 4 and later). */
+static inline unsigned mbnn_i_x86_level(unsigned cap)
+{
+    unsigned level = MBNN_HOST_PLAIN;
+
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("popcnt")) {
+        level = MBNN_HOST_POPCNT;
+        if (__builtin_cpu_supports("avx2")) {
+            level = MBNN_HOST_AVX2;
+            if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vpopcntdq")) {
+                level = MBNN_HOST_AVX512;
+            }
+        }
+    }
+    return cap != 0u && cap < level ? cap : level;
+}
+
+#include <immintrin.h>
+
+/* The AVX-512 kernels (mbnn_kernels.c; mbnn_batch.c uses them too), called
+ * only at level MBNN_HOST_AVX512. */
+#define MBNN_AVX512 __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vpopcntdq,popcnt")))
+#endif
+
 /* Inlining of the per-weight step of the learning loop. */
 #if defined(__GNUC__) || defined(__clang__)
 #define MBNN_ALWAYS_INLINE inline __attribute__((always_inline))
@@ -249,6 +279,19 @@ void mbnn_i_layer_bits_ref(const mbnn_layer *L, const uint32_t *u, uint32_t *out
                            int32_t *logits);
 void mbnn_i_layer_bits_opt(const mbnn_layer *L, const uint32_t *u, uint32_t *out, uint32_t *win,
                            int32_t *logits);
+#if MBNN_X86_DISPATCH
+/* x86-64 with AVX-512 (mbnn_i_x86_level): the int8 and bit kernels of one
+ * sample, and the emission of 16 rows (i0 a multiple of 16) at once. */
+MBNN_AVX512 void mbnn_i_layer_int8_avx512(const mbnn_layer *L, const int8_t *q, int32_t zp, uint32_t *out,
+                                          uint32_t *win, int32_t *logits);
+MBNN_AVX512 void mbnn_i_layer_bits_avx512(const mbnn_layer *L, const uint32_t *u, uint32_t *out,
+                                          uint32_t *win, int32_t *logits);
+/* The bit kernel on n samples (mbnn_kernels.c; win only for n = 1). */
+MBNN_AVX512 void mbnn_i_bits_avx512(const mbnn_layer *L, const uint32_t *u, uint32_t n, uint32_t *out,
+                                    uint32_t out_words, uint32_t *win, int32_t *logits);
+MBNN_AVX512 void mbnn_i_emit16(const mbnn_layer *L, uint32_t i0, __m512i a, uint32_t *out, uint32_t *win,
+                               int32_t *logits);
+#endif
 size_t mbnn_i_int8_table_size(uint32_t n_in, uint32_t n_out);
 int mbnn_i_int8_bytes(uint32_t n_in, uint32_t n_out);
 #if MBNN_INT8_BYTES

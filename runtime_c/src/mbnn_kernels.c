@@ -5,12 +5,15 @@
  *   mbnn_i_layer_*_ref  the plain C99 reference kernels (the definition);
  *   mbnn_i_layer_*_opt  the optimized kernels (docs/PERFORMANCE.md):
  *     - bit input: carry-save (Harley-Seal) popcount over blocks of 8 words,
- *       no library call for popcount; on x86-64 hosts, a POPCNT version
- *       chosen at run time by CPU feature (the library stays portable);
+ *       no library call for popcount; on x86-64 hosts, a POPCNT or an
+ *       AVX-512 (VPOPCNTQ) version chosen at run time by CPU feature (the
+ *       library stays portable);
  *     - int8 input: partial-sum tables computed once per sample, then one
  *       table read per group of weights: 256 entries per group of 8 inputs,
  *       128 inputs at a time, for large layers (mbnn_i_int8_bytes,
- *       MBNN_INT8_BYTES), else 16 entries per group of 4 inputs.
+ *       MBNN_INT8_BYTES), else 16 entries per group of 4 inputs; on x86-64
+ *       hosts AVX2 or AVX-512 (VPBLENDMB + VPDPBUSD) versions chosen at run
+ *       time.
  *
  * mbnn_i_forward uses the optimized ones when MBNN_KERNELS is 1 (default);
  * the C tests compare both on random layers on every target.
@@ -202,6 +205,206 @@ __attribute__((target("popcnt"))) static void mbnn_layer_bits_popcnt(const mbnn_
 }
 #endif
 
+#if MBNN_X86_DISPATCH
+/* ---- x86-64 hosts with AVX-512 (F, BW, VNNI, VPOPCNTDQ; mbnn_i_x86_level) ---- */
+
+/* Rows i0 .. i0 + 15 of L (i0 a multiple of 16) with pre-activations a, as
+ * mbnn_emit row by row (rows past n_out: nothing): on a hidden layer the
+ * threshold and window compares 16 at a time, their bits or-ed into half a
+ * word of out and win. */
+MBNN_AVX512 void mbnn_i_emit16(const mbnn_layer *L, uint32_t i0, __m512i a, uint32_t *out, uint32_t *win,
+                               int32_t *logits)
+{
+    uint32_t r, n = L->n_out - i0 < 16u ? L->n_out - i0 : 16u;
+    __mmask16 valid = (__mmask16)((1u << n) - 1u), m;
+
+    if (logits != NULL) {
+        int32_t t[16];
+        _mm512_storeu_si512((void *)t, a);
+        for (r = 0; r < n; r++) {
+            mbnn_emit(L, i0 + r, t[r], NULL, NULL, logits);
+        }
+        return;
+    }
+    m = _mm512_mask_cmplt_epi32_mask(valid, a, _mm512_maskz_loadu_epi32(valid, L->p0 + i0));
+    out[i0 / 32u] |= (uint32_t)m << (i0 % 32u);
+    if (win != NULL) {
+        m = _mm512_mask_cmple_epi32_mask(valid, _mm512_maskz_loadu_epi32(valid, L->p1 + i0), a);
+        m = _mm512_mask_cmple_epi32_mask(m, a, _mm512_maskz_loadu_epi32(valid, L->p2 + i0));
+        win[i0 / 32u] |= (uint32_t)m << (i0 % 32u);
+    }
+}
+
+/* The sums of the 16 int32 lanes of a0, a1, a2 and a3 (in that order). */
+MBNN_AVX512 static inline __m128i mbnn_hsum4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
+{
+    __m512i x0 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+    __m512i x1 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+    __m512i y = _mm512_add_epi32(_mm512_unpacklo_epi64(x0, x1), _mm512_unpackhi_epi64(x0, x1));
+    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(y), _mm512_extracti64x4_epi64(y, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+/* Bit input, n samples (u: n rows of L->words words; out: n rows of
+ * out_words, or logits: n rows of n_out; win only for n = 1):
+ * popcount(row XOR u) 512 bits at a time (VPOPCNTQ), 4 rows at a time, the
+ * last chunk of 16 words (1 to 16 of them) loaded under a mask and its
+ * padding bits cleared (u's and the row's). The rows go in tiles of 16, each
+ * tile (2 KiB for 1024 inputs) through every sample before the next, so that
+ * it is read from memory once; a tile's 16 counts are emitted at once. */
+MBNN_AVX512 void mbnn_i_bits_avx512(const mbnn_layer *L, const uint32_t *u, uint32_t n, uint32_t *out,
+                                    uint32_t out_words, uint32_t *win, int32_t *logits)
+{
+    const uint32_t words = L->words, full = (words - 1u) / 16u, tail = words - 16u * full;
+    const __mmask16 tmask = (__mmask16)((1u << tail) - 1u);
+    int32_t keep_w[16] = {0}, t[16] = {0};
+    __m512i keep;
+    uint32_t i, i0, k, s;
+
+    for (k = 0; k < tail; k++) {
+        keep_w[k] = k + 1u == tail ? (int32_t)mbnn_last_mask(L->n_in) : -1;
+    }
+    keep = _mm512_loadu_si512((const void *)keep_w);
+    for (i0 = 0; i0 < L->n_out; i0 += 16u) {
+        for (s = 0; s < n; s++) {
+            const uint32_t *us = u + (size_t)s * words;
+            const __m512i ut = _mm512_and_si512(_mm512_maskz_loadu_epi32(tmask, us + 16u * full), keep);
+            for (i = i0; i < i0 + 16u && i < L->n_out; i += 4u) {
+                /* rows i .. i + 3 (past n_out: row i again, not emitted); the
+                 * counts (at most 8192) in the low halves of the 64-bit lanes */
+                const uint32_t *r0 = L->bits + (size_t)i * words;
+                const uint32_t *r1 = i + 1u < L->n_out ? r0 + words : r0;
+                const uint32_t *r2 = i + 2u < L->n_out ? r0 + 2u * words : r0;
+                const uint32_t *r3 = i + 3u < L->n_out ? r0 + 3u * words : r0;
+#define MBNN_BITS_TAIL(row) \
+    _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(_mm512_maskz_loadu_epi32(tmask, (row) + 16u * full), ut), keep))
+#define MBNN_BITS_WORDS(row) _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512((const void *)((row) + 16u * k)), uk))
+                __m512i a0 = MBNN_BITS_TAIL(r0), a1 = MBNN_BITS_TAIL(r1), a2 = MBNN_BITS_TAIL(r2), a3 = MBNN_BITS_TAIL(r3);
+                for (k = 0; k < full; k++) {
+                    const __m512i uk = _mm512_loadu_si512((const void *)(us + 16u * k));
+                    a0 = _mm512_add_epi64(a0, MBNN_BITS_WORDS(r0));
+                    a1 = _mm512_add_epi64(a1, MBNN_BITS_WORDS(r1));
+                    a2 = _mm512_add_epi64(a2, MBNN_BITS_WORDS(r2));
+                    a3 = _mm512_add_epi64(a3, MBNN_BITS_WORDS(r3));
+                }
+#undef MBNN_BITS_TAIL
+#undef MBNN_BITS_WORDS
+                /* a = n_in - 2 ones for the 4 rows (the high halves of the lanes are 0) */
+                _mm_storeu_si128((__m128i *)(void *)(t + i % 16u),
+                                 _mm_sub_epi32(_mm_set1_epi32((int32_t)L->n_in),
+                                               _mm_slli_epi32(mbnn_hsum4(a0, a1, a2, a3), 1)));
+            }
+            mbnn_i_emit16(L, i0, _mm512_loadu_si512((const void *)t), out == NULL ? NULL : out + (size_t)s * out_words,
+                          win, logits == NULL ? NULL : logits + (size_t)s * L->n_out);
+        }
+    }
+}
+
+MBNN_AVX512 void mbnn_i_layer_bits_avx512(const mbnn_layer *L, const uint32_t *u, uint32_t *out,
+                                          uint32_t *win, int32_t *logits)
+{
+    mbnn_i_bits_avx512(L, u, 1u, out, 0u, win, logits);
+}
+
+/* The selection bits (bit set: weight -1) of inputs 64 c .. 64 c + 63 of a
+ * row: two words of its bits, or in a learning arena the signs of 64 of its
+ * hidden weights (VPMOVB2M); the last chunk masked to the inputs that exist
+ * (tmask), read without touching bytes past them. */
+MBNN_AVX512 static inline __mmask64 mbnn_sel_bits(const uint32_t *row, uint32_t c, uint32_t words, int last,
+                                                  uint64_t tmask)
+{
+    uint64_t m;
+    if (!last) {
+        memcpy(&m, row + 2u * c, 8u); /* little-endian: word 2c in the low half */
+        return _cvtu64_mask64(m);
+    }
+    m = (uint64_t)row[2u * c] | (2u * c + 1u < words ? (uint64_t)row[2u * c + 1u] << 32 : 0u);
+    return _cvtu64_mask64(m & tmask);
+}
+
+MBNN_AVX512 static inline __mmask64 mbnn_sel_hidden(const int8_t *h, uint32_t c, int last, uint64_t tmask)
+{
+    if (!last) {
+        return _mm512_movepi8_mask(_mm512_loadu_si512((const void *)(h + 64u * c)));
+    }
+    return _mm512_movepi8_mask(_mm512_maskz_loadu_epi8(_cvtu64_mask64(tmask), h + 64u * c));
+}
+
+/* int8 input, one sample, 64 inputs per step and 4 rows at a time. With the
+ * features q_j as signed bytes (0 past n_in) and the zero point zp (an int8
+ * too): VPBLENDMB picks q_j where the weight is -1 and zp elsewhere (the
+ * padding past n_in included: its selection bits are 0), and VPDPBUSD adds
+ * the 64 bytes (times 1) into 16 int32 lanes. Over the C = ceil(n_in / 64)
+ * chunks the sum is S = sum_{neg} q_j + zp (64 C - count), so, since
+ * x_j = q_j - zp, sum_{neg} x_j = S - 64 C zp with no count of the negative
+ * weights, and a = sum_x - 2 sum_{neg} x_j (|S| <= 128 * 8192: int32). */
+#define MBNN_INT8_AVX512(NAME, ROW_T, ROW, SEL)                                                              \
+    MBNN_AVX512 static void NAME(const mbnn_layer *L, const int8_t *q, int32_t zp, uint32_t *out,           \
+                                 uint32_t *win, int32_t *logits)                                             \
+    {                                                                                                        \
+        const uint32_t n_in = L->n_in, words = L->words, chunks = (n_in + 63u) / 64u, last = chunks - 1u;    \
+        const uint32_t nt = n_in - 64u * last;                                                               \
+        const uint64_t tmask = nt == 64u ? ~(uint64_t)0 : ((uint64_t)1 << nt) - 1u;                          \
+        const __m512i one = _mm512_set1_epi8(1), zv = _mm512_set1_epi8((char)zp);                            \
+        const __m512i qt = _mm512_maskz_loadu_epi8(_cvtu64_mask64(tmask), q + 64u * last);                   \
+        const int32_t bias = 64 * (int32_t)chunks * zp;                                                      \
+        int32_t t[16] = {0};                                                                                 \
+        __m512i acc = _mm512_dpbusd_epi32(_mm512_setzero_si512(), one, qt);                                  \
+        __m128i sx, b4 = _mm_set1_epi32(bias);                                                               \
+        uint32_t i, k;                                                                                       \
+        (void)words;                                                                                         \
+        for (k = 0; k < last; k++) {                                                                         \
+            acc = _mm512_dpbusd_epi32(acc, one, _mm512_loadu_si512((const void *)(q + 64u * k)));            \
+        }                                                                                                    \
+        sx = _mm_set1_epi32(_mm512_reduce_add_epi32(acc) - zp * (int32_t)n_in); /* sum_x */                 \
+        for (i = 0; i < L->n_out; i += 4u) {                                                                 \
+            /* rows i .. i + 3 (past n_out: row i again, not emitted) */                                     \
+            const ROW_T *r0 = ROW(i), *r1 = ROW(i + 1u < L->n_out ? i + 1u : i);                             \
+            const ROW_T *r2 = ROW(i + 2u < L->n_out ? i + 2u : i), *r3 = ROW(i + 3u < L->n_out ? i + 3u : i); \
+            /* the last chunk first, then the whole ones */                                                 \
+            __m512i a0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), one,                                    \
+                                             _mm512_mask_blend_epi8(SEL(r0, last, 1), zv, qt));              \
+            __m512i a1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), one,                                    \
+                                             _mm512_mask_blend_epi8(SEL(r1, last, 1), zv, qt));              \
+            __m512i a2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), one,                                    \
+                                             _mm512_mask_blend_epi8(SEL(r2, last, 1), zv, qt));              \
+            __m512i a3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), one,                                    \
+                                             _mm512_mask_blend_epi8(SEL(r3, last, 1), zv, qt));              \
+            uint32_t r;                                                                                      \
+            for (k = 0; k < last; k++) {                                                                     \
+                const __m512i b = _mm512_loadu_si512((const void *)(q + 64u * k));                           \
+                a0 = _mm512_dpbusd_epi32(a0, one, _mm512_mask_blend_epi8(SEL(r0, k, 0), zv, b));             \
+                a1 = _mm512_dpbusd_epi32(a1, one, _mm512_mask_blend_epi8(SEL(r1, k, 0), zv, b));             \
+                a2 = _mm512_dpbusd_epi32(a2, one, _mm512_mask_blend_epi8(SEL(r2, k, 0), zv, b));             \
+                a3 = _mm512_dpbusd_epi32(a3, one, _mm512_mask_blend_epi8(SEL(r3, k, 0), zv, b));             \
+            }                                                                                                \
+            /* a = sum_x - 2 (S - bias) for the 4 rows */                                                   \
+            _mm_storeu_si128((__m128i *)(void *)(t + i % 16u),                                               \
+                             _mm_sub_epi32(sx, _mm_slli_epi32(_mm_sub_epi32(mbnn_hsum4(a0, a1, a2, a3), b4), 1))); \
+            r = i + 4u < L->n_out ? i + 4u : L->n_out; /* rows done */                                       \
+            if (r % 16u == 0u || r == L->n_out) {                                                            \
+                mbnn_i_emit16(L, i & ~15u, _mm512_loadu_si512((const void *)t), out, win, logits);           \
+            }                                                                                                \
+        }                                                                                                    \
+    }
+#define MBNN_ROW_BITS(i) (L->bits + (size_t)(i) * words)
+#define MBNN_SEL_BITS(row, c, is_last) mbnn_sel_bits(row, c, words, is_last, tmask)
+#define MBNN_ROW_HIDDEN(i) (L->hidden + (size_t)(i) * n_in)
+#define MBNN_SEL_HIDDEN(row, c, is_last) mbnn_sel_hidden(row, c, is_last, tmask)
+MBNN_INT8_AVX512(mbnn_int8_avx512_bits, uint32_t, MBNN_ROW_BITS, MBNN_SEL_BITS)
+MBNN_INT8_AVX512(mbnn_int8_avx512_hidden, int8_t, MBNN_ROW_HIDDEN, MBNN_SEL_HIDDEN)
+
+MBNN_AVX512 void mbnn_i_layer_int8_avx512(const mbnn_layer *L, const int8_t *q, int32_t zp, uint32_t *out,
+                                          uint32_t *win, int32_t *logits)
+{
+    if (L->bits != NULL) {
+        mbnn_int8_avx512_bits(L, q, zp, out, win, logits);
+    } else {
+        mbnn_int8_avx512_hidden(L, q, zp, out, win, logits);
+    }
+}
+#endif
+
 /* Rows of 8 to 15 words, in a function of its own (the longer rows' loop
  * below keeps its registers: inlined in the same function it measured
  * 0.409 instead of 0.402 instructions per MAC for 1024x1024 on the M4). */
@@ -232,10 +435,16 @@ void mbnn_i_layer_bits_opt(const mbnn_layer *L, const uint32_t *u, uint32_t *out
     uint32_t i, last = L->words - 1u, pad = ~mbnn_last_mask(L->n_in);
 
 #if MBNN_X86_DISPATCH
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("popcnt")) {
-        mbnn_layer_bits_popcnt(L, u, out, win, logits);
-        return;
+    {
+        unsigned level = mbnn_i_x86_level(L->host_cap);
+        if (level >= MBNN_HOST_AVX512) {
+            mbnn_i_layer_bits_avx512(L, u, out, win, logits);
+            return;
+        }
+        if (level >= MBNN_HOST_POPCNT) {
+            mbnn_layer_bits_popcnt(L, u, out, win, logits);
+            return;
+        }
     }
 #endif
     /* All words at once, then the padding bits of the last word taken off
@@ -671,10 +880,12 @@ static void mbnn_layer_int8_hidden(const mbnn_layer *L, const int8_t *q, int32_t
     uint32_t i, k, n_in = L->n_in, n4 = n_in / 4u;
 
 #if MBNN_X86_DISPATCH
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt")) {
-        mbnn_layer_int8_hidden_avx2(L, q, zp, (uint8_t *)(void *)table, sum_x, out, win, logits);
-        return;
+    {
+        unsigned level = mbnn_i_x86_level(L->host_cap);
+        if (level >= MBNN_HOST_AVX2) {
+            mbnn_layer_int8_hidden_avx2(L, q, zp, (uint8_t *)(void *)table, sum_x, out, win, logits);
+            return;
+        }
     }
 #endif
 #if MBNN_INT8_BYTES
@@ -709,6 +920,12 @@ void mbnn_i_layer_int8_opt(const mbnn_layer *L, const int8_t *q, int32_t zp, int
     uint32_t i, k, n_in = L->n_in, words = L->words;
     int32_t sum_x = 0;
 
+#if MBNN_X86_DISPATCH
+    if (mbnn_i_x86_level(L->host_cap) >= MBNN_HOST_AVX512) {
+        mbnn_i_layer_int8_avx512(L, q, zp, out, win, logits);
+        return;
+    }
+#endif
     if (L->bits == NULL) {
         for (k = 0; k < n_in; k++) {
             sum_x += (int32_t)q[k] - zp;
@@ -726,10 +943,12 @@ void mbnn_i_layer_int8_opt(const mbnn_layer *L, const int8_t *q, int32_t zp, int
         sum_x += (int32_t)q[k] - zp;
     }
 #if MBNN_X86_DISPATCH
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt")) {
-        mbnn_layer_int8_avx2(L, q, zp, (uint8_t *)(void *)table, sum_x, out, win, logits);
-        return;
+    {
+        unsigned level = mbnn_i_x86_level(L->host_cap);
+        if (level >= MBNN_HOST_AVX2) {
+            mbnn_layer_int8_avx2(L, q, zp, (uint8_t *)(void *)table, sum_x, out, win, logits);
+            return;
+        }
     }
 #endif
 #if MBNN_INT8_BYTES && MBNN_X86_DISPATCH

@@ -51,6 +51,12 @@ static kt_buffers kt;
 
 /* A random layer (thresholds in [-n_in, n_in] around the possible
  * pre-activations; output scales up to 2^20 so that some logits saturate). */
+#if defined(__x86_64__)
+#define KT_MAX_CAP MBNN_HOST_AVX512
+#else
+#define KT_MAX_CAP 0u
+#endif
+
 static void kt_layer(mbnn_layer *L, uint32_t *state, uint32_t n_in, uint32_t n_out, int is_out)
 {
     uint32_t i;
@@ -175,7 +181,7 @@ static void kt_compare(const mbnn_layer *L, int int8, int32_t zp, int is_out, in
  * one with windows. */
 static void test_kernels_of_kind(int int8, uint32_t state)
 {
-    uint32_t trial, i, max_in = int8 ? KT_MAX_IN_INT8 : KT_MAX_IN_BITS;
+    uint32_t trial, i, cap, max_in = int8 ? KT_MAX_IN_INT8 : KT_MAX_IN_BITS;
     for (trial = 0; trial < 120u; trial++) {
         mbnn_layer L;
         uint32_t n_in = trial < 40u ? trial + 1u : (uint32_t)kt_range(&state, 1, (int32_t)max_in);
@@ -192,7 +198,12 @@ static void test_kernels_of_kind(int int8, uint32_t state)
             /* extremes, the zero point, and any value */
             kt.q[i] = (int8_t)(r == 0u ? -128 : r == 1u ? 127 : r == 2u ? zp : kt_range(&state, -128, 127));
         }
-        kt_compare(&L, int8, zp, is_out, (int)(trial % 2u));
+        /* x86-64 hosts: every level of the run-time chosen kernels the CPU
+         * has (mbnn_host_kernels; a level above the CPU's runs its best) */
+        for (cap = 0; cap <= KT_MAX_CAP; cap++) {
+            L.host_cap = (uint8_t)cap;
+            kt_compare(&L, int8, zp, is_out, (int)(trial % 2u));
+        }
     }
 }
 
