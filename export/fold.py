@@ -64,7 +64,7 @@ Learning constants, per layer that learns:
 - Consolidation at export: the learning layers' int8 hidden weights become
   `floor(c (h + 0.5))`, so the trained task starts protected by metaplasticity;
   the binary weights do not change. With the checkpoint's importance
-  (export/importance.py) c is set per weight, up to C = DEFAULT_CONSOLIDATE = 4
+  (export/importance.py) c is set per weight, up to C = DEFAULT_CONSOLIDATE = 6
   for the DEFAULT_TOP fraction of each layer's weights the trained task needs
   most and less for the others; without it c = C for every weight.
 - `meta_floor`: every entry of the metaplastic table at least `round(32768 F)`.
