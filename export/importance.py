@@ -40,20 +40,17 @@ DEFAULT_SAMPLES = 2000
 DEFAULT_TOP = 0.1
 
 
-def fisher_importance(model: MetaBNN, x: np.ndarray, y: np.ndarray, samples: int = DEFAULT_SAMPLES,
-                      seed: int = 0, progress: bool = False, chunk: int = 250) -> list[np.ndarray]:
-    """The diagonal empirical Fisher information of every layer's hidden weights (see the module
-    docstring), averaged over `samples` random rows of (x, y) (all when fewer); arrays shaped like
-    the layers' weights; `progress`: a progress bar on a terminal. The model is left in eval mode.
+def squared_gradient_sums(model: MetaBNN, x: torch.Tensor, y: torch.Tensor, chunk: int = 250,
+                          progress: bool = False) -> list[torch.Tensor]:
+    """Per layer, the sum over the samples of (x, y) of the squared per-sample gradient of the
+    cross-entropy with respect to the hidden weights (float64, shaped like the weights), in the
+    mode the caller left the model in (BatchNorm must run on fixed statistics: samples independent).
 
-    Computed `chunk` samples at a time, with no loop over samples: a dense layer's gradient for
-    one sample is the outer product `g a^T` of the error at its output and its input, so the sum
-    of its squares over the samples is `(g^2)^T (a^2)`; a convolution's is `g U^T` with U the
-    sample's unfolded input patches (torch.nn.functional.unfold), squared per sample.
+    `chunk` samples per pass, with no loop over samples: a dense layer's gradient for one sample
+    is the outer product `g a^T` of the error at its output and its input, so the sum of its
+    squares over the samples is `(g^2)^T (a^2)`; a convolution's is `g U^T` with U the sample's
+    unfolded input patches (torch.nn.functional.unfold), squared per sample.
     """
-    if len(x) == 0 or len(x) != len(y):
-        raise ValueError(f"importance needs training samples with one label each, got {len(x)} and {len(y)}")
-    model.eval()
     fcs = list(model.fcs)
     sums = [torch.zeros(fc.weight.shape, dtype=torch.float64) for fc in fcs]
     seen: dict[int, torch.Tensor] = {}
@@ -66,18 +63,14 @@ def fisher_importance(model: MetaBNN, x: np.ndarray, y: np.ndarray, samples: int
         return hook
 
     handles = [fc.register_forward_hook(keep(i)) for i, fc in enumerate(fcs)]
-    idx = np.random.default_rng(seed).permutation(len(x))[:samples]
-    starts = range(0, len(idx), chunk)
+    starts = range(0, len(x), chunk)
     if progress:
         from tqdm import tqdm
 
         starts = tqdm(starts, desc="importance", leave=False, unit="chunk", disable=None)
     try:
         for s in starts:
-            rows = idx[s : s + chunk]
-            xb = torch.as_tensor(np.asarray(x[rows], dtype=np.float32))
-            yb = torch.as_tensor(np.asarray(y[rows], dtype=np.int64))
-            loss = torch.nn.functional.cross_entropy(model(xb), yb, reduction="sum")
+            loss = torch.nn.functional.cross_entropy(model(x[s : s + chunk]), y[s : s + chunk], reduction="sum")
             torch.autograd.grad(loss, [fc.weight for fc in fcs])
             for i, fc in enumerate(fcs):
                 a, g = seen[i], errors[i]
@@ -90,7 +83,21 @@ def fisher_importance(model: MetaBNN, x: np.ndarray, y: np.ndarray, samples: int
     finally:
         for h in handles:
             h.remove()
-    return [(t / len(idx)).numpy() for t in sums]
+    return sums
+
+
+def fisher_importance(model: MetaBNN, x: np.ndarray, y: np.ndarray, samples: int = DEFAULT_SAMPLES,
+                      seed: int = 0, progress: bool = False, chunk: int = 250) -> list[np.ndarray]:
+    """The diagonal empirical Fisher information of every layer's hidden weights (see the module
+    docstring), averaged over `samples` random rows of (x, y) (all when fewer); arrays shaped like
+    the layers' weights; `progress`: a progress bar on a terminal. The model is left in eval mode."""
+    if len(x) == 0 or len(x) != len(y):
+        raise ValueError(f"importance needs training samples with one label each, got {len(x)} and {len(y)}")
+    model.eval()
+    idx = np.random.default_rng(seed).permutation(len(x))[:samples]
+    xs = torch.as_tensor(np.asarray(x[idx], dtype=np.float32))
+    ys = torch.as_tensor(np.asarray(y[idx], dtype=np.int64))
+    return [(t / len(idx)).numpy() for t in squared_gradient_sums(model, xs, ys, chunk, progress)]
 
 
 def check_importance(importance: Sequence, model: MetaBNN, where: str) -> list[np.ndarray]:

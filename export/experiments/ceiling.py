@@ -25,19 +25,15 @@ import torch
 from export.experiments import common
 from export.experiments.device import build_tasks, pretrain
 from export.optim import MetaAdam
-
-
-def accuracy(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> float:
-    """Float test accuracy (%) in eval mode."""
-    model.eval()
-    with torch.no_grad():
-        return 100.0 * float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
+from export.train import evaluate
 
 
 def fine_tune(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, lr: float, batch: int, bn: str) -> None:
     """One pass over (x, y) in order, MetaAdam with m = 0 (plain Adam); BatchNorm frozen or adapting."""
     opt = MetaAdam(model.parameters(), lr=lr, meta=0.0)
     for i in range(0, len(x), batch):
+        if bn == "adapt" and len(x[i : i + batch]) < 2:  # BatchNorm needs two samples, as in export.train
+            continue
         model.train() if bn == "adapt" else model.eval()
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(x[i : i + batch])),
@@ -64,7 +60,8 @@ def cmd_ceiling(args: argparse.Namespace, argv: Sequence[str] | None = None) -> 
         rng = np.random.default_rng(args.seed)
         order = rng.permutation(len(tasks[1].x_train))[: args.samples]
         fine_tune(model, tasks[1].x_train[order], tasks[1].y_train[order], lr, args.batch, args.bn)
-        accs = [accuracy(model, t.x_test[: args.test_subset or None], t.y_test[: args.test_subset or None])
+        n = args.test_subset or None
+        accs = [evaluate(model, torch.from_numpy(t.x_test[:n]), torch.from_numpy(t.y_test[:n]).long())[1]
                 for t in tasks[:2]]
         rows.append({"lr": lr, "batch": args.batch, "bn": args.bn, "samples": args.samples,
                      "acc_task1": accs[0], "acc_task2": accs[1]})

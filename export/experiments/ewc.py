@@ -9,9 +9,9 @@ tensor is estimated from `samples` training samples of that task (the paper:
 to the loss (the paper: lambda = 5000). BatchNorm parameters are not
 consolidated (the paper keeps them per task).
 
-Per-sample squared gradients are computed in one pass: a dense layer's weight
-gradient for sample i is the outer product delta_i x_i^T, so
-sum_i (delta_i x_i^T)^2 = (delta^2)^T (x^2). BatchNorm runs on fixed statistics
+Per-sample squared gradients are computed in one pass
+(`export.importance.squared_gradient_sums`, shared with export's consolidation:
+sum_i (delta_i x_i^T)^2 = (delta^2)^T (x^2) for a dense layer). BatchNorm runs on fixed statistics
 for that pass (samples independent): its running statistics, or (when the model
 keeps none, the paper's per-task BatchNorm) statistics measured on the task's data.
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import torch
 
+from export.importance import squared_gradient_sums
 from export.model import MetaBNN
 
 
@@ -52,7 +53,6 @@ def _batch_stats(model: MetaBNN, x: torch.Tensor) -> list[tuple[torch.Tensor, to
 
 def fisher_diagonal(model: MetaBNN, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> list[torch.Tensor]:
     """Empirical Fisher diagonal (mean over samples of the squared per-sample gradient) of each hidden weight tensor."""
-    fish = [torch.zeros_like(w) for w in model.hidden_weights()]
     no_running = [bn.running_mean is None for bn in model.bns]
     if any(no_running):
         stats = _batch_stats(model, x[: min(len(x), 5000)])
@@ -63,34 +63,14 @@ def fisher_diagonal(model: MetaBNN, x: torch.Tensor, y: torch.Tensor, batch: int
             bn.running_mean, bn.running_var, bn.track_running_stats = mu.clone(), var.clone(), True
     was = model.training
     model.eval()
-    inputs: list[torch.Tensor] = []
-    outs: list[torch.Tensor] = []
-
-    def keep(mod, inp, out):
-        inputs.append(inp[0].detach())
-        out.retain_grad()
-        outs.append(out)
-
-    hooks = [fc.register_forward_hook(keep) for fc in model.fcs]
     try:
-        for i in range(0, len(x), batch):
-            inputs.clear()
-            outs.clear()
-            logits = model(x[i : i + batch])
-            loss = torch.nn.functional.cross_entropy(logits, y[i : i + batch], reduction="sum")
-            model.zero_grad()
-            loss.backward()
-            for k, (xin, out) in enumerate(zip(inputs, outs)):
-                fish[k] += (out.grad**2).T @ (xin**2)
+        sums = squared_gradient_sums(model, x, y, batch)
     finally:
-        for h in hooks:
-            h.remove()
-        model.zero_grad()
         model.train(was)
         for bn, (rm, rv, tr), missing in zip(model.bns, saved, no_running):
             if missing:
                 bn.running_mean, bn.running_var, bn.track_running_stats = rm, rv, tr
-    return [f / len(x) for f in fish]
+    return [(t / len(x)).to(w.dtype) for t, w in zip(sums, model.hidden_weights())]
 
 
 class EWC:
