@@ -217,7 +217,8 @@ def describe(spec, info, blob: bytes, path: str) -> str:
     lines.append(legend)
     clamped = sum(info.clamped)
     if clamped:
-        lines.append(f"note: {clamped} hidden weights were clamped to the int8 range")
+        lines.append(f"note: {clamped} hidden weights were clamped to their layer's int8 range, signs kept "
+                     f"(a dense layer that learns spans |Wh| <= 1 unless --hscale-log2 says otherwise)")
     return "\n".join(lines)
 
 

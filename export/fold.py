@@ -27,9 +27,16 @@ value <= 16 such that `|scale| * max|a| + |offset| < 2^31` for every neuron (no
 saturation for any input). `gscale` keeps the sign of k. No flipping.
 
 Hidden-weight scale (hscale_log2 = e, a weight `h` stands for `(h + 0.5) 2^-e`).
-The rule: the finest power-of-two grid whose int8 range holds every hidden
-weight of the layer, `e = floor(log2(128 / max|Wh|))`, clamped to 0..16. A
-checkpoint trained with `--int8-grid` keeps the e it was trained with; an explicit
+A dense layer that learns gets e = DEFAULT_LEARN_HSCALE = 7: its hidden weights
+span |Wh| <= 1, larger trained weights are clamped there (signs kept). The bound
+is the most protection the device's metaplasticity can give a weight (an inward
+step at the bound is still damped only to 1 - tanh^2(m), 0.28 at m = 1.35), and
+the finer grid makes the stochastic rounding 4x less noisy than e = 5, whose
+noise ratchets bit-input weights out to the int8 limit where they freeze
+(docs/ARITHMETIC.md, "Blob settings"; docs/RESULTS.md section 6, "Fifth round").
+Other layers: the finest power-of-two grid whose int8 range holds every hidden
+weight of the layer, `e = floor(log2(128 / max|Wh|))`, clamped to 0..16, or the
+e a checkpoint trained with `--int8-grid` was trained with. An explicit
 `hscale_log2` overrides both. Hidden weights become `h = clamp(floor(Wh / 2^-e),
 -128, 127)`: `(h + 0.5) 2^-e` is within half a step of Wh (unless clamped) and
 the sign is kept (Wh >= 0 gives h >= 0).
@@ -119,6 +126,9 @@ DEFAULT_BIT_LR_MULT = 0.25
 DEFAULT_META_FLOOR = 0.0
 #: Consolidation at export: int8 hidden weights h -> floor(c (h + 0.5)), c >= 1 (1: none).
 DEFAULT_CONSOLIDATE = 6.0
+#: Hidden-weight scale e of a dense layer that learns, unless `hscale_log2` says otherwise: its
+#: int8 hidden weights span |Wh| <= 128 * 2^-7 = 1 (see the module docstring, "Hidden-weight scale").
+DEFAULT_LEARN_HSCALE = 7
 #: Least m of the device's metaplastic table by default (the training m when smaller).
 DEFAULT_DEVICE_META = 1.0
 #: Median |Wh| at which DEFAULT_DEVICE_META gives the reference protection (see `device_meta`).
@@ -350,7 +360,12 @@ def fold(
         int8_in = idx == 0 and not model.binarize_input
         unit = model.input_scale if int8_in else 1.0
         k, mu, beta = _bn(bn)
-        e = override[idx] if override[idx] is not None else grid[idx] if grid[idx] is not None else choose_hscale(w)
+        if override[idx] is not None:
+            e = override[idx]
+        elif learns[idx] and not layer.is_conv:
+            e = DEFAULT_LEARN_HSCALE
+        else:
+            e = grid[idx] if grid[idx] is not None else choose_hscale(w)
         e = int(e)
         if not 0 <= e <= 255:
             raise ValueError(f"layer {idx}: hscale_log2 {e} outside 0..255")

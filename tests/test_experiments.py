@@ -219,7 +219,7 @@ def _rot_retention(meta: float | None, consolidate: float | None, seed: int, cac
 
     tasks = parse_sequence("digits,digits:rot=90")
     rows = device.run_device(tasks, [64, 128, 128, 10], pretrain_epochs=20, pretrain_meta=10.0, pretrain_lr=0.02,
-                             hscale=5, device_lr=0.01, meta=None if meta is None else [meta],
+                             device_lr=0.01, meta=None if meta is None else [meta],
                              consolidate=DEFAULT_CONSOLIDATE if consolidate is None else consolidate,
                              consolidate_top=DEFAULT_TOP if top is None else top,
                              samples=2000, passes=3, eval_every=10**6, test_subset=None, runtime=_runtime(),

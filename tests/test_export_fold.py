@@ -6,7 +6,7 @@ import torch
 
 from export import data
 from export.blob import BlobError, meta_table, read_blob, write_blob
-from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_DEVICE_META, META_REF_MEDIAN, choose_hscale, device_meta, flip_cost,
+from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_LEARN_HSCALE, DEFAULT_DEVICE_META, META_REF_MEDIAN, choose_hscale, device_meta, flip_cost,
                          fold, fold_hidden_bn, fold_output_bn, median_hidden, quantize_hidden)
 from export.train import train
 from pyruntime import reference
@@ -93,11 +93,21 @@ def test_binarized_input(digits, load):
 def test_int8_grid_model_exports_without_rounding(digits):
     model, settings, _ = train(digits, [64, 32, 10], epochs=1, int8_grid=[6, 5], progress=False,
                                log=lambda s: None)
-    spec, info = fold(model, settings, consolidate=1.0)  # the grid itself, not consolidated
+    spec, info = fold(model, settings, consolidate=1.0, hscale_log2=[6, 5])  # the grid itself, not consolidated
     assert info.hscale_log2 == [6, 5] and sum(info.clamped) == 0
     for layer, fc, e in zip(spec.layers, model.fcs, [6, 5]):
         w = fc.weight.detach().double().numpy()
         np.testing.assert_array_equal((layer.hidden.astype(np.float64) + 0.5) * 2.0**-e, w)
+    # a layer that does not learn keeps the grid it was trained on; one that learns gets
+    # DEFAULT_LEARN_HSCALE: |Wh| <= 1, larger weights clamped with their signs kept
+    _, frozen = fold(model, settings, learn="none")
+    assert frozen.hscale_log2 == [6, 5]
+    spec, info = fold(model, settings, consolidate=1.0)
+    assert info.hscale_log2 == [DEFAULT_LEARN_HSCALE] * 2
+    for layer, fc, clamped in zip(spec.layers, model.fcs, info.clamped):
+        w = fc.weight.detach().double().numpy()
+        assert clamped == int(np.sum(np.abs(w) > 1.0))
+        np.testing.assert_array_equal(layer.hidden < 0, w < 0)
 
 
 def test_hscale_rule_and_quantization():

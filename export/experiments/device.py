@@ -97,6 +97,8 @@ def calibrate_bn(model: MetaBNN, x: np.ndarray, batch: int = 500) -> None:
 
 #: What else defines the pretraining (export.train.train's defaults used here), part of the cache key.
 TRAIN_DEFAULTS = {"batch": 100, "weight_decay": 0.0, "optimizer": "MetaAdam"}
+#: Grid of the pretraining's hidden weights (2^-5: |Wh| <= 4); the blob takes export's rule unless --hscale.
+PRETRAIN_HSCALE = 5
 
 
 def data_fingerprint(task: datasets.Dataset) -> str:
@@ -160,7 +162,7 @@ def pretrain(task: datasets.Dataset, sizes: Sequence[int] | str, epochs: int, me
     return model, settings, importance
 
 
-def make_blob(model: MetaBNN, settings: dict, hscale: int, device_lr: float, lr_mult: Sequence[float] | None,
+def make_blob(model: MetaBNN, settings: dict, hscale: int | None, device_lr: float, lr_mult: Sequence[float] | None,
               meta: Sequence[float] | None, rms_shift: int, seed: int, learn: str = "all",
               meta_floor: float = DEFAULT_META_FLOOR,
               consolidate: float | Sequence[float] = DEFAULT_CONSOLIDATE, log=None,
@@ -205,7 +207,7 @@ def run_device(
     sizes: Sequence[int] | str,
     pretrain_epochs: int = 5,
     pretrain_meta: float = 1.35,
-    hscale: int = 5,
+    hscale: int | None = None,
     device_lr: float = 0.002,
     lr_mult: Sequence[float] | None = None,
     meta: Sequence[float] | None = None,
@@ -229,9 +231,11 @@ def run_device(
 ) -> list[dict[str, Any]]:
     """Pretrain on task 1 (float), then the runtime learns the rest one sample at a time; rows of measurements.
     `sizes`: dense widths or an `--arch` string; `learn`: the layers that learn (export's --learn;
-    default all, for a network with convolutions its dense layers)."""
+    default all, for a network with convolutions its dense layers). `hscale` None: pretraining on the
+    grid of PRETRAIN_HSCALE, export's rule for the blob (export.fold.DEFAULT_LEARN_HSCALE); an E: both."""
     timer = common.Timer()
-    model, settings, importance = pretrain(tasks[0], sizes, pretrain_epochs, pretrain_meta, hscale, seed, cache_dir,
+    grid = PRETRAIN_HSCALE if hscale is None else hscale
+    model, settings, importance = pretrain(tasks[0], sizes, pretrain_epochs, pretrain_meta, grid, seed, cache_dir,
                                pretrain_subset, pretrain_lr, log=common.log if log else (lambda m: None),
                                schedule=pretrain_schedule)
     device_seed = seed if device_seed is None else device_seed
@@ -395,7 +399,10 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pretrain-schedule", choices=["constant", "cosine"], default=None,
                    help="learning-rate schedule of the float pretraining (python -m export.train --lr-schedule; "
                         "default as there: cosine for --arch, constant for --sizes)")
-    p.add_argument("--hscale", type=int, default=5, help="E: a hidden weight h stands for (h + 0.5) 2^-E")
+    p.add_argument("--hscale", type=int, default=None,
+                   help="E: a hidden weight h stands for (h + 0.5) 2^-E, in the pretraining's grid and the blob "
+                        f"(default: pretraining on the grid of E = {PRETRAIN_HSCALE}, export's rule for the blob: "
+                        "E = 7 for dense layers that learn)")
     p.add_argument("--device-lr", type=float, default=DEFAULT_DEVICE_LR,
                    help="weight units per unit of normalized error")
     p.add_argument("--lr-mult", type=_floats, default=None,
@@ -456,7 +463,7 @@ def run_name(args: argparse.Namespace) -> str:
     net = "".join(c if c.isalnum() else "-" for c in args.arch) if args.arch else '-'.join(map(str, args.sizes))
     extra += f"_learn{args.learn.replace(',', '-')}" if args.learn else ""
     return (f"device_{seq}_{net}_m{meta}_lr{args.device_lr:g}x{lrm}{extra}"
-            f"_E{args.hscale}_n{args.samples}x{args.passes}_pre{args.pretrain_epochs}"
+            f"{'' if args.hscale is None else f'_E{args.hscale}'}_n{args.samples}x{args.passes}_pre{args.pretrain_epochs}"
             f"{'cos' if args.pretrain_schedule == 'cosine' else ''}")
 
 
