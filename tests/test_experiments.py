@@ -200,11 +200,12 @@ def test_cl_metrics_follow_their_definitions():
 
 # Measured over seeds 0-3 (docs/RESULTS.md, "CI"): digits then digits rotated by 90 degrees
 # (the same pixels, reused), on the device. Export's defaults (consolidation weighted by the
-# trained task's importance, top 0.1 at C = 6; export's device m rule; per-layer lr) against m = 0
-# without consolidation: task 1 kept 93.6/94.2/93.8/91.1 against 36.4/46.4/37.8/41.1
-# (smallest gap 47.8 points); task 2 learned to 75.8/79.3/77.6/78.4 against 88.4/91.8/92.0/91.3.
-# Against every weight consolidated alike (uniform C = 4, the previous default), task 2 is learned
-# 5.6/4.6/4.3/4.8 points better, task 1 kept 93.6/94.2/93.8/91.1 against 90.7/90.7/95.3/86.2.
+# trained task's importance, top 0.1 at C = 6; export's device m rule; per-layer lr; learning
+# layers at e = 7, the pretraining on the e = 5 grid) against m = 0 without consolidation: task 1
+# kept 89.1/92.9/95.1/91.6 against 40.7/41.3/48.0/47.8 (smallest gap 43.8 points); task 2 learned
+# to 80.0/77.8/76.2/81.6 against 92.4/89.8/90.9/91.3. Against every weight consolidated alike
+# (uniform C = 4, the previous consolidation), task 2 is learned 18.2/18.5/11.5/18.3 points
+# better, task 1 kept 89.1/92.9/95.1/91.6 against 88.4/91.8/94.7/89.8.
 ROT_MARGIN = 35.0
 ROT_SECOND_MIN = 65.0
 WEIGHTED_GAIN_MIN = 2.0

@@ -9,7 +9,7 @@ from export import data
 from export.__main__ import main
 from export.arch import parse_arch
 from export.checkpoint import save_checkpoint
-from export.fold import fan_out, fold, learning_layers
+from export.fold import DEFAULT_LEARN_HSCALE, choose_hscale, fan_out, fold, learning_layers
 from export.model import MetaBNN
 from export.state import load_state
 from pyruntime.format import read_blob, write_blob
@@ -75,6 +75,10 @@ def test_learn_choices_and_fan_out():
     assert [l.learns for l in spec.layers] == [False, False, True, True] == info.learns
     assert spec.layers[0].bwd_shift == 3  # ceil(log2(24) / 2): the second conv sends back 24 errors per input
     spec_all, _ = fold(m, {"meta": 1.35}, learn="all")
+    # learning dense layers take DEFAULT_LEARN_HSCALE, conv layers the range rule
+    assert [l.hscale_log2 for l in spec_all.layers[2:]] == [DEFAULT_LEARN_HSCALE] * 2
+    assert spec_all.layers[1].hscale_log2 == choose_hscale(m.fcs[1].weight.detach().double().numpy())
+    spec_all, _ = fold(m, {"meta": 1.35}, learn="all", hscale_log2=5)
     # a bit-input conv layer's rate is the dense one's over its 4 x 4 pooled positions (same e here)
     assert spec_all.layers[1].hscale_log2 == spec_all.layers[2].hscale_log2
     assert spec_all.layers[1].lr_q16 == round(spec_all.layers[2].lr_q16 / 16)
