@@ -276,6 +276,8 @@ def _name(args: argparse.Namespace, base: str) -> str:
         parts.append("interleaved")
     if args.train_subset:
         parts.append(f"n{args.train_subset}")
+    if args.bn_init != "ones":  # the authors' gamma ~ U(0, 1): its own files, not the default run's
+        parts.append(f"init-{args.bn_init}")
     parts.append(f"s{args.seed}")
     return "_".join(parts)
 
@@ -376,13 +378,15 @@ def cmd_stream(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
         _, rows = train_sequence([full], sizes, args.meta, args.epochs, args.lr, args.batch, args.bn,
                                  eval_tasks=[test], seed=args.seed, weight_decay=args.weight_decay,
                                  bn_init=args.bn_init)
-        name = args.name or f"stream-{args.dataset}_full_w{args.width}_m{args.meta}_e{args.epochs}_s{args.seed}"
+        init = "" if args.bn_init == "ones" else f"_init-{args.bn_init}"
+        name = args.name or f"stream-{args.dataset}_full_w{args.width}_m{args.meta}_e{args.epochs}{init}_s{args.seed}"
     else:
         _, rows = train_sequence(tasks, sizes, args.meta, args.epochs, args.lr, args.batch, args.bn,
                                  eval_tasks=[test], eval_every_epoch=False, seed=args.seed,
                                  weight_decay=args.weight_decay, bn_init=args.bn_init)
+        init = "" if args.bn_init == "ones" else f"_init-{args.bn_init}"
         name = args.name or (f"stream-{args.dataset}_{args.subsets}x{args.subset_size}_w{args.width}_m{args.meta}"
-                             f"_e{args.epochs}_bn-{args.bn}_s{args.seed}")
+                             f"_e{args.epochs}_bn-{args.bn}{init}_s{args.seed}")
     for r in rows:
         r["subset"] = r["task"]
         r["task"] = 1  # one test set: plot a single curve without task separators
