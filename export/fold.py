@@ -31,7 +31,7 @@ A dense layer that learns gets e = DEFAULT_LEARN_HSCALE = 7: its hidden weights
 span |Wh| <= 1, larger trained weights are clamped there (signs kept). The bound
 is the most protection the device's metaplasticity can give a weight (an inward
 step at the bound is still damped only to 1 - tanh^2(m), 0.28 at m = 1.35), and
-the finer grid makes the stochastic rounding 4x less noisy than e = 5, whose
+the finer grid gives the stochastic rounding a quarter of the variance at e = 5, whose
 noise ratchets bit-input weights out to the int8 limit where they freeze
 (docs/ARITHMETIC.md, "Blob settings"; docs/RESULTS.md section 6, "Fifth round").
 Other layers: the finest power-of-two grid whose int8 range holds every hidden
