@@ -125,9 +125,9 @@ def consolidation_factors(importance: np.ndarray, c: float, top: float = DEFAULT
     (top = 1: c for every weight; all I = 0: 1 everywhere)."""
     if not 0.0 < top <= 1.0:
         raise ValueError(f"the consolidated fraction must be in (0, 1], got {top}")
-    q = float(np.quantile(importance, 1.0 - top)) if importance.size else 0.0
     if top == 1.0 or c == 1.0:
         return np.full(importance.shape, float(c))
+    q = float(np.quantile(importance, 1.0 - top)) if importance.size else 0.0
     if q <= 0.0:  # more than 1 - top of the weights unused: the used ones get the full c
         return np.where(importance > 0.0, float(c), 1.0)
     return 1.0 + (float(c) - 1.0) * np.minimum(importance / q, 1.0)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from export.experiments import common
-from export.experiments.device import build_tasks, pretrain
+from export.experiments.device import PRETRAIN_HSCALE, build_tasks, pretrain
 from export.optim import MetaAdam
 from export.train import evaluate
 
@@ -76,7 +76,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=[784, 256, 256, 10])
     p.add_argument("--pretrain-epochs", type=int, default=5)
     p.add_argument("--pretrain-meta", type=float, default=1.35)
-    p.add_argument("--hscale", type=int, default=5)
+    p.add_argument("--hscale", type=int, default=PRETRAIN_HSCALE, help="E of the pretraining's int8 grid (as `device`)")
     p.add_argument("--samples", type=int, default=10000, help="samples of task 2, seen once")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--bn", choices=["frozen", "adapt"], default="frozen")
