@@ -6,7 +6,8 @@ import torch
 
 from export import data
 from export.blob import BlobError, meta_table, read_blob, write_blob
-from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_LEARN_HSCALE, DEFAULT_DEVICE_META, META_REF_MEDIAN, choose_hscale, device_meta, flip_cost,
+from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_DEVICE_LR, DEFAULT_LEARN_HSCALE, DEFAULT_DEVICE_META, META_REF_MEDIAN,
+                         choose_hscale, device_meta, flip_cost,
                          fold, fold_hidden_bn, fold_output_bn, median_hidden, quantize_hidden)
 from export.train import train
 from pyruntime import reference
@@ -174,7 +175,7 @@ def test_learn_modes_and_learning_constants(trained):
     assert [l.bwd_shift for l in spec.layers] == [3, 2, 0]  # ceil(log2(64)/2), ceil(log2(10)/2), 0
     spec, _ = fold(model, settings, learn="all")
     first = spec.layers[0]
-    assert first.lr_q16 == round(0.002 * 2 ** (16 + first.hscale_log2) * 128 / 16)  # x/128 vs x/16
+    assert first.lr_q16 == round(DEFAULT_DEVICE_LR * 2 ** (16 + first.hscale_log2) * 128 / 16)  # x/128 vs x/16
     spec, _ = fold(model, settings, learn="none", hscale_log2=4)
     assert not any(l.learns for l in spec.layers) and all(l.hscale_log2 == 4 for l in spec.layers)
     blob = write_blob(spec)
@@ -198,7 +199,8 @@ def test_device_settings_lr_rule_floor_consolidation(trained):
         np.testing.assert_array_equal(h2 < 0, h < 0)  # the binary weights do not change
         np.testing.assert_array_equal(spec.layers[layer].bits, plain.layers[layer].bits)
     default, _ = fold(model, settings)
-    assert default.layers[1].lr_q16 == round(plain.layers[1].lr_q16 * DEFAULT_BIT_LR_MULT)
+    bit = default.layers[1]
+    assert bit.lr_q16 == round(DEFAULT_DEVICE_LR * DEFAULT_BIT_LR_MULT * 2 ** (16 + bit.hscale_log2))
     for bad in ({"consolidate": 0.5}, {"meta_floor": 1.5}, {"lr_mult": [1.0, 2.0]}):
         with pytest.raises(ValueError):
             fold(model, settings, **bad)

@@ -208,7 +208,7 @@ def run_device(
     pretrain_epochs: int = 5,
     pretrain_meta: float = 1.35,
     hscale: int | None = None,
-    device_lr: float = 0.002,
+    device_lr: float = DEFAULT_DEVICE_LR,
     lr_mult: Sequence[float] | None = None,
     meta: Sequence[float] | None = None,
     rms_shift: int = 7,
