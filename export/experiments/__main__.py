@@ -7,7 +7,7 @@ import functools
 import sys
 from collections.abc import Sequence
 
-from export.experiments import ceiling, common, continual, curves, device, quadratic
+from export.experiments import ceiling, common, continual, curves, device, families, quadratic
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     device.add_args(q)
     q.set_defaults(func=device.cmd_device)
 
+    q = sub.add_parser("families", help="the device on several task families and device seeds: one table")
+    families.add_args(q)
+    q.set_defaults(func=families.cmd_families)
+
     q = sub.add_parser("ceiling", help="what float training with nothing protected learns from the device's samples")
     ceiling.add_args(q)
     q.set_defaults(func=ceiling.cmd_ceiling)
@@ -90,6 +94,7 @@ REPRODUCES = {
     "stream": "paper Fig. 4a: Stream-Fashion-MNIST, subsets learned one after another",
     "quadratic": "paper Fig. 5a-b: the quadratic binary task",
     "device": "the device's int8 one-sample rule (the C runtime) on a task sequence",
+    "families": "the same on several task families (rotations, translations, drift, ...) over device seeds: one table",
     "curves": "per-epoch training and test accuracy of export.train checkpoints, drawn",
     "table": "markdown rows of run summaries (NAME.json)",
     "plot": "result CSVs side by side in one figure",
