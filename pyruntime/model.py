@@ -115,6 +115,7 @@ class Model:
 
     def _set_cap(self, cap: int) -> None:
         _check(lib.mbnn_host_kernels(self._m, cap))
+        self._cap = cap  # carried by pickle and copy (__reduce__)
         # The work buffer of mbnn_infer_batch (none where samples go one by one),
         # which depends on the kernels.
         size = ffi.new("size_t *")
@@ -168,9 +169,9 @@ class Model:
         return self._blob.view(np.uint8)[: self._blob_len].tobytes()
 
     def __reduce__(self):
-        """Pickle and copy.deepcopy: the blob, the mode and the learned state."""
+        """Pickle and copy.deepcopy: the blob, the mode, the learned state and the kernel cap."""
         state = self.state() if self.can_learn else None
-        return (_restore, (self.blob, self._learn_requested, state))
+        return (_restore, (self.blob, self._learn_requested, state, self._cap))
 
     def __repr__(self) -> str:
         mode = "learn" if self.can_learn else "infer"
@@ -282,8 +283,10 @@ class Model:
         return int(slot[0])
 
 
-def _restore(blob: bytes, learn: bool, state: bytes | None) -> Model:
+def _restore(blob: bytes, learn: bool, state: bytes | None, cap: int | None = None) -> Model:
     model = Model(blob, learn=learn)
+    if cap is not None:
+        model._set_cap(cap)
     if state is not None:
         model.load_state(state)
     return model

@@ -401,7 +401,7 @@ def test_bad_state_is_refused_and_changes_nothing(golden_blob: bytes) -> None:
 
 
 def test_copy_and_pickle(golden_blob: bytes) -> None:
-    """copy.deepcopy and pickle carry the blob, the mode and the learned state."""
+    """copy.deepcopy and pickle carry the blob, the mode, the learned state and the kernel cap."""
     import copy
 
     m = Model.load(golden_blob)
@@ -413,6 +413,8 @@ def test_copy_and_pickle(golden_blob: bytes) -> None:
     assert m.step == 10  # the copies learned, not m
     frozen = pickle.loads(pickle.dumps(Model.load(golden_blob, learn=False)))
     assert not frozen.can_learn
+    m.set_kernels("plain")  # the kernel cap travels too (each level gives the same numbers)
+    assert pickle.loads(pickle.dumps(m)).kernels == copy.deepcopy(m).kernels == "plain"
 
 
 # ------------------------------------------------------------ independence
