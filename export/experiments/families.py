@@ -42,7 +42,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     device.add_args(p)
     p.add_argument("--families", default=",".join(FAMILIES),
                    help=f"comma-separated, from {', '.join(FAMILIES)} (fashion needs --dataset mnist)")
-    p.add_argument("--device-seeds", type=lambda s: [int(v) for v in s.split(",")], default=[0, 1, 2],
+    p.add_argument("--device-seeds", type=device._ints, default=[0, 1, 2],
                    help="one run of every family per device seed")
 
 
@@ -63,15 +63,12 @@ def cmd_families(args: argparse.Namespace, argv: Sequence[str] | None = None) ->
     sequences = {f: FAMILIES[f].format(d=args.dataset) for f in names}
     rows, table = [], {}
     for fam in names:
-        per_seed = []
         for ds in args.device_seeds:
-            run = argparse.Namespace(**{**vars(args), "sequence": sequences[fam],
-                                        "device_seed": ds, "name": f"{stem}_{fam}_d{ds}", "seed": list(args.seed)})
-            for m in device.cmd_device(run, argv)["per_seed"]:
-                per_seed.append(m)
-                rows.append({"family": fam, "device_seed": ds, "pretrain_seed": m["seed"],
-                             **{k: m[k] for k in METRICS}})
-        table[fam] = over_seeds([{k: m[k] for k in METRICS} for m in per_seed])
+            run = argparse.Namespace(**{**vars(args), "sequence": sequences[fam], "device_seed": ds,
+                                        "name": f"{stem}_{fam}_d{ds}"})
+            rows += [{"family": fam, "device_seed": ds, "pretrain_seed": m["seed"], **{k: m[k] for k in METRICS}}
+                     for m in device.cmd_device(run, argv)["per_seed"]]
+        table[fam] = over_seeds([{k: r[k] for k in METRICS} for r in rows if r["family"] == fam])
     lines = ["| family | runs | first task kept | last task | mean (ACC) | BWT | F |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {fam} | {t['seeds']} | " + " | ".join(pm(t[k]) for k in METRICS) + " |" for fam, t in table.items()]
     overall = float(np.mean([t["avg_acc"][0] for t in table.values()]))
