@@ -19,6 +19,7 @@ import torch
 from export.experiments import common, continual, device, quadratic
 from export.experiments.__main__ import main
 from export.experiments.metrics import accuracy_matrix
+from export.experiments.tasks import parse_sequence
 from export.experiments.ewc import EWC, fisher_diagonal
 from export.model import MetaBNN
 
@@ -308,3 +309,18 @@ def test_metrics_of_a_run_that_streamed_nothing():
     assert accuracy_matrix(rows, 1).tolist() == [[85.0]]
     with pytest.raises(ValueError, match="rows cover tasks"):
         accuracy_matrix(rows)
+
+
+def test_pretrain_gives_the_same_model_whatever_the_thread_count():
+    task = parse_sequence("digits")[0]
+    before = torch.get_num_threads()
+    got = []
+    for threads in (2, 1):
+        torch.set_num_threads(threads)
+        model, _, importance = device.pretrain(task, [64, 128, 10], 2, 1.35, 5, 0, None, log=lambda m: None)
+        got.append((model.state_dict(), importance))
+        assert torch.get_num_threads() == threads  # restored
+    torch.set_num_threads(before)
+    (a, ia), (b, ib) = got
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert all(np.array_equal(x, y) for x, y in zip(ia, ib))

@@ -12,13 +12,14 @@ ignores):
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import shlex
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,21 @@ def set_threads(n: int | None) -> None:
         import torch
 
         torch.set_num_threads(int(n))
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the body on one torch thread, then restore the count. PyTorch's CPU kernels split their sums
+    across threads, so a float training run on 2 threads differs from the same run on 1 (after one MNIST
+    epoch: 94.68% against 94.55%); on one thread the same seed gives the same weights on any core count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:

@@ -95,8 +95,9 @@ def calibrate_bn(model: MetaBNN, x: np.ndarray, batch: int = 500) -> None:
     model.eval()
 
 
-#: What else defines the pretraining (export.train.train's defaults used here), part of the cache key.
-TRAIN_DEFAULTS = {"batch": 100, "weight_decay": 0.0, "optimizer": "MetaAdam"}
+#: What else defines the pretraining (export.train.train's defaults used here), part of the cache key;
+#: it runs on one thread (common.one_thread) so that a seed gives the same model whatever the core count.
+TRAIN_DEFAULTS = {"batch": 100, "weight_decay": 0.0, "optimizer": "MetaAdam", "threads": 1}
 #: Grid of the pretraining's hidden weights (2^-5: |Wh| <= 4); the blob takes export's rule unless --hscale.
 PRETRAIN_HSCALE = 5
 
@@ -132,9 +133,24 @@ def pretrain(task: datasets.Dataset, sizes: Sequence[int] | str, epochs: int, me
         model, ckpt = load_model(path)
         importance = importance_of(ckpt, model, str(path))
         if importance is None:  # cached before importance existed
-            importance = fisher_importance(model, task.x_train, task.y_train, seed=seed)
+            with common.one_thread():
+                importance = fisher_importance(model, task.x_train, task.y_train, seed=seed)
             save_checkpoint(path, model, ckpt["settings"], ckpt.get("history"), importance)
         return model, ckpt["settings"], importance
+    with common.one_thread():
+        model, settings, history = _train_first_task(task, sizes, epochs, meta, hscale, seed, train_subset, lr,
+                                                     log, schedule)
+        importance = fisher_importance(model, task.x_train, task.y_train, seed=seed)
+    if path is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(path, model, settings, history, importance)
+    return model, settings, importance
+
+
+def _train_first_task(task: datasets.Dataset, sizes: Sequence[int] | str, epochs: int, meta: float, hscale: int,
+                      seed: int, train_subset: int | None, lr: float, log,
+                      schedule: str) -> tuple[MetaBNN, dict[str, Any], list]:
+    """pretrain's float training (epochs 0: a model at initialization with calibrated BatchNorm)."""
     if epochs > 0:
         from export.train import train
 
@@ -142,24 +158,17 @@ def pretrain(task: datasets.Dataset, sizes: Sequence[int] | str, epochs: int, me
         if train_subset:
             idx = np.random.default_rng(seed).permutation(len(ds.x_train))[:train_subset]
             ds = dataclasses.replace(ds, x_train=ds.x_train[idx], y_train=ds.y_train[idx])
-        model, settings, history = train(ds, sizes, epochs=epochs, lr=lr, meta=meta, int8_grid=[hscale], seed=seed,
-                                         batch=TRAIN_DEFAULTS["batch"], weight_decay=TRAIN_DEFAULTS["weight_decay"],
-                                         progress=False, log=log, lr_schedule=schedule)
-    else:
-        from export.train import build_model
+        return train(ds, sizes, epochs=epochs, lr=lr, meta=meta, int8_grid=[hscale], seed=seed,
+                     batch=TRAIN_DEFAULTS["batch"], weight_decay=TRAIN_DEFAULTS["weight_decay"],
+                     progress=False, log=log, lr_schedule=schedule)
+    from export.grid import GridConstraint
+    from export.train import build_model
 
-        torch.manual_seed(seed)
-        model = build_model(task, sizes)
-        from export.grid import GridConstraint
-
-        GridConstraint(model, [hscale] * model.n_layers)
-        calibrate_bn(model, task.x_train[:5000])
-        settings, history = {"meta": meta, "int8_grid": [hscale] * model.n_layers, "epochs": 0}, []
-    importance = fisher_importance(model, task.x_train, task.y_train, seed=seed)
-    if path is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(path, model, settings, history, importance)
-    return model, settings, importance
+    torch.manual_seed(seed)
+    model = build_model(task, sizes)
+    GridConstraint(model, [hscale] * model.n_layers)
+    calibrate_bn(model, task.x_train[:5000])
+    return model, {"meta": meta, "int8_grid": [hscale] * model.n_layers, "epochs": 0}, []
 
 
 def make_blob(model: MetaBNN, settings: dict, hscale: int | None, device_lr: float, lr_mult: Sequence[float] | None,
