@@ -314,13 +314,16 @@ def test_metrics_of_a_run_that_streamed_nothing():
 def test_pretrain_gives_the_same_model_whatever_the_thread_count():
     task = parse_sequence("digits")[0]
     before = torch.get_num_threads()
-    got = []
-    for threads in (2, 1):
-        torch.set_num_threads(threads)
-        model, _, importance = device.pretrain(task, [64, 128, 10], 2, 1.35, 5, 0, None, log=lambda m: None)
-        got.append((model.state_dict(), importance))
-        assert torch.get_num_threads() == threads  # restored
-    torch.set_num_threads(before)
+    got, restored = [], []
+    try:
+        for threads in (2, 1):
+            torch.set_num_threads(threads)
+            model, _, importance = device.pretrain(task, [64, 128, 10], 2, 1.35, 5, 0, None, log=lambda m: None)
+            got.append((model.state_dict(), importance))
+            restored.append(torch.get_num_threads())
+    finally:
+        torch.set_num_threads(before)
+    assert restored == [2, 1]
     (a, ia), (b, ib) = got
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert all(np.array_equal(x, y) for x, y in zip(ia, ib))
