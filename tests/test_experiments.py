@@ -270,19 +270,20 @@ def test_device_cli_sequence_seeds_metrics(tmp_path):
 
 
 def test_families_cli_runs_each_family_per_device_seed(tmp_path, capsys):
-    args = ["families", "--dataset", "digits", "--families", "rotated,drift", "--device-seeds", "0,1",
+    args = ["families", "--dataset", "digits", "--families", "rotated,drift,split", "--device-seeds", "0,1",
             "--sizes", "64,16,10", "--pretrain-epochs", "1", "--samples", "100", "--eval-every", "100",
             "--test-subset", "60", "--out", str(tmp_path), "--name", "f"]
     assert main(args) == 0
     summary = json.loads((tmp_path / "f.json").read_text())
-    assert list(summary["metrics"]) == ["rotated", "drift"]
+    assert list(summary["metrics"]) == ["rotated", "drift", "split"]
     assert summary["families"]["rotated"] == "digits,digits:rot=30,digits:rot=60,digits:rot=90"
+    assert summary["families"]["split"] == "digits:classes=0-4,digits:classes=5-9"
     for fam in ("rotated", "drift"):
         runs = [json.loads((tmp_path / f"f_{fam}_d{d}.json").read_text())["per_seed"][0] for d in (0, 1)]
         m = summary["metrics"][fam]
         assert m["seeds"] == 2 and m["avg_acc"][0] == pytest.approx(np.mean([r["avg_acc"] for r in runs]))
         assert m["first_task"][1] == pytest.approx(np.std([r["first_task"] for r in runs], ddof=1))
-    assert len(common.read_csv(tmp_path / "f.csv")) == 4 and (tmp_path / "f.png").stat().st_size > 1000
+    assert len(common.read_csv(tmp_path / "f.csv")) == 6 and (tmp_path / "f.png").stat().st_size > 1000
     assert "| rotated | 2 |" in capsys.readouterr().out
     assert main(args[:4] + ["rotated,spin"] + args[5:]) == 2  # unknown family
     assert main(args[:4] + ["fashion"] + args[5:]) == 2  # MNIST then Fashion needs --dataset mnist

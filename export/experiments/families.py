@@ -12,7 +12,8 @@ row per family and seed) and NAME.png (ACC per family with its spread).
 The families are sequences of `export/experiments/tasks.py`; ``{d}`` stands for
 ``--dataset`` (mnist by default). Shifts that reuse the same inputs (rotations,
 translations, a sensor's drift) are the product's case; permutations give every
-task its own inputs.
+task its own inputs; ``split`` (not run by default) adds new classes, none of
+the old ones in the stream (class-incremental).
 """
 
 from __future__ import annotations
@@ -33,14 +34,19 @@ FAMILIES = {
     "translated": "{d},{d}:shift=3/0,{d}:shift=0/3,{d}:shift=-3/-3",
     "drift": "{d},{d}:noise=0.3,{d}:contrast=0.6:bright=0.1,{d}:shift=2/2:noise=0.2",
     "permuted": "{d}," + ",".join(f"{{d}}:perm={i}" for i in range(1, 6)),
+    "split": "{d}:classes=0-4,{d}:classes=5-9",
 }
+#: The families run unless --families says otherwise: the domain shifts, whose means RESULTS compares
+#: across settings. "split" (class-incremental: new classes, none of the old ones in the stream) is
+#: measured apart (RESULTS section 6): without replay the old classes are lost whatever the setting.
+DEFAULT_FAMILIES = ("fashion", "rotated", "translated", "drift", "permuted")
 METRICS = ("first_task", "last_task", "avg_acc", "bwt", "mean_forgetting")
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
     """The device command's options, plus the families and the device seeds."""
     device.add_args(p)
-    p.add_argument("--families", default=",".join(FAMILIES),
+    p.add_argument("--families", default=",".join(DEFAULT_FAMILIES),
                    help=f"comma-separated, from {', '.join(FAMILIES)} (fashion needs --dataset mnist)")
     p.add_argument("--device-seeds", type=device._ints, default=[0, 1, 2],
                    help="one run of every family per device seed")
@@ -72,7 +78,7 @@ def cmd_families(args: argparse.Namespace, argv: Sequence[str] | None = None) ->
     lines = ["| family | runs | first task kept | last task | mean (ACC) | BWT | F |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {fam} | {t['seeds']} | " + " | ".join(pm(t[k]) for k in METRICS) + " |" for fam, t in table.items()]
     overall = float(np.mean([t["avg_acc"][0] for t in table.values()]))
-    lines.append(f"\nmean ACC over the {len(table)} families: {overall:.2f}")
+    lines.append(f"\nmean ACC over {len(table)} {'family' if len(table) == 1 else 'families'}: {overall:.2f}")
     print("\n".join(lines))
     summary = {"name": stem, "command": common.command_line(argv), "families": sequences,
                "device_seeds": args.device_seeds, "metrics": table, "mean_acc_over_families": overall,
