@@ -46,6 +46,7 @@ from export import data as datasets
 from export.checkpoint import importance_of, load_model, save_checkpoint
 from export.experiments import common
 from export.experiments.metrics import accuracy_matrix, cl_metrics, over_seeds, pm
+from export.experiments.replay import Replay
 from export.experiments.tasks import parse_sequence
 from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_META_FLOOR, fold)
 from export.importance import DEFAULT_TOP, fisher_importance
@@ -237,6 +238,8 @@ def run_device(
     learn: str | None = None,
     pretrain_schedule: str = "constant",
     consolidate_top: float = DEFAULT_TOP,
+    replay: int = 0,
+    replay_keep: str = "reservoir",
 ) -> list[dict[str, Any]]:
     """Pretrain on task 1 (float), then the runtime learns the rest one sample at a time; rows of measurements.
     `sizes`: dense widths or an `--arch` string; `learn`: the layers that learn (export's --learn;
@@ -256,8 +259,14 @@ def run_device(
     rng = np.random.default_rng(device_seed)
     tests = test_sets(tasks, test_subset, rng)
     first = 1 if pretrain_epochs > 0 else 0
+    buffer = None
+    if replay:
+        # a separate generator: the stream's order and test subsets stay those of the run without replay
+        buffer = Replay.from_first_task(tasks[0].quantize(tasks[0].x_train), tasks[0].y_train, replay,
+                                        samples or len(tasks[0].x_train), np.random.default_rng([device_seed, 1]),
+                                        replay_keep == "reservoir")
     return learn_stream(rt, tasks[first:], eval_every, tests=tests, samples=samples, passes=passes, rng=rng,
-                        first_task=first, log=log, timer=timer)
+                        first_task=first, log=log, timer=timer, replay=buffer)
 
 
 def test_sets(tasks: Sequence[datasets.Dataset], test_subset: int | None,
@@ -286,6 +295,7 @@ def learn_stream(
     first_task: int = 0,
     log: bool = False,
     timer: common.Timer | None = None,
+    replay: Replay | None = None,
 ) -> list[dict[str, Any]]:
     """The runtime `rt` learns `tasks` one after another, one sample at a time; rows of measurements.
 
@@ -295,7 +305,8 @@ def learn_stream(
     set; tasks learned before, e.g. in float, may be among them: `first_task` is the
     index of `tasks[0]` in `tests`), the accuracy on the stream just learned (made
     before each update), and per learning layer the fraction of saturated hidden
-    weights, of binary weights flipped since the previous row, and the mean |h + 0.5|.
+    weights, of binary weights flipped since the previous row, and the mean |h + 0.5|. With `replay`
+    the runtime also learns one replayed sample after each stream sample (export/experiments/replay.py).
     """
     if eval_every < 1:
         raise ValueError(f"eval_every must be >= 1, got {eval_every}")
@@ -343,7 +354,7 @@ def learn_stream(
         y_all = t.y_train[order]
         for start in range(0, len(order), eval_every):
             xq, y = xq_all[start : start + eval_every], y_all[start : start + eval_every]
-            pred = rt.learn(xq, y)
+            pred = rt.learn(xq, y) if replay is None else rt.learn(*replay.interleave(xq, y))[0::2]
             done += len(xq)
             measure(ti, start + len(xq), 100.0 * float(np.mean(pred == y)))
     return rows
@@ -435,6 +446,11 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stream-pretrain", type=int, default=None, metavar="K",
                    help="stream learning instead of permuted tasks: pretrain on K samples of --dataset, "
                         "then the device learns from the rest (task 2 = the stream; same test set)")
+    p.add_argument("--replay", type=int, default=0, metavar="N",
+                   help="experience replay: after each stream sample the device also learns one sample of a "
+                        "buffer of N (the first task's, then a reservoir of the stream; 0: none)")
+    p.add_argument("--replay-keep", choices=["reservoir", "first"], default="reservoir",
+                   help="what the replay buffer holds: a reservoir of everything seen, or the first task's samples only")
     p.add_argument("--runtime", choices=["c", "reference"], default="c")
     p.add_argument("--perm-seed", type=int, default=0)
     p.add_argument("--seed", type=_ints, default=[0], help="pretraining seed(s), e.g. 0,1,2: one run each")
@@ -471,6 +487,8 @@ def run_name(args: argparse.Namespace) -> str:
             (f"_top{args.consolidate_top:g}" if args.consolidate_top != DEFAULT_TOP else "")
     net = "".join(c if c.isalnum() else "-" for c in args.arch) if args.arch else '-'.join(map(str, args.sizes))
     extra += f"_learn{args.learn.replace(',', '-')}" if args.learn else ""
+    extra += f"_replay{args.replay}" if args.replay else ""
+    extra += "first" if args.replay and args.replay_keep == "first" else ""
     return (f"device_{seq}_{net}_m{meta}_lr{args.device_lr:g}x{lrm}{extra}"
             f"{'' if args.hscale is None else f'_E{args.hscale}'}_n{args.samples}x{args.passes}_pre{args.pretrain_epochs}"
             f"{'cos' if args.pretrain_schedule == 'cosine' else ''}")
@@ -481,6 +499,10 @@ def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
     common.set_threads(args.threads)
     if args.pretrain_schedule is None:
         args.pretrain_schedule = "cosine" if args.arch else "constant"
+    if args.replay < 0:
+        raise ValueError(f"--replay must be >= 0 (0: no replay), got {args.replay}")
+    if args.replay and args.pretrain_epochs < 1:
+        raise ValueError("--replay starts its buffer with the pretrained first task: use --pretrain-epochs >= 1")
     if not 0.0 < args.consolidate_top <= 1.0:
         raise ValueError(f"--consolidate-top must be in (0, 1], got {args.consolidate_top}")
     name = run_name(args)
@@ -492,7 +514,8 @@ def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
                           args.test_subset or None, args.runtime, seed, Path(args.out) / "cache",
                           args.pretrain_subset, args.pretrain_lr, meta_floor=args.meta_floor,
                           consolidate=args.consolidate, device_seed=args.device_seed, learn=args.learn,
-                          pretrain_schedule=args.pretrain_schedule, consolidate_top=args.consolidate_top)
+                          pretrain_schedule=args.pretrain_schedule, consolidate_top=args.consolidate_top,
+                          replay=args.replay, replay_keep=args.replay_keep)
         csv_path = common.out_path(args.out, f"{name}_s{seed}", "csv")
         common.write_csv(csv_path, rows)
         plot_device(csv_path, common.out_path(args.out, f"{name}_s{seed}", "png"),
