@@ -57,6 +57,7 @@ def _learn_choice(text: str) -> str:
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     from export.importance import DEFAULT_TOP
+    from export.rehearsal import DEFAULT_REHEARSAL
     from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_DEVICE_META,
                              DEFAULT_META_FLOOR, DEFAULT_RMS_SHIFT, DEFAULT_SEED)
 
@@ -102,7 +103,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         f"(default {DEFAULT_TOP:g}; 1: every weight by C)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help=f"seed of the device's random numbers (default {DEFAULT_SEED})")
+    p.add_argument("--rehearsal", type=int, default=DEFAULT_REHEARSAL, metavar="N",
+                   help=f"training samples the blob carries for the device to relearn, one after each new sample, "
+                        f"so it keeps the trained task (default {DEFAULT_REHEARSAL}, from the checkpoint; 0: none, "
+                        f"one learning step per sample; export/rehearsal.py)")
     args = p.parse_args(argv)
+    if not 0 <= args.rehearsal <= 65535:
+        raise UsageError(f"--rehearsal must be in 0..65535 (0: none), got {args.rehearsal}")
     for opt in ("lr_mult", "meta", "consolidate"):
         text = getattr(args, opt)
         if text is not None:
@@ -214,6 +221,13 @@ def describe(spec, info, blob: bytes, path: str) -> str:
                "consolidate only the weights the trained task needs)")
         lines.append(f"consolidation (mean factor per learning layer): {cons}, {how}; "
                      f"device m per learning layer: {', '.join(f'{info.meta[i]:.3g}' for i in learning)}")
+        if spec.rehearsal is not None:
+            x, _ = spec.rehearsal
+            lines.append(f"rehearsal: {len(x)} training samples in the blob ({_fmt_bytes(x.size + 2 * len(x))} of "
+                         f"flash); each learning call also relearns one of them (two steps per sample)")
+        else:
+            lines.append("rehearsal: none; the device forgets the trained task faster on shifts that reuse its "
+                         "inputs (a checkpoint of `python -m export.train` holds a set; --rehearsal 0 leaves it out)")
     lines.append(legend)
     clamped = sum(info.clamped)
     if clamped:
@@ -262,6 +276,7 @@ def run(argv: list[str] | None = None) -> int:
     from export.blob import BlobError, write_atomic, write_blob
     from export.checkpoint import CheckpointError, check_finite, importance_of, load_model
     from export.fold import fold
+    from export.rehearsal import rehearsal_of
 
     try:
         model, ckpt = load_model(ckpt_path)
@@ -270,6 +285,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         check_finite(model, str(ckpt_path))
         importance = importance_of(ckpt, model, str(ckpt_path))
+        rehearsal = rehearsal_of(ckpt, model.sizes[0], model.sizes[-1], args.rehearsal, str(ckpt_path))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     ds = None
@@ -298,7 +314,7 @@ def run(argv: list[str] | None = None) -> int:
                               device_lr=args.device_lr, rms_shift=args.rms_shift, seed=args.seed,
                               lr_mult=args.lr_mult, meta=args.meta, meta_floor=args.meta_floor,
                               consolidate=args.consolidate, importance=importance,
-                              consolidate_top=args.consolidate_top)
+                              consolidate_top=args.consolidate_top, rehearsal=rehearsal)
             blob = write_blob(spec)
         except (BlobError, ValueError) as exc:
             raise UsageError(f"cannot export {ckpt_path}: {exc}") from None

@@ -99,7 +99,8 @@ def shortfall(n: Needs, b: BoardSpec, learn: bool = True) -> str:
     what = "learning" if learn else "inference"
     if n.flash > b.flash:
         return (f"the model needs {n.flash:,} B of flash (blob + {CODE_RESERVE // KIB} KiB code), "
-                f"{b.name} has {b.flash:,} B: train a smaller model (--sizes)")
+                f"{b.name} has {b.flash:,} B: train a smaller model (--sizes) or carry fewer rehearsal samples "
+                f"(--rehearsal)")
     return (f"{what} needs {ram + b.stack:,} B of RAM (arena and state {ram:,} B + {b.stack // KIB} KiB stack), "
             f"{b.name} has {b.ram:,} B: export with --board {b.name} (it picks the layers that learn) "
             f"or --learn last, or train a smaller model")

@@ -5,7 +5,8 @@
      "state_dict": model.state_dict(),
      "settings": {...},                  # dataset, epochs, lr, meta, int8 grid, seed, ...
      "history": [{"epoch", "loss", "train_acc", "test_acc", "seconds"}, ...],
-     "importance": [tensor per layer, shaped like its weights]}  # optional
+     "importance": [tensor per layer, shaped like its weights],  # optional
+     "rehearsal": {"x": int8 tensor (n, inputs), "y": labels (n,)}}  # optional, export/rehearsal.py
 
 `importance` (export/importance.py) tells export which hidden weights the
 trained task needs; a checkpoint without it (written before it existed, or by
@@ -39,8 +40,10 @@ class CheckpointError(ValueError):
 
 def save_checkpoint(path: str | os.PathLike, model: MetaBNN, settings: dict[str, Any],
                     history: list[dict[str, Any]] | None = None,
-                    importance: Sequence[np.ndarray] | None = None) -> None:
-    """Write a checkpoint atomically (`importance`: export.importance.fisher_importance's arrays)."""
+                    importance: Sequence[np.ndarray] | None = None,
+                    rehearsal: dict[str, torch.Tensor] | None = None) -> None:
+    """Write a checkpoint atomically (`importance`: export.importance.fisher_importance's arrays;
+    `rehearsal`: export.rehearsal.to_checkpoint's entry)."""
     payload = {
         "format": FORMAT,
         "version": VERSION,
@@ -51,6 +54,8 @@ def save_checkpoint(path: str | os.PathLike, model: MetaBNN, settings: dict[str,
     }
     if importance is not None:
         payload["importance"] = [torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in importance]
+    if rehearsal is not None:
+        payload["rehearsal"] = dict(rehearsal)
     buf = io.BytesIO()
     torch.save(payload, buf)
     write_atomic(path, buf.getvalue())

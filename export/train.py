@@ -39,6 +39,8 @@ from export.importance import DEFAULT_SAMPLES, fisher_importance
 from export.grid import GridConstraint
 from export.model import MetaBNN
 from export.optim import MetaAdam
+from export.rehearsal import REHEARSAL_POOL, rehearsal_indices, to_checkpoint
+from pyruntime.format import quantize
 
 
 #: Learning-rate schedules of --lr-schedule.
@@ -286,11 +288,15 @@ def main(argv: list[str] | None = None) -> int:
         importance = fisher_importance(model, ds.x_train, ds.y_train, seed=args.seed, progress=not args.no_progress)
         print(f"importance of every hidden weight for export's consolidation: {min(DEFAULT_SAMPLES, len(ds.x_train))} "
               f"training samples ({time.time() - t0:.1f} s)")
+        idx = rehearsal_indices(len(ds.x_train), REHEARSAL_POOL, args.seed)
+        rehearsal = to_checkpoint(quantize(ds.x_train[idx], model.input_scale, model.input_zero_point),
+                                  ds.y_train[idx])
+        print(f"rehearsal set for export: {len(idx)} random training samples kept in the checkpoint")
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        save_checkpoint(args.output, model, settings, history, importance)
+        save_checkpoint(args.output, model, settings, history, importance, rehearsal)
     except OSError as exc:  # the message names the output, never a temporary file
         print(f"error: cannot write checkpoint {args.output}: {exc.strerror or type(exc).__name__}", file=sys.stderr)
         return 2

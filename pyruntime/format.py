@@ -1,7 +1,7 @@
-"""The `.mbnn` blob and the learned state, format versions 1 and 2: defined once.
+"""The `.mbnn` blob and the learned state, format versions 1 to 3: defined once.
 
-The tables below hold every field of the blob header, of a layer entry and of
-the learned-state header: offset, type, allowed range and the status a value
+The tables below hold every field of the blob header, of a layer entry, of the
+rehearsal entry and of the learned-state header: offset, type, allowed range and the status a value
 outside it gets. The reader, writer and validator of this module work from
 them, the reference (`pyruntime.reference`) validates with them exactly as the
 C runtime does, and `python -m pyruntime.codegen` writes from them the C header
@@ -22,7 +22,7 @@ import numpy as np
 from pyruntime.errors import MbnnError
 
 MAGIC = b"MBNN"
-VERSION = 2  # the newest format this metabnn reads and writes (version 1 blobs keep loading)
+VERSION = 3  # the newest format this metabnn reads and writes (versions 1 and 2 keep loading)
 STATE_MAGIC = b"MBST"
 STATE_VERSION = 1
 CRC_START = 16  # both CRCs cover [16, total_size)
@@ -36,6 +36,8 @@ MAX_STRIDE = 8
 MAX_POOL = 8
 OPS = ("dense", "conv1d", "conv2d")  # the op field of a version-2 layer entry, by value
 OP_DENSE, OP_CONV1D, OP_CONV2D = 0, 1, 2
+MAX_REHEARSAL = 65535  # samples of a rehearsal set (format version 3)
+REHEARSAL_SALT = 0x52454852  # "REHR": the draw of a rehearsal sample, mix32(key ^ salt) % count
 META_ENTRIES = 128
 META_MAX = 32768
 GSCALE_MAX = 32767
@@ -43,6 +45,7 @@ RMS_MAX = 1 << 30
 KIND_INT8 = 0
 KIND_BITS = 1
 FLAG_LEARNS = 1
+FLAG_REHEARSAL = 1  # header flags bit 0: a rehearsal entry follows the layer table (version 3)
 
 BAD_HEADER, BAD_LAYER, BAD_OFFSET = "MBNN_ERR_BAD_HEADER", "MBNN_ERR_BAD_LAYER", "MBNN_ERR_BAD_OFFSET"
 BAD_WEIGHTS = "MBNN_ERR_BAD_WEIGHTS"
@@ -86,8 +89,9 @@ class Field:
         struct.pack_into("<" + self.code, buf, base + self.offset, value)
 
     def allows(self, value: int) -> bool:
-        """Whether value lies in the field's range (always, for a field without one)."""
-        return self.status is None or self.lo <= value <= self.hi
+        """Whether value lies in the field's range (always, for a field without one: an
+        offset field's status is that of its array's placement, checked elsewhere)."""
+        return self.lo is None or self.lo <= value <= self.hi
 
 
 @dataclass(frozen=True)
@@ -125,13 +129,14 @@ _CRC_DOC = ("CRC-32 (IEEE 802.3, reflected, poly 0xEDB88320, init and final xor 
 
 BLOB_HEADER = Layout("header", 32, (
     Field("magic", 0, "4s", '`"MBNN"`'),
-    Field("version", 4, "I", "`1` or `2` (2 adds the layer geometry of conv layers); a larger value means a "
-          "newer format: the runtime refuses it with `MBNN_ERR_VERSION`"),
+    Field("version", 4, "I", "`1`, `2` or `3` (2 adds the layer geometry of conv layers, 3 a rehearsal set); a "
+          "larger value means a newer format: the runtime refuses it with `MBNN_ERR_VERSION`"),
     Field("total_size", 8, "I", "bytes in the blob; the buffer may be longer, never shorter "
           "(`MBNN_ERR_TRUNCATED`)"),
     Field("crc32", 12, "I", _CRC_DOC),
     Field("n_layers", 16, "H", "1 .. `MBNN_MAX_LAYERS` (8)", 1, MAX_LAYERS, BAD_HEADER),
-    Field("flags", 18, "H", "0 in versions 1 and 2", 0, 0, BAD_HEADER),
+    Field("flags", 18, "H", "bit 0: a rehearsal entry follows the layer table, set in version 3 and only there "
+          "(so a version field damaged into 3 is refused); other bits 0", 0, FLAG_REHEARSAL, BAD_HEADER),
     Field("input_scale", 20, "f", "IEEE-754 binary32; host metadata only: a feature `f` becomes "
           "`q = clamp(round(f / input_scale) + input_zero_point, -128, 127)`. The device never reads it."),
     Field("input_zero_point", 24, "b", "the int8 value of feature 0"),
@@ -193,8 +198,26 @@ GEOMETRY_FIELDS = (
 )
 LAYER_ENTRY_V2 = Layout("layer", 48, LAYER_ENTRY.fields + GEOMETRY_FIELDS)
 def layer_entry(version: int) -> Layout:
-    """The layer-entry layout of a format version (1: 32 bytes, 2: 48 bytes)."""
+    """The layer-entry layout of a format version (1: 32 bytes, 2 and 3: 48 bytes)."""
     return LAYER_ENTRY if version == 1 else LAYER_ENTRY_V2
+
+
+# Version 3: the layer table (48-byte entries, as version 2) is followed by one
+# rehearsal entry: a fixed set of labelled samples, stored in the blob, that
+# mbnn_learn relearns one of after each new sample (ARITHMETIC.md "Rehearsal").
+REHEARSAL_ENTRY = Layout("rehearsal", 16, (
+    Field("count", 0, "I", f"samples in the set, 1 .. {MAX_REHEARSAL}", 1, MAX_REHEARSAL, BAD_HEADER),
+    Field("off_x", 4, "I", "the samples: `count` rows of `n_inputs` i8 (the model's input count, in the order "
+          "of the features), row-major", status=BAD_OFFSET),
+    Field("off_labels", 8, "I", "their labels: `count` u16, each below `n_classes` (else `MBNN_ERR_BAD_WEIGHTS`)",
+          status=BAD_OFFSET),
+    Field("reserved", 12, "I", "0", 0, 0, BAD_HEADER),
+))
+
+
+def table_size(version: int, n_layers: int) -> int:
+    """Bytes of the header, the layer table and (version 3) the rehearsal entry."""
+    return BLOB_HEADER.size + layer_entry(version).size * n_layers + (REHEARSAL_ENTRY.size if version >= 3 else 0)
 
 
 STATE_HEADER = Layout("state", 32, (
@@ -309,7 +332,12 @@ class LayerSpec:
 @dataclass
 class BlobSpec:
     """A whole network as the blob stores it (docs/FORMAT.md). `version` None
-    writes the oldest version that holds the network (1 when every layer is dense)."""
+    writes the oldest version that holds the network (1 when every layer is dense,
+    3 only with a rehearsal set).
+
+    `rehearsal` (format version 3): (x, labels), x int8 (count, n_inputs) in the
+    order of the features, labels (count,) in 0 .. n_classes - 1, count 1 .. 65535:
+    the samples mbnn_learn relearns one of after each new sample."""
 
     layers: list[LayerSpec]
     input_scale: float = 1.0 / 255.0
@@ -319,6 +347,7 @@ class BlobSpec:
     seed: int = 1
     version: int | None = None
     flags: int = field(default=0, repr=False)
+    rehearsal: tuple[np.ndarray, np.ndarray] | None = None
 
     def in_shapes(self) -> list[tuple[int, int, int]]:
         """(C, H, W) of every layer's input map: a dense layer's `in_shape` None is
@@ -507,7 +536,8 @@ def validate_blob(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Check a blob exactly as mbnn_model_init does (docs/FORMAT.md "What the
     runtime checks"), in the same order; raise BlobError with the status C
     returns. Returns the header and the layer entries, by field name (a
-    version-1 entry with the geometry of a dense layer added)."""
+    version-1 entry with the geometry of a dense layer added). A version-3 blob's
+    rehearsal entry is `head["rehearsal"]` (by field name; None before version 3)."""
     data = bytes(data)
     if len(data) < CRC_START:
         raise _blob_error("MBNN_ERR_TRUNCATED", f"{len(data)} bytes, a header needs {CRC_START}")
@@ -528,11 +558,21 @@ def validate_blob(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     bad = BLOB_HEADER.first_bad(head)
     if bad is not None:
         raise _blob_error(bad.status, f"{bad.name} {head[bad.name]} outside {bad.lo}..{bad.hi}")
+    if head["flags"] != (FLAG_REHEARSAL if version >= 3 else 0):
+        raise _blob_error(BAD_HEADER, f"flags {head['flags']}: the rehearsal bit must be set in version 3 "
+                                      f"and only there (version {version})")
     n_layers = head["n_layers"]
     entry = layer_entry(version)
-    table_end = BLOB_HEADER.size + entry.size * n_layers
+    table_end = table_size(version, n_layers)
     if table_end > total:
         raise _blob_error(BAD_HEADER, f"{n_layers} layers do not fit in {total} bytes")
+    head["rehearsal"] = rehearsal = None
+    if version >= 3:
+        rehearsal = REHEARSAL_ENTRY.unpack(data, table_end - REHEARSAL_ENTRY.size)
+        bad = REHEARSAL_ENTRY.first_bad(rehearsal)
+        if bad is not None:
+            raise _blob_error(bad.status, f"rehearsal {bad.name} {rehearsal[bad.name]} outside {bad.lo}..{bad.hi}")
+        head["rehearsal"] = rehearsal
     entries = [entry.unpack(data, BLOB_HEADER.size + entry.size * i) for i in range(n_layers)]
     if version == 1:
         entries = [{**_V1_GEOMETRY, "in_c": e["n_in"], **e} for e in entries]
@@ -555,6 +595,14 @@ def validate_blob(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                                           or size > total - off):
                 raise _blob_error(BAD_OFFSET, f"layer {idx}: {name} {off} (+{size} bytes) misaligned, "
                                               f"inside the layer table or past the end ({total})")
+    if rehearsal is not None:
+        e0, count = entries[0], rehearsal["count"]
+        n_inputs = e0["in_c"] * e0["in_h"] * e0["in_w"]
+        for name, size in (("off_x", count * n_inputs), ("off_labels", 2 * count)):
+            off = rehearsal[name]
+            if off == 0 or off % 4 or off < table_end or off > total or size > total - off:
+                raise _blob_error(BAD_OFFSET, f"rehearsal {name} {off} (+{size} bytes) misaligned, "
+                                              f"inside the tables or past the end ({total})")
     for idx, e in enumerate(entries):
         n_in, n_out = e["n_in"], e["n_out"]
         gscale = np.frombuffer(data, "<i4", n_out, e["off_gscale"])
@@ -568,6 +616,10 @@ def validate_blob(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         hidden = np.frombuffer(data, np.int8, n_out * n_in, e["off_hidden"]).reshape(n_out, n_in)
         if not np.array_equal(unpack_rows(words, e) != 0, hidden < 0):
             raise _blob_error(BAD_WEIGHTS, f"layer {idx}: bits must equal the sign of the hidden weights")
+    if rehearsal is not None:
+        labels = np.frombuffer(data, "<u2", rehearsal["count"], rehearsal["off_labels"])
+        if np.any(labels >= entries[-1]["n_out"]):
+            raise _blob_error(BAD_WEIGHTS, f"rehearsal labels must be below n_classes {entries[-1]['n_out']}")
     return head, entries
 
 
@@ -612,8 +664,13 @@ def read_blob(data: bytes) -> BlobSpec:
             bwd_shift=e["bwd_shift"],
             **geometry,
         ))
-    return BlobSpec(layers, float(head["input_scale"]), head["input_zero_point"], head["out_frac_bits"],
+    spec = BlobSpec(layers, float(head["input_scale"]), head["input_zero_point"], head["out_frac_bits"],
                     head["rms_shift"], head["seed"], head["version"], head["flags"])
+    if head["rehearsal"] is not None:
+        r = head["rehearsal"]
+        x = np.frombuffer(data, np.int8, r["count"] * spec.n_inputs, r["off_x"]).reshape(r["count"], -1).copy()
+        spec.rehearsal = (x, np.frombuffer(data, "<u2", r["count"], r["off_labels"]).copy())
+    return spec
 
 
 def _entry_geometry(layer: LayerSpec, in_shape: tuple[int, int, int]) -> dict[str, Any]:
@@ -656,6 +713,26 @@ def _check_spec(spec: BlobSpec) -> None:
                 raise error(BAD_LAYER, f"{where}: a learning layer needs hidden weights of its shape and a meta table")
             if not np.array_equal(layer.bits != 0, layer.hidden < 0):
                 raise error(BAD_WEIGHTS, f"{where}: bits must equal the sign of the hidden weights")
+    if spec.rehearsal is not None:
+        _check_rehearsal(spec, error)
+
+
+def _check_rehearsal(spec: BlobSpec, error) -> None:
+    """A rehearsal set the writer can store: (x, labels) of 1 .. 65535 samples."""
+    if not (isinstance(spec.rehearsal, tuple) and len(spec.rehearsal) == 2):
+        raise error(BAD_HEADER, "rehearsal must be a tuple (x, labels)")
+    x, labels = (np.asarray(a) for a in spec.rehearsal)
+    if x.ndim != 2 or x.shape[1] != spec.n_inputs or not 1 <= x.shape[0] <= MAX_REHEARSAL:
+        raise error(BAD_HEADER, f"rehearsal x must be (count, {spec.n_inputs}) with count 1..{MAX_REHEARSAL}, "
+                                f"got {x.shape}")
+    if labels.shape != (x.shape[0],):
+        raise error(BAD_HEADER, f"rehearsal labels must be ({x.shape[0]},), got {labels.shape}")
+    if x.dtype.kind not in "iu" or labels.dtype.kind not in "iu":
+        raise error(BAD_HEADER, f"rehearsal x and labels must be integers, got {x.dtype} and {labels.dtype}")
+    if x.min() < -128 or x.max() > 127:
+        raise error(BAD_HEADER, "rehearsal x must be int8 values in -128..127")
+    if labels.min() < 0 or labels.max() >= spec.n_classes:
+        raise error(BAD_WEIGHTS, f"rehearsal labels must be in 0..{spec.n_classes - 1}")
 
 
 def needs_version_2(spec: BlobSpec) -> bool:
@@ -665,15 +742,20 @@ def needs_version_2(spec: BlobSpec) -> bool:
 
 def write_blob(spec: BlobSpec) -> bytes:
     """Serialize a BlobSpec to the bytes of a .mbnn file: format version spec.version,
-    or when that is None the oldest that holds the network (1 for dense networks).
+    or when that is None the oldest that holds the network (1 for dense networks,
+    2 with conv layers, 3 with a rehearsal set).
 
     A spec the runtime would refuse raises BlobError with the status it would give."""
     _check_spec(spec)
-    version = spec.version if spec.version is not None else (2 if needs_version_2(spec) else 1)
+    rehearse = spec.rehearsal is not None
+    version = spec.version if spec.version is not None else (3 if rehearse else 2 if needs_version_2(spec) else 1)
     if version == 1 and needs_version_2(spec):
         raise BlobError(BAD_LAYER, detail="conv layers need format version 2", hint="")
+    if rehearse != (version >= 3) and version <= VERSION:
+        raise BlobError(BAD_HEADER, detail="a rehearsal set needs format version 3, and version 3 a rehearsal set",
+                        hint="")
     entry_layout = layer_entry(version)
-    pos = BLOB_HEADER.size + entry_layout.size * len(spec.layers)
+    pos = BLOB_HEADER.size + entry_layout.size * len(spec.layers) + (REHEARSAL_ENTRY.size if rehearse else 0)
     chunks: list[bytes] = []
     entries: list[bytes] = []
 
@@ -706,10 +788,14 @@ def write_blob(spec: BlobSpec) -> bytes:
             entries.append(entry_layout.pack(e))
         except struct.error as exc:
             raise BlobError(BAD_LAYER, detail=f"layer {len(entries)}: {exc}", hint="") from None
+    if rehearse:
+        x, labels = (np.asarray(a) for a in spec.rehearsal)
+        entries.append(REHEARSAL_ENTRY.pack({"count": len(x), "off_x": place(x.astype(np.int8)),
+                                             "off_labels": place(labels.astype("<u2"))}))
     try:
         head = BLOB_HEADER.pack({
             "magic": MAGIC, "version": version, "total_size": pos, "n_layers": len(spec.layers),
-            "flags": spec.flags, "input_scale": spec.input_scale, "input_zero_point": spec.input_zero_point,
+            "flags": (spec.flags & ~FLAG_REHEARSAL) | (FLAG_REHEARSAL if version >= 3 else 0), "input_scale": spec.input_scale, "input_zero_point": spec.input_zero_point,
             "out_frac_bits": spec.out_frac_bits, "rms_shift": spec.rms_shift, "seed": spec.seed & 0xFFFFFFFF})
     except struct.error as exc:
         raise BlobError(BAD_HEADER, detail=str(exc), hint="") from None

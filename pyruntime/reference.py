@@ -20,6 +20,7 @@ from pyruntime.api import BlobLike
 from pyruntime.errors import MbnnError
 from pyruntime.format import (
     KIND_INT8,
+    REHEARSAL_SALT,
     BlobSpec,
     LayerSpec,
     StateError,
@@ -340,7 +341,9 @@ class Model:
 
     def learn(self, X: np.ndarray, y, return_loss: bool = False):
         """Learn from samples one after another; return the predictions made before
-        each update, with return_loss=True also the losses (as pyruntime.Model.learn)."""
+        each update, with return_loss=True also the losses (as pyruntime.Model.learn).
+        A model with a rehearsal set relearns one of its samples after each
+        (ARITHMETIC.md "Rehearsal"): two steps per sample."""
         q = self._check_x(X)
         y = api.labels(y, len(q), self.n_classes).astype(np.int64)
         if not self.can_learn:
@@ -349,7 +352,17 @@ class Model:
         preds = np.zeros(len(q), dtype=np.int64)
         for n in range(len(q)):
             preds[n], self.last_losses[n] = self._learn_one(q[n : n + 1], int(y[n]))
+            if self.spec.rehearsal is not None:
+                i = self.rehearsal_index()
+                rx, ry = self.spec.rehearsal
+                self._learn_one(rx[i : i + 1].astype(np.int64), int(ry[i]))
         return (preds, self.last_losses.copy()) if return_loss else preds
+
+    def rehearsal_index(self) -> int:
+        """The rehearsal sample the next step relearns: mix32(key ^ 0x52454852) mod count,
+        key = mix32(seed + step * 0x9E3779B9) the key of the step about to be taken."""
+        key = int(mix32((self.spec.seed + self.step * GOLDEN_RATIO_32) & MASK32))
+        return int(mix32(key ^ REHEARSAL_SALT)) % len(self.spec.rehearsal[1])
 
     def _learn_one(self, q: np.ndarray, label: int) -> tuple[int, int]:
         inputs, windows, z = self._forward(q)

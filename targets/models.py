@@ -11,6 +11,8 @@ learn (errors flow through a layer that does not learn):
 - "conv": a 1-D sensor-sized conv net (format version 2), int8 windows of
   3 channels x 24 samples -> conv1d 8 k5 pad 2 pool 2 -> conv1d 12 k3 pad 1
   pool 2 -> flatten 72 -> 6 classes, every layer learning
+- "rehearsal": the "int8" network with a rehearsal set of 20 samples (format
+  version 3): every learning call is two steps, the second on a sample of the set
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ SHAPES = {
     "int8": (KIND_INT8, [50, 33, 24, 10], [True, False, True]),
     "bits": (KIND_BITS, [70, 40, 10], [True, True]),
     "conv": (KIND_INT8, [72, 6], [True, True, True]),
+    "rehearsal": (KIND_INT8, [50, 33, 24, 10], [True, False, True]),
 }
+# Samples of the rehearsal set, per shape that has one.
+REHEARSAL = {"rehearsal": 20}
 # The conv layers in front of the dense ones, per shape: (input map, [(op, channels, kernel, pad, pool)]).
 CONVS = {
     "conv": ((3, 1, 24), [("conv1d", 8, (1, 5), (0, 2), 2), ("conv1d", 12, (1, 3), (0, 1), 2)]),
@@ -37,6 +42,8 @@ CONVS = {
 def shape_name(kind: str) -> str:
     """The layers of a shape in a few characters: "50-33-24-10", or for a conv
     shape "3x1x24 c8k5p2 c12k3p2 72-6" (channels, kernel width, pool)."""
+    if kind in REHEARSAL:
+        return "-".join(map(str, SHAPES[kind][1])) + f" +{REHEARSAL[kind]} rehearsal"
     if kind not in CONVS:
         return "-".join(map(str, SHAPES[kind][1]))
     (c, h, w), convs = CONVS[kind]
@@ -93,8 +100,11 @@ def random_blob(kind: str = "int8", seed: int = 0, sizes: list[int] | None = Non
         )
         layers.append(layer)
         shape = layer.out_shape() if geometry else None
-    return write_blob(BlobSpec(layers, input_zero_point=0 if kind == "int8" else 0,
-                               out_frac_bits=frac, rms_shift=6, seed=int(rng.integers(0, 2**32))))
+    spec = BlobSpec(layers, input_zero_point=0, out_frac_bits=frac, rms_shift=6, seed=int(rng.integers(0, 2**32)))
+    if kind in REHEARSAL:  # labelled samples of the class prototypes of random_stream's default seed
+        held = random_stream(spec.n_inputs, spec.n_classes, REHEARSAL[kind], unlabelled_every=0)
+        spec.rehearsal = (held.x, held.y)
+    return write_blob(spec)
 
 
 def random_stream(n_inputs: int, n_classes: int, n: int = 1100, unlabelled_every: int = 11,

@@ -237,7 +237,7 @@ def test_longer_buffer_is_fine(golden_blob: bytes) -> None:
 def test_bad_magic_and_newer_version(golden_blob: bytes) -> None:
     expect("MBNN_ERR_BAD_MAGIC", b"GIF8" + golden_blob[4:])
     newer = bytearray(golden_blob)
-    struct.pack_into("<I", newer, 4, 3)
+    struct.pack_into("<I", newer, 4, 4)
     err = expect("MBNN_ERR_VERSION", bytes(newer))
     assert "newer" in str(err)
 

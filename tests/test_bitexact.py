@@ -1,6 +1,7 @@
 """The C runtime (through pyruntime) against the integer reference, bit for bit,
 over random models: 1 to 4 layers, widths that are mostly not multiples of 32,
-int8 or bit input, learning on any non-empty subset of layers."""
+int8 or bit input, learning on any non-empty subset of layers, with or without
+a rehearsal set (format version 3: two learning steps per sample)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,20 @@ def models(draw: st.DrawFn, max_width: int = 80) -> tuple[bytes, np.random.Gener
     if not any(learns):
         learns[draw(st.integers(0, n_layers - 1))] = True
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    return write_blob(random_spec(rng, sizes, kind, learns)), rng
+    spec = random_spec(rng, sizes, kind, learns)
+    with_rehearsal(draw, spec, rng)
+    return write_blob(spec), rng
+
+
+def with_rehearsal(draw: st.DrawFn, spec, rng: np.random.Generator) -> None:
+    """Half the time, a rehearsal set of 1 to 40 samples (format version 3)."""
+    if draw(st.booleans()):
+        spec.rehearsal = random_stream(rng, draw(st.integers(1, 40)), spec.n_inputs, spec.n_classes)
+
+
+def steps_per_sample(ref: reference.Model) -> int:
+    """2 with a rehearsal set (the sample, then one of the set), else 1."""
+    return 1 if ref.spec.rehearsal is None else 2
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -70,7 +84,7 @@ def test_learning_matches_reference_every_step(model_rng: tuple[bytes, np.random
         assert c_pred[0] == r_pred[0], f"prediction before step {i}"
         assert c_model.state() == ref.state(), f"learned state after step {i}"
         np.testing.assert_array_equal(c_model.infer(probe), ref.infer(probe), err_msg=f"logits after step {i}")
-    assert c_model.step == ref.step == 1000
+    assert c_model.step == ref.step == 1000 * steps_per_sample(ref)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -82,6 +96,7 @@ def test_batch_learning_matches_reference(model_rng: tuple[bytes, np.random.Gene
     x, y = random_stream(rng, 300, ref.n_inputs, ref.n_classes)
     np.testing.assert_array_equal(c_model.learn(x, y), ref.learn(x, y))
     assert c_model.state() == ref.state()
+    assert c_model.step == 300 * steps_per_sample(ref)
 
 
 @st.composite
@@ -98,6 +113,7 @@ def conv_models(draw: st.DrawFn) -> tuple[bytes, np.random.Generator]:
         learns[draw(st.integers(0, n_layers - 1))] = True
     kind = draw(st.sampled_from([KIND_INT8, KIND_BITS]))
     spec = random_spec(rng, [int(np.prod(in_shape)), *dense], kind, learns, in_shape=in_shape, convs=convs)
+    with_rehearsal(draw, spec, rng)
     return write_blob(spec), rng
 
 
@@ -128,6 +144,7 @@ def test_conv_learning_matches_reference_every_step(model_rng: tuple[bytes, np.r
         assert c_model.learn(x[i : i + 1], y[i : i + 1])[0] == ref.learn(x[i : i + 1], y[i : i + 1])[0]
         assert c_model.state() == ref.state(), f"learned state after step {i}"
         np.testing.assert_array_equal(c_model.infer(probe), ref.infer(probe), err_msg=f"logits after step {i}")
+    assert c_model.step == ref.step == 100 * steps_per_sample(ref)
     fresh = pyruntime.Model.load(blob)
     fresh.load_state(ref.state())
     np.testing.assert_array_equal(fresh.infer(probe), ref.infer(probe))

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from export.blob import write_atomic
 from pyruntime import reference
-from pyruntime.format import BLOB_HEADER, LAYER_ENTRY, BlobError, pack_bits, read_blob, unpack_bits, write_blob
+from pyruntime.format import (BLOB_HEADER, LAYER_ENTRY, LAYER_ENTRY_V2, BlobError, pack_bits, read_blob, unpack_bits,
+                              validate_blob, write_blob)
 from pyruntime.testing import random_spec
 
 DATA = Path(__file__).parent / "data"
@@ -77,7 +78,7 @@ def test_golden_blob_is_stable() -> None:
     [
         (lambda b: b[:10], "truncated"),
         (lambda b: b"XXXX" + b[4:], "bad magic"),
-        (lambda b: b[:4] + struct.pack("<I", 3) + b[8:], "version 3"),
+        (lambda b: b[:4] + struct.pack("<I", 4) + b[8:], "version 4"),
         (lambda b: b[:-1], "truncated"),
         (lambda b: b[:40] + bytes([b[40] ^ 1]) + b[41:], "CRC mismatch"),
     ],
@@ -110,3 +111,103 @@ def test_write_atomic_leaves_old_file_on_failure(tmp_path: Path, monkeypatch: py
         write_atomic(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["m.mbnn"]
+
+
+# ------------------------------------------------------------ version 3: rehearsal set
+
+
+def _rehearsal_spec(seed: int, count: int, conv: bool = False):
+    rng = np.random.default_rng(seed)
+    if conv:
+        from pyruntime.testing import Conv
+        spec = random_spec(rng, [2 * 5 * 7, 6, 4], 0, [True] * 3, in_shape=(2, 5, 7),
+                           convs=[Conv("conv2d", 3, (3, 3), (1, 1), (1, 1), 1)])
+    else:
+        spec = random_spec(rng, [int(rng.integers(1, 40)), int(rng.integers(1, 30)), int(rng.integers(2, 9))])
+    x = rng.integers(-128, 128, (count, spec.n_inputs)).astype(np.int8)
+    return spec, (x, rng.integers(0, spec.n_classes, count))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.booleans())
+def test_rehearsal_round_trip(seed: int, count: int, conv: bool) -> None:
+    """A rehearsal set makes a version-3 blob; read_blob gives it back; writing again gives
+    the same bytes; without it the same network is the version-1 or 2 blob, and the v3 blob is
+    that blob with the entry and the arrays added (everything else identical)."""
+    spec, rehearsal = _rehearsal_spec(seed, count, conv)
+    plain = write_blob(spec)
+    spec.rehearsal = rehearsal
+    blob = write_blob(spec)
+    assert BLOB_HEADER["version"].read(plain) == (2 if conv else 1) and BLOB_HEADER["version"].read(blob) == 3
+    back = read_blob(blob)
+    np.testing.assert_array_equal(back.rehearsal[0], rehearsal[0])
+    np.testing.assert_array_equal(back.rehearsal[1], rehearsal[1])
+    assert back.rehearsal[0].dtype == np.int8 and back.version == 3
+    assert write_blob(back) == blob
+    back.rehearsal, back.version = None, None
+    assert write_blob(back) == plain
+    # the v3 blob holds the samples and labels where its entry says
+    head, entries = validate_blob(blob)
+    r = head["rehearsal"]
+    assert r["count"] == count and r["reserved"] == 0
+    assert blob[r["off_x"]: r["off_x"] + count * spec.n_inputs] == rehearsal[0].tobytes()
+    assert np.array_equal(np.frombuffer(blob, "<u2", count, r["off_labels"]), rehearsal[1])
+    assert r["off_x"] % 4 == 0 and r["off_labels"] % 4 == 0
+
+
+def test_blobs_without_rehearsal_keep_their_bytes() -> None:
+    """Every checked-in blob (v1 and v2) is written back byte for byte by the oldest
+    version that holds it: a rehearsal set is the only thing that makes version 3."""
+    for path in [DATA / "golden.mbnn", *sorted((Path(__file__).parents[1] / "runtime_c/tests/data").glob("*.mbnn"))]:
+        blob = path.read_bytes()
+        spec = read_blob(blob)
+        assert (spec.rehearsal is None) == (spec.version < 3), path.name
+        spec.version = None
+        assert write_blob(spec) == blob, path.name
+
+
+def test_crc_covers_the_rehearsal_set() -> None:
+    """A changed sample byte, label or rehearsal-entry byte without the CRC fixed: MBNN_ERR_CRC."""
+    spec, spec.rehearsal = _rehearsal_spec(3, 5)
+    blob = write_blob(spec)
+    r = validate_blob(blob)[0]["rehearsal"]
+    entry_at = BLOB_HEADER.size + LAYER_ENTRY_V2.size * len(spec.layers)
+    for pos in (r["off_x"], r["off_x"] + 5 * spec.n_inputs - 1, r["off_labels"], entry_at, entry_at + 15):
+        bad = bytearray(blob)
+        bad[pos] ^= 0x01
+        with pytest.raises(BlobError) as info:
+            read_blob(bytes(bad))
+        assert info.value.name == "MBNN_ERR_CRC"
+
+
+@pytest.mark.parametrize(("edit", "status", "message"), [
+    (lambda x, y: (x[:, :-1], y), "MBNN_ERR_BAD_HEADER", "rehearsal x must be"),
+    (lambda x, y: (x[0], y), "MBNN_ERR_BAD_HEADER", "rehearsal x must be"),
+    (lambda x, y: (x[:0], y[:0]), "MBNN_ERR_BAD_HEADER", "count 1..65535"),
+    (lambda x, y: (np.zeros((65536, x.shape[1]), np.int8), np.zeros(65536, int)), "MBNN_ERR_BAD_HEADER",
+     "count 1..65535"),
+    (lambda x, y: (x, y[:-1]), "MBNN_ERR_BAD_HEADER", "rehearsal labels must be"),
+    (lambda x, y: (x.astype(np.float32), y), "MBNN_ERR_BAD_HEADER", "integers"),
+    (lambda x, y: (x.astype(np.int16) + 200, y), "MBNN_ERR_BAD_HEADER", "-128..127"),
+    (lambda x, y: (x, y + 100), "MBNN_ERR_BAD_WEIGHTS", "rehearsal labels must be in"),
+    (lambda x, y: (x, y - 100), "MBNN_ERR_BAD_WEIGHTS", "rehearsal labels must be in"),
+    (lambda x, y: [x, y], "MBNN_ERR_BAD_HEADER", "tuple"),
+])
+def test_writer_refuses_a_bad_rehearsal_set(edit, status: str, message: str) -> None:
+    """Wrong shape, dtype, value range, label range or count: a ValueError (BlobError) that says so."""
+    spec, (x, y) = _rehearsal_spec(4, 6)
+    spec.rehearsal = edit(x, y)
+    with pytest.raises(ValueError, match=message) as info:
+        write_blob(spec)
+    assert info.value.name == status
+
+
+def test_writer_refuses_version_and_set_that_disagree() -> None:
+    """A rehearsal set needs version 3; version 3 needs a rehearsal set."""
+    spec, rehearsal = _rehearsal_spec(5, 3)
+    spec.version = 3
+    with pytest.raises(BlobError, match="rehearsal set"):
+        write_blob(spec)
+    spec.version, spec.rehearsal = 2, rehearsal
+    with pytest.raises(BlobError, match="rehearsal set"):
+        write_blob(spec)

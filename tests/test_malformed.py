@@ -75,9 +75,9 @@ def test_every_flipped_byte_is_refused_with_its_status() -> None:
 
 
 def test_newer_version_is_refused_clearly() -> None:
-    """A blob of a newer format version (3) says so, rather than being misread."""
+    """A blob of a newer format version (4) says so, rather than being misread."""
     spec = reference.Model.load(GOLDEN).spec
-    spec.version = 3
+    spec.version = 4
     with pytest.raises(MbnnError, match="version") as info:
         pyruntime.Model.load(write_blob(spec))
     assert info.value.name == "MBNN_ERR_VERSION"

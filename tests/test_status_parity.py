@@ -1,5 +1,5 @@
 """The reference validates exactly as C: every field of the blob header, of each
-layer entry and of the learned-state header, set to values outside its range
+layer entry, of the rehearsal entry (format version 3) and of the learned-state header, set to values outside its range
 (the CRC fixed up, so that only the field's own check can fail), and random
 bytes, get the same status from `pyruntime.reference` as from the C runtime.
 The cases come from the tables of pyruntime/format.py, so a field added there
@@ -25,6 +25,7 @@ BLOBS = {
     "last": ROOT / "runtime_c" / "tests" / "data" / "last.mbnn",  # only the last layer learns
     "conv2d": ROOT / "runtime_c" / "tests" / "data" / "conv2d.mbnn",  # format v2: conv2d with pooling, int8 input
     "conv1d": ROOT / "runtime_c" / "tests" / "data" / "conv1d.mbnn",  # format v2: conv1d, bit input
+    "rehearsal": ROOT / "runtime_c" / "tests" / "data" / "rehearsal.mbnn",  # format v3: a rehearsal set of 13
 }
 
 
@@ -45,6 +46,11 @@ def status(load, data: bytes) -> str:
 def both(data: bytes) -> tuple[str, str]:
     """(C status, reference status) of a blob."""
     return status(pyruntime.Model.load, data), status(reference.Model.load, data)
+
+
+def table_end(blob: bytes) -> int:
+    """End of the header, layer table and (version 3) rehearsal entry."""
+    return fmt.table_size(fmt.BLOB_HEADER["version"].read(blob), fmt.BLOB_HEADER["n_layers"].read(blob))
 
 
 def fix_crc(buf: bytearray, layout: fmt.Layout = fmt.BLOB_HEADER) -> bytes:
@@ -70,22 +76,25 @@ def out_of_range(f: fmt.Field) -> list[int]:
 
 
 def field_cases(blob: bytes) -> list[tuple[str, bytes]]:
-    """One mutated blob per (field, bad value), CRC fixed; every layer entry."""
+    """One mutated blob per (field, bad value), CRC fixed; every layer entry and the
+    rehearsal entry of a version-3 blob."""
     total = len(blob)
     n_layers = fmt.BLOB_HEADER["n_layers"].read(blob)
     entry = entry_layout(blob)
-    table_end = fmt.BLOB_HEADER.size + entry.size * n_layers
+    end = table_end(blob)
     records = [(fmt.BLOB_HEADER, 0, "header")] + [
         (entry, fmt.BLOB_HEADER.size + entry.size * i, f"layer {i}") for i in range(n_layers)]
+    if fmt.BLOB_HEADER["version"].read(blob) >= 3:
+        records.append((fmt.REHEARSAL_ENTRY, end - fmt.REHEARSAL_ENTRY.size, "rehearsal"))
     cases = []
     for layout, base, where in records:
         for f in layout.fields:
             if f.code == "4s":
                 values = [b"MBNX", b"\0\0\0\0"]
             elif f.name.startswith("off_"):
-                values = [0, 2, 16, table_end - 4, table_end, total - 4, total, 0xFFFFFFFC]
+                values = [0, 2, 16, end - 4, end, total - 4, total, 0xFFFFFFFC]
             elif f.name == "total_size":
-                values = [0, 15, 31, 32, table_end, total - 4, total + 4, 0xFFFFFFFF]
+                values = [0, 15, 31, 32, end, total - 4, total + 4, 0xFFFFFFFF]
             elif f.code == "f":
                 values = [float("nan"), float("inf"), -1.0, 0.0]
             else:
@@ -138,6 +147,59 @@ def test_table_values_out_of_range_get_the_same_status() -> None:
         assert both(data) == ("MBNN_ERR_BAD_WEIGHTS",) * 2
 
 
+def test_rehearsal_labels_out_of_range_get_the_same_status() -> None:
+    """A rehearsal label equal to n_classes, or the largest u16, is refused at step 9
+    (after the layers' table values) by both; a label just below n_classes loads."""
+    blob = BLOBS["rehearsal"].read_bytes()
+    head, entries = fmt.validate_blob(blob)
+    r, n_classes = head["rehearsal"], entries[-1]["n_out"]
+    for pos in (0, r["count"] - 1):
+        for value, want in ((n_classes, "MBNN_ERR_BAD_WEIGHTS"), (0xFFFF, "MBNN_ERR_BAD_WEIGHTS"),
+                            (n_classes - 1, "MBNN_OK")):
+            buf = bytearray(blob)
+            struct.pack_into("<H", buf, r["off_labels"] + 2 * pos, value)
+            assert both(fix_crc(buf)) == (want, want)
+    # a label and a gscale both bad: the layers' values are checked first, in both
+    buf = bytearray(blob)
+    struct.pack_into("<H", buf, r["off_labels"], n_classes)
+    struct.pack_into("<i", buf, entries[0]["off_gscale"], fmt.GSCALE_MAX + 1)
+    assert both(fix_crc(buf)) == ("MBNN_ERR_BAD_WEIGHTS",) * 2
+    # the rehearsal offsets are checked after every layer's: a bad one of each gives BAD_OFFSET
+    buf = bytearray(blob)
+    fmt.REHEARSAL_ENTRY["off_x"].write(buf, table_end(blob) - fmt.REHEARSAL_ENTRY.size, 2)
+    fmt.LAYER_ENTRY_V2["off_bits"].write(buf, fmt.BLOB_HEADER.size, 2)
+    assert both(fix_crc(buf)) == ("MBNN_ERR_BAD_OFFSET",) * 2
+
+
+def test_rehearsal_count_against_the_offsets() -> None:
+    """A count so large that the samples pass the end is BAD_OFFSET (step 8) in both;
+    a count of 0 or above 65535 is BAD_HEADER (step 6) even with the offsets bad. (The
+    labels are the last array: 14 labels fill their padding, 15 pass the end.)"""
+    blob = BLOBS["rehearsal"].read_bytes()
+    at = table_end(blob) - fmt.REHEARSAL_ENTRY.size
+    for count, off_x, want in ((65535, None, "MBNN_ERR_BAD_OFFSET"), (15, None, "MBNN_ERR_BAD_OFFSET"), (14, None, "MBNN_OK"),
+                               (0, 2, "MBNN_ERR_BAD_HEADER"), (65536, 2, "MBNN_ERR_BAD_HEADER"),
+                               (12, None, "MBNN_OK")):
+        buf = bytearray(blob)
+        fmt.REHEARSAL_ENTRY["count"].write(buf, at, count)
+        if off_x is not None:
+            fmt.REHEARSAL_ENTRY["off_x"].write(buf, at, off_x)
+        assert both(fix_crc(buf)) == (want, want), count
+
+
+def test_a_version_damaged_into_or_out_of_3_is_refused_by_the_rehearsal_flag() -> None:
+    """The version is outside the CRC; the rehearsal bit of the header flags (inside it) must agree with
+    it, so one flipped version bit (2 -> 3, 1 -> 3, 3 -> 2, 3 -> 1) is BAD_HEADER in both, by construction."""
+    for name, flipped in (("conv2d", 3), ("golden", 3), ("rehearsal", 2), ("rehearsal", 1)):
+        buf = bytearray(BLOBS[name].read_bytes())
+        fmt.BLOB_HEADER["version"].write(buf, 0, flipped)
+        assert both(bytes(buf)) == ("MBNN_ERR_BAD_HEADER",) * 2, (name, flipped)
+    for name, flags in (("golden", 1), ("rehearsal", 0), ("rehearsal", 3)):
+        buf = bytearray(BLOBS[name].read_bytes())
+        fmt.BLOB_HEADER["flags"].write(buf, 0, flags)
+        assert both(fix_crc(buf)) == ("MBNN_ERR_BAD_HEADER",) * 2, (name, flags)
+
+
 def test_random_bytes_with_the_crc_fixed_get_the_same_status() -> None:
     """1,500 blobs with 1-3 random bytes changed in the header and layer table (and
     300 anywhere after the CRC), the CRC recomputed: C and the reference agree on each."""
@@ -145,10 +207,9 @@ def test_random_bytes_with_the_crc_fixed_get_the_same_status() -> None:
     wrong = []
     for name in sorted(BLOBS):
         blob = BLOBS[name].read_bytes()
-        table_end = fmt.BLOB_HEADER.size + entry_layout(blob).size * fmt.BLOB_HEADER["n_layers"].read(blob)
         for trial in range(600):
             buf = bytearray(blob)
-            end = table_end if trial < 500 else len(blob)
+            end = table_end(blob) if trial < 500 else len(blob)
             for pos in rng.integers(fmt.CRC_START, end, rng.integers(1, 4)):
                 buf[pos] = int(rng.integers(0, 256))
             c, ref = both(fix_crc(buf))

@@ -46,11 +46,11 @@ from export import data as datasets
 from export.checkpoint import importance_of, load_model, save_checkpoint
 from export.experiments import common
 from export.experiments.metrics import accuracy_matrix, cl_metrics, over_seeds, pm
-from export.experiments.replay import Replay
 from export.experiments.tasks import parse_sequence
 from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_META_FLOOR, fold)
 from export.importance import DEFAULT_TOP, fisher_importance
 from export.model import MetaBNN
+from export.rehearsal import DEFAULT_REHEARSAL, rehearsal_indices
 from pyruntime.format import read_blob, read_state, write_blob
 
 
@@ -148,6 +148,11 @@ def pretrain(task: datasets.Dataset, sizes: Sequence[int] | str, epochs: int, me
     return model, settings, importance
 
 
+def pretrain_indices(count: int, train_subset: int | None, seed: int) -> np.ndarray:
+    """The training samples pretraining uses: all `count`, or `train_subset` random ones."""
+    return np.random.default_rng(seed).permutation(count)[:train_subset] if train_subset else np.arange(count)
+
+
 def _train_first_task(task: datasets.Dataset, sizes: Sequence[int] | str, epochs: int, meta: float, hscale: int,
                       seed: int, train_subset: int | None, lr: float, log,
                       schedule: str) -> tuple[MetaBNN, dict[str, Any], list]:
@@ -157,8 +162,8 @@ def _train_first_task(task: datasets.Dataset, sizes: Sequence[int] | str, epochs
 
         ds = task
         if train_subset:
-            idx = np.random.default_rng(seed).permutation(len(ds.x_train))[:train_subset]
-            ds = dataclasses.replace(ds, x_train=ds.x_train[idx], y_train=ds.y_train[idx])
+            idx = pretrain_indices(len(task.x_train), train_subset, seed)
+            ds = dataclasses.replace(task, x_train=task.x_train[idx], y_train=task.y_train[idx])
         return train(ds, sizes, epochs=epochs, lr=lr, meta=meta, int8_grid=[hscale], seed=seed,
                      batch=TRAIN_DEFAULTS["batch"], weight_decay=TRAIN_DEFAULTS["weight_decay"],
                      progress=False, log=log, lr_schedule=schedule)
@@ -176,14 +181,15 @@ def make_blob(model: MetaBNN, settings: dict, hscale: int | None, device_lr: flo
               meta: Sequence[float] | None, rms_shift: int, seed: int, learn: str = "all",
               meta_floor: float = DEFAULT_META_FLOOR,
               consolidate: float | Sequence[float] = DEFAULT_CONSOLIDATE, log=None,
-              importance: Sequence[np.ndarray] | None = None, consolidate_top: float = DEFAULT_TOP) -> bytes:
+              importance: Sequence[np.ndarray] | None = None, consolidate_top: float = DEFAULT_TOP,
+              rehearsal: tuple[np.ndarray, np.ndarray] | None = None) -> bytes:
     """Fold with the device's learning constants (lr_mult, meta None: fold's defaults; importance
-    None: uniform consolidation); `log` (optional) receives a line with the device m the fold chose
-    per layer."""
+    None: uniform consolidation) and the rehearsal set (int8 inputs, labels; None: none) as
+    `python -m export` does; `log` (optional) receives a line with the device m the fold chose per layer."""
     spec, info = fold(model, settings, learn=learn, hscale_log2=hscale, device_lr=device_lr,
                        rms_shift=rms_shift, seed=seed, lr_mult=lr_mult, meta=meta,
                        meta_floor=meta_floor, consolidate=consolidate, importance=importance,
-                       consolidate_top=consolidate_top)
+                       consolidate_top=consolidate_top, rehearsal=rehearsal)
     if log is not None:
         log("device m per layer: " + ", ".join(f"{m:.3g}" for m in info.meta))
     return write_blob(spec)
@@ -238,8 +244,7 @@ def run_device(
     learn: str | None = None,
     pretrain_schedule: str = "constant",
     consolidate_top: float = DEFAULT_TOP,
-    replay: int = 0,
-    replay_keep: str = "reservoir",
+    rehearsal: int = DEFAULT_REHEARSAL,
 ) -> list[dict[str, Any]]:
     """Pretrain on task 1 (float), then the runtime learns the rest one sample at a time; rows of measurements.
     `sizes`: dense widths or an `--arch` string; `learn`: the layers that learn (export's --learn;
@@ -252,21 +257,20 @@ def run_device(
                                schedule=pretrain_schedule)
     device_seed = seed if device_seed is None else device_seed
     learn = learn or ("dense" if model.is_conv else "all")
+    first = 1 if pretrain_epochs > 0 else 0
+    held = None  # the blob's rehearsal set: training samples of the pretrained task, drawn as export.train does
+    if first and rehearsal:
+        pool = pretrain_indices(len(tasks[0].x_train), pretrain_subset, seed)
+        idx = pool[rehearsal_indices(len(pool), rehearsal, seed)]
+        held = (tasks[0].quantize(tasks[0].x_train[idx]).reshape(len(idx), -1), tasks[0].y_train[idx])
     blob = make_blob(model, settings, hscale, device_lr, lr_mult, meta, rms_shift, device_seed + 1, learn=learn,
                      meta_floor=meta_floor, consolidate=consolidate, log=common.log if log else None,
-                     importance=importance, consolidate_top=consolidate_top)
+                     importance=importance, consolidate_top=consolidate_top, rehearsal=held)
     rt = load_runtime(blob, runtime)
     rng = np.random.default_rng(device_seed)
     tests = test_sets(tasks, test_subset, rng)
-    first = 1 if pretrain_epochs > 0 else 0
-    buffer = None
-    if replay:
-        # a separate generator: the stream's order and test subsets stay those of the run without replay
-        buffer = Replay.from_first_task(tasks[0].quantize(tasks[0].x_train), tasks[0].y_train, replay,
-                                        samples or len(tasks[0].x_train), np.random.default_rng([device_seed, 1]),
-                                        replay_keep == "reservoir")
     return learn_stream(rt, tasks[first:], eval_every, tests=tests, samples=samples, passes=passes, rng=rng,
-                        first_task=first, log=log, timer=timer, replay=buffer)
+                        first_task=first, log=log, timer=timer)
 
 
 def test_sets(tasks: Sequence[datasets.Dataset], test_subset: int | None,
@@ -295,7 +299,6 @@ def learn_stream(
     first_task: int = 0,
     log: bool = False,
     timer: common.Timer | None = None,
-    replay: Replay | None = None,
 ) -> list[dict[str, Any]]:
     """The runtime `rt` learns `tasks` one after another, one sample at a time; rows of measurements.
 
@@ -305,8 +308,7 @@ def learn_stream(
     set; tasks learned before, e.g. in float, may be among them: `first_task` is the
     index of `tasks[0]` in `tests`), the accuracy on the stream just learned (made
     before each update), and per learning layer the fraction of saturated hidden
-    weights, of binary weights flipped since the previous row, and the mean |h + 0.5|. With `replay`
-    the runtime also learns one replayed sample after each stream sample (export/experiments/replay.py).
+    weights, of binary weights flipped since the previous row, and the mean |h + 0.5|.
     """
     if eval_every < 1:
         raise ValueError(f"eval_every must be >= 1, got {eval_every}")
@@ -322,7 +324,9 @@ def learn_stream(
 
     def measure(task_idx: int, seen: int, recent: float | None) -> None:
         nonlocal prev
-        row: dict[str, Any] = {"task": task_idx + 1, "samples": seen, "step": int(rt.step)}
+        # step: samples learned on the device so far; learning_steps: the runtime's counter (two per
+        # sample with a rehearsal set)
+        row: dict[str, Any] = {"task": task_idx + 1, "samples": seen, "step": done, "learning_steps": int(rt.step)}
         accs = evaluate(rt, tests)
         for j, a in enumerate(accs):
             row[f"acc_task{j + 1}"] = a
@@ -354,7 +358,7 @@ def learn_stream(
         y_all = t.y_train[order]
         for start in range(0, len(order), eval_every):
             xq, y = xq_all[start : start + eval_every], y_all[start : start + eval_every]
-            pred = rt.learn(xq, y) if replay is None else rt.learn(*replay.interleave(xq, y))[0::2]
+            pred = rt.learn(xq, y)
             done += len(xq)
             measure(ti, start + len(xq), 100.0 * float(np.mean(pred == y)))
     return rows
@@ -446,11 +450,10 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stream-pretrain", type=int, default=None, metavar="K",
                    help="stream learning instead of permuted tasks: pretrain on K samples of --dataset, "
                         "then the device learns from the rest (task 2 = the stream; same test set)")
-    p.add_argument("--replay", type=int, default=0, metavar="N",
-                   help="experience replay: after each stream sample the device also learns one sample of a "
-                        "buffer of N (the first task's, then a reservoir of the stream; 0: none)")
-    p.add_argument("--replay-keep", choices=["reservoir", "first"], default="reservoir",
-                   help="what the replay buffer holds: a reservoir of everything seen, or the first task's samples only")
+    p.add_argument("--rehearsal", type=int, default=DEFAULT_REHEARSAL, metavar="N",
+                   help=f"samples of the pretrained first task the blob carries, relearned one after each new "
+                        f"sample, as python -m export does (default {DEFAULT_REHEARSAL}; 0: none; none either "
+                        f"without pretraining)")
     p.add_argument("--runtime", choices=["c", "reference"], default="c")
     p.add_argument("--perm-seed", type=int, default=0)
     p.add_argument("--seed", type=_ints, default=[0], help="pretraining seed(s), e.g. 0,1,2: one run each")
@@ -487,8 +490,7 @@ def run_name(args: argparse.Namespace) -> str:
             (f"_top{args.consolidate_top:g}" if args.consolidate_top != DEFAULT_TOP else "")
     net = "".join(c if c.isalnum() else "-" for c in args.arch) if args.arch else '-'.join(map(str, args.sizes))
     extra += f"_learn{args.learn.replace(',', '-')}" if args.learn else ""
-    extra += f"_replay{args.replay}" if args.replay else ""
-    extra += "first" if args.replay and args.replay_keep == "first" else ""
+    extra += f"_rh{args.rehearsal}" if args.rehearsal != DEFAULT_REHEARSAL else ""
     return (f"device_{seq}_{net}_m{meta}_lr{args.device_lr:g}x{lrm}{extra}"
             f"{'' if args.hscale is None else f'_E{args.hscale}'}_n{args.samples}x{args.passes}_pre{args.pretrain_epochs}"
             f"{'cos' if args.pretrain_schedule == 'cosine' else ''}")
@@ -499,10 +501,8 @@ def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
     common.set_threads(args.threads)
     if args.pretrain_schedule is None:
         args.pretrain_schedule = "cosine" if args.arch else "constant"
-    if args.replay < 0:
-        raise ValueError(f"--replay must be >= 0 (0: no replay), got {args.replay}")
-    if args.replay and args.pretrain_epochs < 1:
-        raise ValueError("--replay starts its buffer with the pretrained first task: use --pretrain-epochs >= 1")
+    if not 0 <= args.rehearsal <= 65535:
+        raise ValueError(f"--rehearsal must be in 0..65535 (0: none), got {args.rehearsal}")
     if not 0.0 < args.consolidate_top <= 1.0:
         raise ValueError(f"--consolidate-top must be in (0, 1], got {args.consolidate_top}")
     name = run_name(args)
@@ -515,7 +515,7 @@ def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
                           args.pretrain_subset, args.pretrain_lr, meta_floor=args.meta_floor,
                           consolidate=args.consolidate, device_seed=args.device_seed, learn=args.learn,
                           pretrain_schedule=args.pretrain_schedule, consolidate_top=args.consolidate_top,
-                          replay=args.replay, replay_keep=args.replay_keep)
+                          rehearsal=args.rehearsal)
         csv_path = common.out_path(args.out, f"{name}_s{seed}", "csv")
         common.write_csv(csv_path, rows)
         plot_device(csv_path, common.out_path(args.out, f"{name}_s{seed}", "png"),

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(mbnn_learn(&m, x, label, &pred, &loss) == MBNN_OK);
         FUZZ_ASSERT(pred < m.n_classes && loss <= 32768u);
     }
-    FUZZ_ASSERT(m.step == 300u);
+    FUZZ_ASSERT(m.step == (m.rehearsal_count > 0u ? 600u : 300u)); /* rehearsal: 2 steps per sample */
     FUZZ_ASSERT(mbnn_state_size(&m, &st) == MBNN_OK && st <= sizeof(state));
     before = fuzz_fingerprint(&m);
     FUZZ_ASSERT(mbnn_state_save(&m, state, st) == MBNN_OK);

@@ -7,6 +7,8 @@
 #define MBNN_HEADER_SIZE 32u
 #define MBNN_LAYER_ENTRY_SIZE_V1 32u
 #define MBNN_LAYER_ENTRY_SIZE_V2 48u
+#define MBNN_REHEARSAL_ENTRY_SIZE 16u
+#define MBNN_REHEARSAL_SALT 0x52454852u
 #define MBNN_STATE_HEADER_SIZE 32u
 #define MBNN_META_ENTRIES 128u
 #define MBNN_META_MAX 32768u
@@ -15,6 +17,7 @@
 #define MBNN_KIND_INT8 0u
 #define MBNN_KIND_BITS 1u
 #define MBNN_FLAG_LEARNS 1u
+#define MBNN_FLAG_REHEARSAL 1u
 #define MBNN_OP_DENSE 0u
 #define MBNN_OP_CONV1D 1u
 #define MBNN_OP_CONV2D 2u
@@ -29,7 +32,7 @@
 #define MBNN_HDR_N_LAYERS_MIN 1u
 #define MBNN_HDR_N_LAYERS_MAX 8u
 #define MBNN_HDR_FLAGS 18u
-#define MBNN_HDR_FLAGS_MAX 0u
+#define MBNN_HDR_FLAGS_MAX 1u
 #define MBNN_HDR_INPUT_SCALE 20u
 #define MBNN_HDR_INPUT_ZERO_POINT 24u
 #define MBNN_HDR_OUT_FRAC_BITS 25u
@@ -93,6 +96,15 @@
 #define MBNN_LAYER_IN_W_MAX 65535u
 #define MBNN_LAYER_RESERVED 46u
 #define MBNN_LAYER_RESERVED_MAX 0u
+
+/* Rehearsal entry (version 3: after the layer table) (16 bytes): byte offsets; allowed range of checked fields. */
+#define MBNN_REH_COUNT 0u
+#define MBNN_REH_COUNT_MIN 1u
+#define MBNN_REH_COUNT_MAX 65535u
+#define MBNN_REH_OFF_X 4u
+#define MBNN_REH_OFF_LABELS 8u
+#define MBNN_REH_RESERVED 12u
+#define MBNN_REH_RESERVED_MAX 0u
 
 /* Learned-state header (32 bytes): byte offsets; allowed range of checked fields. */
 #define MBNN_ST_MAGIC 0u

@@ -3,7 +3,8 @@
  * softmax error in Q15, backward pass through the binary weights with the
  * straight-through windows, per-neuron running mean square of the error, and
  * the metaplastic int8 update with stochastic rounding from a counter-based
- * random generator.
+ * random generator; on a blob with a rehearsal set, a second step on one of
+ * its samples (docs/ARITHMETIC.md "Rehearsal").
  */
 #include <string.h>
 
@@ -410,24 +411,21 @@ MBNN_NOINLINE static void mbnn_update(const mbnn_model *model, uint32_t l, const
     }
 }
 
-mbnn_status mbnn_learn(mbnn_model *model, const int8_t *x, uint16_t label, uint16_t *prediction,
-                       uint32_t *loss)
+/* The key of the random numbers of the step model->step. */
+static uint32_t mbnn_step_key(const mbnn_model *model)
+{
+    return mbnn_i_mix32(model->seed + model->step * MBNN_GOLDEN_RATIO_32);
+}
+
+/* One learning step on (x, label) of a model that can learn, label valid. */
+static void mbnn_learn_step(mbnn_model *model, const int8_t *x, uint32_t label, uint16_t *prediction,
+                            uint32_t *loss)
 {
     mbnn_scratch s;
     const mbnn_layer *out;
-    uint32_t i, n_classes, lowest, l, sum, key;
+    uint32_t i, n_classes = model->n_classes, lowest, l, sum, key;
     int32_t *delta, *below;
 
-    if (model == NULL || x == NULL || model->blob == NULL) {
-        return MBNN_ERR_NULL;
-    }
-    if (!model->can_learn) {
-        return MBNN_ERR_NO_LEARN;
-    }
-    n_classes = model->n_classes;
-    if (label >= n_classes) {
-        return MBNN_ERR_BAD_LABEL;
-    }
     mbnn_i_scratch_map(model, &s);
 
     /* 1. Forward, keeping inputs and windows; prediction before the update. */
@@ -466,7 +464,7 @@ mbnn_status mbnn_learn(mbnn_model *model, const int8_t *x, uint16_t label, uint1
     while (!model->layers[lowest].learns) {
         lowest++;
     }
-    key = mbnn_i_mix32(model->seed + model->step * MBNN_GOLDEN_RATIO_32);
+    key = mbnn_step_key(model);
     for (l = model->n_layers - 1u;; l--) {
         int32_t *tmp;
         if (l > lowest) {
@@ -489,5 +487,27 @@ mbnn_status mbnn_learn(mbnn_model *model, const int8_t *x, uint16_t label, uint1
 
     /* 5. One more step (mod 2^32). */
     model->step += 1u;
+}
+
+mbnn_status mbnn_learn(mbnn_model *model, const int8_t *x, uint16_t label, uint16_t *prediction,
+                       uint32_t *loss)
+{
+    if (model == NULL || x == NULL || model->blob == NULL) {
+        return MBNN_ERR_NULL;
+    }
+    if (!model->can_learn) {
+        return MBNN_ERR_NO_LEARN;
+    }
+    if (label >= model->n_classes) {
+        return MBNN_ERR_BAD_LABEL;
+    }
+    mbnn_learn_step(model, x, label, prediction, loss);
+    if (model->rehearsal_count > 0u) {
+        /* Rehearsal: sample mix32(key ^ salt) mod count of the set, key the
+         * one of the step about to be taken (labels checked at init). */
+        uint32_t i = mbnn_i_mix32(mbnn_step_key(model) ^ MBNN_REHEARSAL_SALT) % model->rehearsal_count;
+        mbnn_learn_step(model, model->rehearsal_x + (size_t)i * model->n_inputs, model->rehearsal_labels[i], NULL,
+                        NULL);
+    }
     return MBNN_OK;
 }

@@ -187,7 +187,7 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
 {
     const uint8_t *b = (const uint8_t *)blob;
     uint32_t total, n_layers, table_end, base, l, version, esize;
-    uint32_t frac, rms_shift;
+    uint32_t frac, rms_shift, reh_count = 0, reh_x = 0, reh_labels = 0;
     mbnn_geom g;         /* layer l's geometry */
     uint32_t prev_map[3]; /* the output map of the layer before (a small frame: the M0's stack is small) */
 
@@ -226,12 +226,23 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
     rms_shift = b[MBNN_HDR_RMS_SHIFT];
     if (n_layers < MBNN_HDR_N_LAYERS_MIN || n_layers > (uint32_t)MBNN_MAX_LAYERS ||
         mbnn_rd16(b + MBNN_HDR_FLAGS) > MBNN_HDR_FLAGS_MAX || frac > MBNN_HDR_OUT_FRAC_BITS_MAX ||
-        rms_shift > MBNN_HDR_RMS_SHIFT_MAX || b[MBNN_HDR_RESERVED] > MBNN_HDR_RESERVED_MAX) {
-        return MBNN_ERR_BAD_HEADER;
+        rms_shift > MBNN_HDR_RMS_SHIFT_MAX || b[MBNN_HDR_RESERVED] > MBNN_HDR_RESERVED_MAX ||
+        mbnn_rd16(b + MBNN_HDR_FLAGS) != (version >= 3u ? MBNN_FLAG_REHEARSAL : 0u)) {
+        return MBNN_ERR_BAD_HEADER; /* the rehearsal bit: set in version 3, and only there */
     }
-    table_end = MBNN_HEADER_SIZE + esize * n_layers;
+    table_end = MBNN_HEADER_SIZE + esize * n_layers + (version >= 3u ? MBNN_REHEARSAL_ENTRY_SIZE : 0u);
     if (table_end > total) {
         return MBNN_ERR_BAD_HEADER;
+    }
+    if (version >= 3u) { /* the rehearsal entry, right after the layer table */
+        const uint8_t *r = b + table_end - MBNN_REHEARSAL_ENTRY_SIZE;
+        reh_count = mbnn_rd32(r + MBNN_REH_COUNT);
+        reh_x = mbnn_rd32(r + MBNN_REH_OFF_X);
+        reh_labels = mbnn_rd32(r + MBNN_REH_OFF_LABELS);
+        if (reh_count < MBNN_REH_COUNT_MIN || reh_count > MBNN_REH_COUNT_MAX ||
+            mbnn_rd32(r + MBNN_REH_RESERVED) > MBNN_REH_RESERVED_MAX) {
+            return MBNN_ERR_BAD_HEADER;
+        }
     }
     /* 7: every layer's kind, flags, sizes, shift and learning rate. */
     for (l = 0; l < n_layers; l++) {
@@ -279,6 +290,15 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
             return MBNN_ERR_BAD_OFFSET;
         }
     }
+    if (reh_count > 0u) {
+        /* the rehearsal samples (n_inputs of layer 0's map each; count and
+         * n_inputs are at most 65535: the product fits) and labels */
+        mbnn_read_geom(b + MBNN_HEADER_SIZE, version, &g);
+        if (!mbnn_array_ok(reh_x, reh_count * (g.in_c * g.in_h * g.in_w), table_end, total) ||
+            !mbnn_array_ok(reh_labels, 2u * reh_count, table_end, total)) {
+            return MBNN_ERR_BAD_OFFSET;
+        }
+    }
     /* The arrays are valid: bind them. */
     memset(model, 0, sizeof(*model));
     model->blob = b;
@@ -317,6 +337,11 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
     }
     model->n_inputs = (uint16_t)(model->layers[0].in_c * model->layers[0].in_h * model->layers[0].in_w);
     model->n_classes = model->layers[n_layers - 1u].n_out;
+    if (reh_count > 0u) {
+        model->rehearsal_count = reh_count;
+        model->rehearsal_x = (const int8_t *)(const void *)(b + reh_x);
+        model->rehearsal_labels = (const uint16_t *)(const void *)(b + reh_labels);
+    }
     /* 9: table values, and bits == sign(hidden) for layers that learn. */
     for (l = 0; l < n_layers; l++) {
         const mbnn_layer *L = &model->layers[l];
@@ -346,6 +371,12 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
                     }
                 }
             }
+        }
+    }
+    /* 9 (version 3): every rehearsal label is a class, so rehearsing never fails. */
+    for (l = 0; l < model->rehearsal_count; l++) {
+        if (model->rehearsal_labels[l] >= model->n_classes) {
+            return MBNN_ERR_BAD_WEIGHTS;
         }
     }
     return MBNN_OK;

@@ -20,6 +20,8 @@ NAME.json in the key format of tests/data/golden_io.json:
 - conv1d:   format version 2, bit input maps 3x1x40, conv1d 8 k5 stride 2
             pad 2 pool 2 (frozen), conv1d 33 k3 pad 1 pool 2 (33 channels: two
             words per pixel), dense 165-6; errors pass into the conv layers
+- rehearsal: format version 3, int8 input 24-30-5, all learn, with a rehearsal
+            set of 13 samples: every learning call takes two steps
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pyruntime.testing import Conv, golden_io, random_spec  # noqa: E402
+from pyruntime.testing import Conv, golden_io, random_spec, random_stream  # noqa: E402
 from export.blob import KIND_BITS, KIND_INT8, meta_table, write_atomic, write_blob  # noqa: E402
 
 
@@ -50,6 +52,11 @@ def extreme(spec):
     return spec
 
 
+def rehearsal(spec):
+    spec.rehearsal = random_stream(np.random.default_rng(114), 13, spec.n_inputs, spec.n_classes)
+    return spec
+
+
 CASES = {
     # name: (seed, sizes, input kind, learns, n_learn, edit)
     "bits": (7, [70, 45, 7], KIND_BITS, [True, True], 300, None),
@@ -59,6 +66,7 @@ CASES = {
     "extreme": (11, [24, 40, 6], KIND_INT8, [True, True], 200, extreme),
     "conv2d": (12, [198, 9, 4], KIND_INT8, [True] * 4, 120, None),
     "conv1d": (13, [120, 6], KIND_BITS, [False, True, True], 150, None),
+    "rehearsal": (14, [24, 30, 5], KIND_INT8, [True, True], 100, rehearsal),
 }
 # name: (input map, conv layers) of the conv cases
 CONVS = {

@@ -36,6 +36,8 @@ uint32_t mbnn_test_rd32(const uint8_t *p);
 void mbnn_test_wr32(uint8_t *p, uint32_t v);
 /* A blob's n_layers and flags of layer l. */
 unsigned mbnn_test_n_layers(const uint8_t *blob);
+/* Learning steps of n mbnn_learn calls: 2 each on a model with a rehearsal set. */
+#define MBNN_TEST_STEPS(m, n) ((uint32_t)(n) * ((m)->rehearsal_count > 0u ? 2u : 1u))
 
 /* Buffers shared by the test files (so that the tests fit a small board's
  * RAM): two learning arenas, one inference arena, a blob copy with room to

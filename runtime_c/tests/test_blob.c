@@ -3,6 +3,7 @@
  * and a failed mbnn_model_init leaves the model zeroed. */
 #include <string.h>
 
+#include "mbnn_format.h"
 #include "mbnn_test.h"
 
 #define arena mbnn_test_arena_a
@@ -136,7 +137,8 @@ static void test_header(const mbnn_golden *g)
     HEADER_CASE(16, 0);   /* n_layers 0 */
     HEADER_CASE(16, 9);   /* n_layers 9 */
     HEADER_CASE(17, 1);   /* n_layers 257 */
-    HEADER_CASE(18, 1);   /* flags */
+    HEADER_CASE(18, b[18] ^ 1u); /* flags: the rehearsal bit against the version */
+    HEADER_CASE(18, 2);   /* flags: an unknown bit */
     HEADER_CASE(19, 0x80); /* flags */
     HEADER_CASE(25, 31);  /* out_frac_bits */
     HEADER_CASE(26, 25);  /* rms_shift */
@@ -403,6 +405,64 @@ static void test_arena_and_args(const mbnn_golden *g)
     }
 }
 
+/* Format version 3: the rehearsal entry after the layer table. Its count
+ * and reserved word (step 6), its offsets (step 8) and labels (step 9), each
+ * refused with its status; a valid one is bound to the model. */
+static void test_rehearsal(const mbnn_golden *g)
+{
+    uint8_t *b = mbnn_test_copy_blob(g, mbnn_test_blob_buf);
+    uint8_t *r = mbnn_test_entry(b, mbnn_test_n_layers(b));
+    uint32_t total = mbnn_test_rd32(b + MBNN_HDR_TOTAL_SIZE), count, labels, x, i;
+    static const uint32_t bad_count[] = {0u, 65536u, 0xFFFFFFFFu};
+    mbnn_model m;
+
+    if (mbnn_test_rd32(b + MBNN_HDR_VERSION) < 3u) {
+        return;
+    }
+    count = mbnn_test_rd32(r + MBNN_REH_COUNT);
+    x = mbnn_test_rd32(r + MBNN_REH_OFF_X);
+    labels = mbnn_test_rd32(r + MBNN_REH_OFF_LABELS);
+    CHECK_STATUS(mbnn_model_init(&m, b, g->blob_len, arena, sizeof(arena)), MBNN_OK);
+    CHECK_EQ(m.rehearsal_count, count);
+    CHECK(m.rehearsal_x == (const int8_t *)(const void *)(b + x));
+    CHECK(m.rehearsal_labels == (const uint16_t *)(const void *)(b + labels));
+    for (i = 0; i < 3u; i++) {
+        mbnn_test_wr32(r + MBNN_REH_COUNT, bad_count[i]);
+        mbnn_test_fix_crc(b);
+        CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_BAD_HEADER);
+    }
+    mbnn_test_wr32(r + MBNN_REH_COUNT, count);
+    mbnn_test_wr32(r + MBNN_REH_RESERVED, 1u);
+    mbnn_test_fix_crc(b);
+    CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_BAD_HEADER);
+    mbnn_test_wr32(r + MBNN_REH_RESERVED, 0u);
+    /* offsets: misaligned, 0, inside the tables, past the end, overflowing */
+    {
+        static const unsigned fields[] = {MBNN_REH_OFF_X, MBNN_REH_OFF_LABELS};
+        uint32_t bad_off[5];
+        unsigned f, k;
+        bad_off[0] = 2u;
+        bad_off[1] = 0u;
+        bad_off[2] = (uint32_t)(r - b);
+        bad_off[3] = total;
+        bad_off[4] = 0xFFFFFFFCu;
+        for (f = 0; f < 2u; f++) {
+            uint32_t keep = mbnn_test_rd32(r + fields[f]);
+            for (k = 0; k < 5u; k++) {
+                mbnn_test_wr32(r + fields[f], bad_off[k]);
+                mbnn_test_fix_crc(b);
+                CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_BAD_OFFSET);
+            }
+            mbnn_test_wr32(r + fields[f], keep);
+        }
+    }
+    /* the last label not a class */
+    b[labels + 2u * (count - 1u)] = (uint8_t)g->n_classes;
+    b[labels + 2u * (count - 1u) + 1u] = 0u;
+    mbnn_test_fix_crc(b);
+    CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_BAD_WEIGHTS);
+}
+
 void mbnn_test_blob(void)
 {
     unsigned i;
@@ -415,5 +475,6 @@ void mbnn_test_blob(void)
         test_layers(g);
         test_weights(g);
         test_arena_and_args(g);
+        test_rehearsal(g);
     }
 }

@@ -1,0 +1,93 @@
+"""The rehearsal set from training to blob: export.train keeps one, export puts it in the blob, bad sets refused."""
+
+import numpy as np
+import pytest
+import torch
+
+from export import data
+from export.__main__ import main as export_main
+from export.blob import read_blob
+from export.checkpoint import read_checkpoint, save_checkpoint
+from export.model import MetaBNN
+from export.rehearsal import DEFAULT_REHEARSAL, REHEARSAL_POOL, rehearsal_indices
+from export.train import main as train_main
+from pyruntime.format import quantize
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rh") / "model.pt"
+    assert train_main(["--dataset", "digits", "--sizes", "64,32,10", "--epochs", "1", "--seed", "3",
+                       "--no-progress", "-o", str(path)]) == 0
+    return path
+
+
+def test_training_keeps_random_training_samples_as_the_device_reads_them(trained):
+    ckpt = read_checkpoint(trained)
+    x, y = ckpt["rehearsal"]["x"].numpy(), ckpt["rehearsal"]["y"].numpy()
+    ds = data.load("digits")
+    idx = rehearsal_indices(len(ds.x_train), REHEARSAL_POOL, 3)
+    assert x.dtype == np.int8 and x.shape == (min(REHEARSAL_POOL, len(ds.x_train)), 64)
+    model = MetaBNN(**ckpt["architecture"])
+    assert np.array_equal(x, quantize(ds.x_train[idx], model.input_scale, model.input_zero_point))
+    assert np.array_equal(y, ds.y_train[idx])
+    assert len(set(y.tolist())) == 10  # random, not the first rows of one class
+
+
+def test_export_puts_the_default_set_in_the_blob_and_leaves_it_out_on_request(trained, tmp_path, capsys):
+    ckpt = read_checkpoint(trained)
+    out = tmp_path / "m.mbnn"
+    assert export_main([str(trained), "-o", str(out)]) == 0
+    assert f"rehearsal: {DEFAULT_REHEARSAL} training samples" in capsys.readouterr().out
+    spec = read_blob(out.read_bytes())
+    x, y = spec.rehearsal
+    assert np.array_equal(x, ckpt["rehearsal"]["x"].numpy()[:DEFAULT_REHEARSAL])
+    assert np.array_equal(y, ckpt["rehearsal"]["y"].numpy()[:DEFAULT_REHEARSAL])
+    assert export_main([str(trained), "-o", str(out), "--rehearsal", "7"]) == 0
+    assert len(read_blob(out.read_bytes()).rehearsal[0]) == 7
+    assert export_main([str(trained), "-o", str(out), "--rehearsal", "0"]) == 0
+    assert read_blob(out.read_bytes()).rehearsal is None
+    assert export_main([str(trained), "-o", str(out), "--learn", "none"]) == 0  # nothing learns: nothing to rehearse
+    assert read_blob(out.read_bytes()).rehearsal is None
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--rehearsal", "-1"], "--rehearsal must be in 0..65535"),
+    (["--rehearsal", "100000"], "--rehearsal must be in 0..65535"),
+    (["--rehearsal", "65535"], "rehearsal samples, 65535 asked"),
+])
+def test_export_refuses_a_bad_count_and_writes_nothing(trained, tmp_path, capsys, argv, says):
+    out = tmp_path / "m.mbnn"
+    assert export_main([str(trained), "-o", str(out)] + argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def _with_rehearsal(tmp_path, x, y):
+    model = MetaBNN([64, 32, 10]).eval()
+    path = tmp_path / "bad.pt"
+    save_checkpoint(path, model, {"meta": 1.35}, rehearsal={"x": x, "y": y})
+    return path
+
+
+@pytest.mark.parametrize("x, y, says", [
+    (torch.zeros(5, 63, dtype=torch.int8), torch.zeros(5, dtype=torch.int64), "not int8 samples"),
+    (torch.zeros(5, 64, dtype=torch.float32), torch.zeros(5, dtype=torch.int64), "not int8 samples"),
+    (torch.zeros(5, 64, dtype=torch.int8), torch.zeros(4, dtype=torch.int64), "not int8 samples"),
+    (torch.zeros(5, 64, dtype=torch.int8), torch.full((5,), 10, dtype=torch.int64), "labels outside 0..9"),
+    (torch.zeros(5, 64, dtype=torch.int8), torch.full((5,), -1, dtype=torch.int64), "labels outside 0..9"),
+])
+def test_export_refuses_a_bad_set_in_the_checkpoint(tmp_path, capsys, x, y, says):
+    out = tmp_path / "m.mbnn"
+    assert export_main([str(_with_rehearsal(tmp_path, x, y)), "-o", str(out), "--rehearsal", "5"]) == 2
+    assert says in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_checkpoint_without_a_set_exports_without_one_and_says_so(tmp_path, capsys):
+    path = tmp_path / "plain.pt"
+    save_checkpoint(path, MetaBNN([64, 32, 10]).eval(), {"meta": 1.35})
+    assert export_main([str(path), "-o", str(tmp_path / "m.mbnn")]) == 0
+    assert "rehearsal: none" in capsys.readouterr().out
+    assert read_blob((tmp_path / "m.mbnn").read_bytes()).rehearsal is None
