@@ -86,7 +86,7 @@ def cmd_parity(args) -> int:
         ok = run.returncode == 0 and same_log and same_state
         bad += not ok
         print(f"{name:10s} {'identical' if ok else 'DIFFERENT'}: log {'=' if same_log else '!='} host, "
-              f"state {'=' if same_state else '!='} host, {want.count(' y ')} learning steps, exit {run.returncode}")
+              f"state {'=' if same_state else '!='} host, {want.count(' y ')} labelled samples learned, exit {run.returncode}")
     return 1 if bad else 0
 
 

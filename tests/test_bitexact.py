@@ -191,3 +191,34 @@ def test_batched_inference_matches_reference(sizes: list[int], kind: int, kernel
     np.testing.assert_array_equal(c_model.infer(x), want)
     for n in (1, 2, 64, 65, 130):
         np.testing.assert_array_equal(c_model.infer(x[:n]), want[:n])
+
+
+@pytest.mark.parametrize("n_in", [256, 276, 480])
+@pytest.mark.parametrize("learns", [False, True])
+def test_bit_rows_of_8_to_15_words_with_every_bit_differing(n_in: int, learns: bool) -> None:
+    """A bit-input row of 8 to 15 words (the plain kernels' straight-line popcount of
+    8 words) whose first 256 bits all differ from the input: popcount 256 there, which
+    the bytes' sum by a multiply by 0x01010101 gave as 0 (a = n_in - 2 * 0 instead of
+    n_in - 512); also a row where every bit agrees, and learning steps that keep it."""
+    rng = np.random.default_rng(n_in)
+    spec = random_spec(rng, [n_in, 5], KIND_BITS, [learns])
+    x = rng.integers(-128, 128, (6, n_in)).astype(np.int8)
+    layer = spec.layers[0]
+    hidden = np.clip(rng.normal(0, 50, (5, n_in)).round(), -128, 127).astype(np.int8)
+    hidden[0] = np.where(x[0] < 0, 40, -40)  # weight bit = NOT input bit: every bit differs
+    hidden[1] = np.where(x[0] < 0, -40, 40)  # every bit agrees
+    layer.bits = (hidden < 0).astype(np.uint8)
+    if learns:
+        layer.hidden = hidden
+    blob = write_blob(spec)
+    c_model, ref = pyruntime.Model.load(blob), reference.Model.load(blob)
+    want = ref.infer(x)
+    np.testing.assert_array_equal(c_model.infer(x), want)
+    for n in (1, 2):
+        np.testing.assert_array_equal(c_model.infer(x[:n]), want[:n])
+    if learns:
+        for i in range(len(x)):
+            c_model.learn(x[:1], [i % 5])
+            ref.learn(x[:1], [i % 5])
+            assert c_model.state() == ref.state(), f"learned states differ after step {i}"
+        np.testing.assert_array_equal(c_model.infer(x), ref.infer(x))

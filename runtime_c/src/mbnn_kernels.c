@@ -156,13 +156,16 @@ static inline uint32_t mbnn_xor_popcount(const uint32_t *r, const uint32_t *u, u
 }
 
 /* popcount(r XOR u) over exactly 8 words, straight-line: one carry-save
- * block, then the four counters at once (per byte at most 8 * 8 + 4 * 8 +
- * 2 * 8 + 8 = 120 < 256). Rows of 8 to 15 words use it (with the other
- * words one by one): the loop of mbnn_xor_popcount costs such short rows
- * its set-up and spills around one turn. */
+ * block, then the four counters at once (per byte at most 8 * 8 = 64, the
+ * bits of that byte lane in the 8 words: no carry between bytes). The total
+ * reaches 256 (all 256 bits differ), which a byte does not hold, so the
+ * bytes are added in 16-bit lanes, not by the multiply by 0x01010101 (whose
+ * top byte would give 256 as 0). Rows of 8 to 15 words use it (with the
+ * other words one by one): the loop of mbnn_xor_popcount costs such short
+ * rows its set-up and spills around one turn. */
 static inline uint32_t mbnn_xor_popcount8(const uint32_t *r, const uint32_t *u)
 {
-    uint32_t ones = 0, twos = 0, fours, eights, twos_a, twos_b, fours_a, fours_b;
+    uint32_t ones = 0, twos = 0, fours, eights, twos_a, twos_b, fours_a, fours_b, v;
 
     MBNN_CSA(twos_a, ones, ones, r[0] ^ u[0], r[1] ^ u[1]);
     MBNN_CSA(twos_b, ones, ones, r[2] ^ u[2], r[3] ^ u[3]);
@@ -172,10 +175,10 @@ static inline uint32_t mbnn_xor_popcount8(const uint32_t *r, const uint32_t *u)
     MBNN_CSA(fours_b, twos, twos, twos_a, twos_b);
     eights = fours_a & fours_b;
     fours = fours_a ^ fours_b;
-    return (((mbnn_bytes32(eights) << 3) + (mbnn_bytes32(fours) << 2) + (mbnn_bytes32(twos) << 1) +
-             mbnn_bytes32(ones)) *
-            0x01010101u) >>
-           24;
+    v = (mbnn_bytes32(eights) << 3) + (mbnn_bytes32(fours) << 2) + (mbnn_bytes32(twos) << 1) +
+        mbnn_bytes32(ones);
+    v = (v & 0x00FF00FFu) + ((v >> 8) & 0x00FF00FFu); /* two 16-bit sums, each <= 128 */
+    return (v + (v >> 16)) & 0x1FFu;                  /* <= 256 */
 }
 
 #if MBNN_X86_DISPATCH
