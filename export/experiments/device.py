@@ -249,7 +249,9 @@ def run_device(
     """Pretrain on task 1 (float), then the runtime learns the rest one sample at a time; rows of measurements.
     `sizes`: dense widths or an `--arch` string; `learn`: the layers that learn (export's --learn;
     default all, for a network with convolutions its dense layers). `hscale` None: pretraining on the
-    grid of PRETRAIN_HSCALE, export's rule for the blob (export.fold.DEFAULT_LEARN_HSCALE); an E: both."""
+    grid of PRETRAIN_HSCALE, export's rule for the blob (export.fold.DEFAULT_LEARN_HSCALE); an E: both.
+    `rehearsal`: samples of the pretraining data the blob carries, as `python -m export` puts them in
+    (0, or no pretraining: none)."""
     timer = common.Timer()
     grid = PRETRAIN_HSCALE if hscale is None else hscale
     model, settings, importance = pretrain(tasks[0], sizes, pretrain_epochs, pretrain_meta, grid, seed, cache_dir,
