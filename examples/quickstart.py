@@ -58,15 +58,16 @@ def continual(blob: bytes, old, new) -> dict[str, float]:
     return res
 
 
-def without_rehearsal(ckpt: Path) -> bytes:
-    """The blob `python -m export --rehearsal 0` writes: no rehearsal set, and so the device m
-    raised where the trained weights are small (here to the training m, 10)."""
+def folded(ckpt: Path, **options) -> bytes:
+    """The checkpoint folded as `python -m export` does (its importance, no rehearsal set), with
+    `export.fold.fold`'s keyword `options`."""
     from export.blob import write_blob
     from export.checkpoint import importance_of, load_model
     from export.fold import fold
 
     model, saved = load_model(ckpt)
-    return write_blob(fold(model, saved["settings"], importance=importance_of(saved, model, str(ckpt)))[0])
+    return write_blob(fold(model, saved["settings"], importance=importance_of(saved, model, str(ckpt)),
+                           **options)[0])
 
 
 def without_metaplasticity(blob: bytes) -> bytes:
@@ -78,16 +79,6 @@ def without_metaplasticity(blob: bytes) -> bytes:
         if layer.learns:
             layer.meta = meta_table(0.0, layer.hscale_log2)
     return write_blob(spec)
-
-
-def plain(ckpt: Path) -> bytes:
-    """The trained network exported with neither consolidation nor metaplasticity (C = 1, m = 0)."""
-    from export.checkpoint import load_model
-    from export.fold import fold
-    from export.blob import write_blob
-
-    model, saved = load_model(ckpt)
-    return write_blob(fold(model, saved["settings"], consolidate=1.0, meta=0.0)[0])
 
 
 def device_m(blob: bytes, ckpt: Path) -> float:
@@ -122,11 +113,11 @@ def main() -> int:
 
     old, new = load("digits"), load("pdigits:1")
     blob = blob_path.read_bytes()
-    alone = without_rehearsal(ckpt)
+    alone = folded(ckpt)  # as `python -m export --rehearsal 0` writes it: the device m then rises to 10
     rows = {f"export's defaults (m = {device_m(blob, ckpt):.1f})": continual(blob, old, new),
             f"no rehearsal set (m = {device_m(alone, ckpt):.1f})": continual(alone, old, new),
             "no rehearsal, m = 0": continual(without_metaplasticity(alone), old, new),
-            "plain (m = 0, C = 1)": continual(plain(ckpt), old, new)}
+            "plain (m = 0, C = 1)": continual(folded(ckpt, consolidate=1.0, meta=0.0), old, new)}
     print(f"{'':30s} {'old task':>18s} {'new task':>18s} {'online acc':>11s}")
     for name, r in rows.items():
         print(f"{name:30s} {r['old before']:6.1f}% -> {r['old after']:5.1f}% "

@@ -532,6 +532,11 @@ _V1_GEOMETRY = {"op": OP_DENSE, "pool": 1, "kh": 1, "kw": 1, "sh": 1, "sw": 1, "
                 "in_h": 1, "in_w": 1, "reserved": 0}
 
 
+def _placed(off: int, size: int, table_end: int, total: int) -> bool:
+    """Whether an array of `size` bytes at `off` is 4-aligned, after the tables and inside the blob."""
+    return off != 0 and off % 4 == 0 and table_end <= off <= total and size <= total - off
+
+
 def validate_blob(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Check a blob exactly as mbnn_model_init does (docs/FORMAT.md "What the
     runtime checks"), in the same order; raise BlobError with the status C
@@ -591,8 +596,7 @@ def validate_blob(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         learns = bool(e["flags"] & FLAG_LEARNS)
         for name, size in _array_sizes(e, idx == n_layers - 1).items():
             off = e[name]
-            if _needed(name, learns) and (off == 0 or off % 4 or off < table_end or off > total
-                                          or size > total - off):
+            if _needed(name, learns) and not _placed(off, size, table_end, total):
                 raise _blob_error(BAD_OFFSET, f"layer {idx}: {name} {off} (+{size} bytes) misaligned, "
                                               f"inside the layer table or past the end ({total})")
     if rehearsal is not None:
@@ -600,7 +604,7 @@ def validate_blob(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         n_inputs = e0["in_c"] * e0["in_h"] * e0["in_w"]
         for name, size in (("off_x", count * n_inputs), ("off_labels", 2 * count)):
             off = rehearsal[name]
-            if off == 0 or off % 4 or off < table_end or off > total or size > total - off:
+            if not _placed(off, size, table_end, total):
                 raise _blob_error(BAD_OFFSET, f"rehearsal {name} {off} (+{size} bytes) misaligned, "
                                               f"inside the tables or past the end ({total})")
     for idx, e in enumerate(entries):
@@ -795,7 +799,8 @@ def write_blob(spec: BlobSpec) -> bytes:
     try:
         head = BLOB_HEADER.pack({
             "magic": MAGIC, "version": version, "total_size": pos, "n_layers": len(spec.layers),
-            "flags": (spec.flags & ~FLAG_REHEARSAL) | (FLAG_REHEARSAL if version >= 3 else 0), "input_scale": spec.input_scale, "input_zero_point": spec.input_zero_point,
+            "flags": (spec.flags & ~FLAG_REHEARSAL) | (FLAG_REHEARSAL if version >= 3 else 0),
+            "input_scale": spec.input_scale, "input_zero_point": spec.input_zero_point,
             "out_frac_bits": spec.out_frac_bits, "rms_shift": spec.rms_shift, "seed": spec.seed & 0xFFFFFFFF})
     except struct.error as exc:
         raise BlobError(BAD_HEADER, detail=str(exc), hint="") from None

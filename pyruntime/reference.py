@@ -361,8 +361,11 @@ class Model:
     def rehearsal_index(self) -> int:
         """The rehearsal sample the next step relearns: mix32(key ^ 0x52454852) mod count,
         key = mix32(seed + step * 0x9E3779B9) the key of the step about to be taken."""
-        key = int(mix32((self.spec.seed + self.step * GOLDEN_RATIO_32) & MASK32))
-        return int(mix32(key ^ REHEARSAL_SALT)) % len(self.spec.rehearsal[1])
+        return int(mix32(self.step_key() ^ REHEARSAL_SALT)) % len(self.spec.rehearsal[1])
+
+    def step_key(self) -> int:
+        """The key of the random numbers of the step about to be taken: mix32(seed + step * 0x9E3779B9)."""
+        return int(mix32((self.spec.seed + self.step * GOLDEN_RATIO_32) & MASK32))
 
     def _learn_one(self, q: np.ndarray, label: int) -> tuple[int, int]:
         inputs, windows, z = self._forward(q)
@@ -422,7 +425,7 @@ class Model:
         d = np.where(toward_zero, (d * ls.meta.astype(np.int64)[k]) >> 15, d)
         whole = d >> 16
         frac = d - (whole << 16)
-        key = int(mix32((self.spec.seed + self.step * GOLDEN_RATIO_32) & MASK32))
+        key = self.step_key()
         rows = np.arange(ls.n_out, dtype=np.uint64)[:, None] * np.uint64(ls.n_in)
         idx_w = (np.uint64(layer.base) + rows + layer.cols[None, :]).reshape(h.shape)
         rand16 = rand16_of(key, idx_w)
