@@ -7,11 +7,13 @@
 2. export it to a .mbnn blob and a C header (`python -m export`, no flags:
    the weights the trained task needs consolidated, by the importance that
    training stored in the checkpoint; 100 training samples in the blob as a
-   rehearsal set, and with it the device's m 1.0), checked against PyTorch;
+   rehearsal set, and with it the device's m 1.0, and 100 memory slots for
+   samples of the stream), checked against PyTorch;
 3. let the C runtime (on the host, through pyruntime) learn a new task from a
-   stream, one sample at a time, with export's defaults (the blob carries 100
-   training samples that the device relearns, one after each new sample), without
-   that rehearsal set, also with m = 0 on the same consolidated weights, and plain
+   stream, one sample at a time, with export's defaults (after each new sample
+   the device relearns one of the 100 training samples or of the stream samples
+   its memory keeps), without the memory, without the rehearsal set, also with
+   m = 0 on the same consolidated weights, and plain
    (none of them), and measure what each kept of the first task (docs/RESULTS.md
    section 6);
 4. run the same stream through the firmware on an emulated Cortex-M4 board
@@ -70,6 +72,15 @@ def folded(ckpt: Path, **options) -> bytes:
                            **options)[0])
 
 
+def without_memory(blob: bytes) -> bytes:
+    """The same blob without memory slots (as `python -m export --memory 0` writes it)."""
+    from export.blob import read_blob, write_blob
+
+    spec = read_blob(blob)
+    spec.memory = 0
+    return write_blob(spec)
+
+
 def without_metaplasticity(blob: bytes) -> bytes:
     """The same blob with m = 0: every metaplastic factor 1 (the consolidated weights kept)."""
     from export.blob import meta_table, read_blob, write_blob
@@ -115,6 +126,7 @@ def main() -> int:
     blob = blob_path.read_bytes()
     alone = folded(ckpt)  # as `python -m export --rehearsal 0` writes it: the device m then rises to 10
     rows = {f"export's defaults (m = {device_m(blob, ckpt):.1f})": continual(blob, old, new),
+            "set, no memory": continual(without_memory(blob), old, new),
             f"no rehearsal set (m = {device_m(alone, ckpt):.1f})": continual(alone, old, new),
             "no rehearsal, m = 0": continual(without_metaplasticity(alone), old, new),
             "plain (m = 0, C = 1)": continual(folded(ckpt, consolidate=1.0, meta=0.0), old, new)}

@@ -57,7 +57,7 @@ def _learn_choice(text: str) -> str:
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     from export.importance import DEFAULT_TOP
-    from export.rehearsal import DEFAULT_REHEARSAL
+    from export.rehearsal import DEFAULT_MEMORY, DEFAULT_REHEARSAL
     from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_DEVICE_META,
                              DEFAULT_META_FLOOR, DEFAULT_RMS_SHIFT, DEFAULT_SEED)
 
@@ -107,9 +107,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help=f"training samples the blob carries for the device to relearn, one after each new sample, "
                         f"so it keeps the trained task (default {DEFAULT_REHEARSAL}, from the checkpoint; 0: none, "
                         f"one learning step per sample; export/rehearsal.py)")
+    p.add_argument("--memory", type=int, metavar="N",
+                   help=f"slots of RAM that keep samples of the device's stream (reservoir sampling), relearned "
+                        f"with the rehearsal set: half the relearned samples come from them once filled, so the "
+                        f"device keeps what it learned on the device too (default {DEFAULT_MEMORY}, with --board "
+                        f"fewer where its RAM needs it; 0: none; n_inputs + 2 bytes of arena and of learned state "
+                        f"each; export/rehearsal.py)")
     args = p.parse_args(argv)
     if not 0 <= args.rehearsal <= 65535:
         raise UsageError(f"--rehearsal must be in 0..65535 (0: none), got {args.rehearsal}")
+    if args.memory is not None and not 0 <= args.memory <= 65535:
+        raise UsageError(f"--memory must be in 0..65535 (0: none), got {args.memory}")
     for opt in ("lr_mult", "meta", "consolidate"):
         text = getattr(args, opt)
         if text is not None:
@@ -225,6 +233,10 @@ def describe(spec, info, blob: bytes, path: str) -> str:
             x, _ = spec.rehearsal
             lines.append(f"rehearsal: {len(x)} training samples in the blob ({_fmt_bytes(x.size + 2 * len(x))} of "
                          f"flash); each learning call also relearns one of them (two steps per sample)")
+            lines.append(f"memory: {spec.memory} slots for samples of the stream ({_fmt_bytes(spec.memory * (x.shape[1] + 2))} "
+                         f"of arena and of learned state); once filled, half the relearned samples come from it"
+                         if spec.memory else "memory: none; only the training samples are relearned (--memory N "
+                         "keeps N samples of the stream too)")
         else:
             lines.append("rehearsal: none; the device forgets the trained task faster on shifts that reuse its "
                          "inputs (a checkpoint of `python -m export.train` holds a set; --rehearsal 0 leaves it out)")
@@ -276,7 +288,7 @@ def run(argv: list[str] | None = None) -> int:
     from export.blob import BlobError, write_atomic, write_blob
     from export.checkpoint import CheckpointError, check_finite, importance_of, load_model
     from export.fold import fold
-    from export.rehearsal import rehearsal_of
+    from export.rehearsal import DEFAULT_MEMORY, memory_choices, rehearsal_of
 
     try:
         model, ckpt = load_model(ckpt_path)
@@ -306,15 +318,18 @@ def run(argv: list[str] | None = None) -> int:
         choices = [[i >= k for i in range(n_layers)] for k in range(n_conv, n_layers)]
     else:  # --board alone: all layers learn, else the last k, else none fits
         choices = ["all"] + [[i >= k for i in range(n_layers)] for k in range(1, n_layers)]
+    # the memory: as asked, or the default, with --board fewer slots before fewer learning layers
+    memories = [args.memory] if args.memory is not None else \
+        memory_choices(DEFAULT_MEMORY) if args.board is not None else [DEFAULT_MEMORY]
     from export.boards import needs, shortfall
 
-    for learn in choices:
+    for learn, memory in ((learn, memory) for learn in choices for memory in memories):
         try:
             spec, info = fold(model, ckpt["settings"], learn=learn, hscale_log2=args.hscale_log2,
                               device_lr=args.device_lr, rms_shift=args.rms_shift, seed=args.seed,
                               lr_mult=args.lr_mult, meta=args.meta, meta_floor=args.meta_floor,
                               consolidate=args.consolidate, importance=importance,
-                              consolidate_top=args.consolidate_top, rehearsal=rehearsal)
+                              consolidate_top=args.consolidate_top, rehearsal=rehearsal, memory=memory)
             blob = write_blob(spec)
         except (BlobError, ValueError) as exc:
             raise UsageError(f"cannot export {ckpt_path}: {exc}") from None

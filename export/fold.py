@@ -330,6 +330,7 @@ def fold(
     importance: Sequence[np.ndarray] | None = None,
     consolidate_top: float = DEFAULT_TOP,
     rehearsal: tuple[np.ndarray, np.ndarray] | None = None,
+    memory: int = 0,
 ) -> tuple[BlobSpec, FoldInfo]:
     """Fold a MetaBNN (with its training settings) into a BlobSpec; see the module docstring.
 
@@ -344,7 +345,8 @@ def fold(
     important weights by the full factor, the others less) when given. `meta`: m of the device's table, one or one per layer
     (default: `device_meta` of the training m and the median consolidated hidden weight; with a
     rehearsal set, of the training m alone). `rehearsal`: the blob's rehearsal set (int8 inputs, labels;
-    export/rehearsal.py), kept only when a layer learns.
+    export/rehearsal.py), kept only when a layer learns; `memory`: the slots of RAM that keep stream
+    samples for rehearsal with it (only with a set).
     """
     settings = settings or {}
     n = model.n_layers
@@ -442,5 +444,6 @@ def fold(
         rms_shift=int(rms_shift),
         seed=int(seed) & 0xFFFFFFFF,
         rehearsal=rehearsal if any(info.learns) else None,
+        memory=memory if rehearsal is not None and any(info.learns) else 0,
     )
     return spec, info

@@ -23,8 +23,19 @@ import torch
 # Samples the exporter puts in the blob by default: measured in docs/RESULTS.md section 6 (seventh
 # round); 100 MNIST samples are 78 KB of flash, 100 of a 64-feature sensor model 6.6 KB.
 DEFAULT_REHEARSAL = 100
+# Slots of RAM the exporter gives the set's memory of stream samples by default (docs/RESULTS.md section 6,
+# eighth round); each costs n_inputs + 2 bytes of arena and as much learned state.
+DEFAULT_MEMORY = 100
 # Samples the training run keeps in the checkpoint (the most `--rehearsal` can ask for).
 REHEARSAL_POOL = 500
+
+
+def memory_choices(most: int) -> list[int]:
+    """Memory slots to try, most first, when a board's RAM decides: `most`, then halved down to 0."""
+    out = [most]
+    while out[-1] > 0:
+        out.append(out[-1] // 2 if out[-1] > 12 else 0)
+    return out
 
 
 def rehearsal_indices(count: int, n: int, seed: int) -> np.ndarray:

@@ -23,7 +23,7 @@ import torch
 from export.checkpoint import importance_of, load_model
 from export.fold import fold
 from export.model import MetaBNN
-from pyruntime.format import StateError, blob_crc, read_blob, read_state, runtime_columns, write_blob
+from pyruntime.format import StateError, blob_crc, read_blob, read_spec_state, runtime_columns, write_blob
 
 __all__ = ["StateError", "load_state"]
 
@@ -51,9 +51,8 @@ def load_state(
             raise StateError("MBNN_ERR_STATE_MODEL", detail="the blob does not have the checkpoint's architecture",
                              hint="pass the blob the device ran with this checkpoint")
     learning = [i for i, l in enumerate(spec.layers) if l.learns]
-    shapes = [(spec.layers[i].n_out, spec.layers[i].n_in) for i in learning]
     try:
-        _crc, _step, layers = read_state(state_bytes, shapes, blob_crc(blob))
+        layers = read_spec_state(state_bytes, spec, blob_crc(blob)).layers
     except StateError as exc:
         if exc.name != "MBNN_ERR_STATE_MODEL":
             raise

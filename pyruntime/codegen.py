@@ -72,6 +72,8 @@ def format_h() -> str:
         f"#define MBNN_LAYER_ENTRY_SIZE_V2 {_u(fmt.LAYER_ENTRY_V2.size)}",
         f"#define MBNN_REHEARSAL_ENTRY_SIZE {_u(fmt.REHEARSAL_ENTRY.size)}",
         f"#define MBNN_REHEARSAL_SALT 0x{fmt.REHEARSAL_SALT:08X}u",
+        f"#define MBNN_MEMORY_SALT 0x{fmt.MEMORY_SALT:08X}u",
+        f"#define MBNN_MEMORY_BYTES_MAX {_u(fmt.MAX_MEMORY_BYTES)}",
         f"#define MBNN_STATE_HEADER_SIZE {_u(fmt.STATE_HEADER.size)}",
         f"#define MBNN_META_ENTRIES {_u(fmt.META_ENTRIES)}",
         f"#define MBNN_META_MAX {_u(fmt.META_MAX)}",

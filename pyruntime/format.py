@@ -15,7 +15,7 @@ import math
 import struct
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from pyruntime.errors import MbnnError
 MAGIC = b"MBNN"
 VERSION = 3  # the newest format this metabnn reads and writes (versions 1 and 2 keep loading)
 STATE_MAGIC = b"MBST"
-STATE_VERSION = 1
+STATE_VERSION = 2  # the newest learned-state version: 2 adds the memory of a blob with memory slots (1 keeps loading)
 CRC_START = 16  # both CRCs cover [16, total_size)
 
 # Limits of the format (a runtime may be built with lower ones).
@@ -37,7 +37,10 @@ MAX_POOL = 8
 OPS = ("dense", "conv1d", "conv2d")  # the op field of a version-2 layer entry, by value
 OP_DENSE, OP_CONV1D, OP_CONV2D = 0, 1, 2
 MAX_REHEARSAL = 65535  # samples of a rehearsal set (format version 3)
-REHEARSAL_SALT = 0x52454852  # "REHR": the draw of a rehearsal sample, mix32(key ^ salt) % count
+REHEARSAL_SALT = 0x52454852  # "REHR": the draw of a rehearsal sample (ARITHMETIC.md "Rehearsal")
+MEMORY_SALT = 0x4D454D4F  # "MEMO": where a new sample goes in a full memory, mix32(key ^ salt) % seen
+MAX_MEMORY = 65535  # slots of the memory (RAM) of a rehearsal entry
+MAX_MEMORY_BYTES = 1 << 30  # slots * n_inputs at most (else MBNN_ERR_BAD_HEADER: sizes stay in 32 bits)
 META_ENTRIES = 128
 META_MAX = 32768
 GSCALE_MAX = 32767
@@ -203,15 +206,17 @@ def layer_entry(version: int) -> Layout:
 
 
 # Version 3: the layer table (48-byte entries, as version 2) is followed by one
-# rehearsal entry: a fixed set of labelled samples, stored in the blob, that
-# mbnn_learn relearns one of after each new sample (ARITHMETIC.md "Rehearsal").
+# rehearsal entry: a fixed set of labelled samples, stored in the blob, and the
+# number of memory slots in RAM for samples of the stream; mbnn_learn relearns
+# one sample of the two after each new sample (ARITHMETIC.md "Rehearsal").
 REHEARSAL_ENTRY = Layout("rehearsal", 16, (
     Field("count", 0, "I", f"samples in the set, 1 .. {MAX_REHEARSAL}", 1, MAX_REHEARSAL, BAD_HEADER),
     Field("off_x", 4, "I", "the samples: `count` rows of `n_inputs` i8 (the model's input count, in the order "
           "of the features), row-major", status=BAD_OFFSET),
     Field("off_labels", 8, "I", "their labels: `count` u16, each below `n_classes` (else `MBNN_ERR_BAD_WEIGHTS`)",
           status=BAD_OFFSET),
-    Field("reserved", 12, "I", "0", 0, 0, BAD_HEADER),
+    Field("memory", 12, "I", f"slots of the memory: samples of the stream kept in RAM and rehearsed with the set, "
+          f"0 .. {MAX_MEMORY} (ARITHMETIC.md \"Rehearsal\")", 0, MAX_MEMORY, BAD_HEADER),
 ))
 
 
@@ -222,7 +227,8 @@ def table_size(version: int, n_layers: int) -> int:
 
 STATE_HEADER = Layout("state", 32, (
     Field("magic", 0, "4s", '`"MBST"`'),
-    Field("version", 4, "I", "`1`"),
+    Field("version", 4, "I", "`1`, or `2` for a model whose blob has memory slots (then the memory follows "
+          "the layers)"),
     Field("total_size", 8, "I", "bytes of the state"),
     Field("crc32", 12, "I", "crc32 of `[16, total_size)`"),
     Field("model_crc", 16, "I", "the crc32 field of the blob it belongs to"),
@@ -337,7 +343,9 @@ class BlobSpec:
 
     `rehearsal` (format version 3): (x, labels), x int8 (count, n_inputs) in the
     order of the features, labels (count,) in 0 .. n_classes - 1, count 1 .. 65535:
-    the samples mbnn_learn relearns one of after each new sample."""
+    the samples mbnn_learn relearns one of after each new sample. `memory` (with
+    a rehearsal set only): slots of RAM that keep samples of the stream, rehearsed
+    with the set (0 .. 65535)."""
 
     layers: list[LayerSpec]
     input_scale: float = 1.0 / 255.0
@@ -348,6 +356,7 @@ class BlobSpec:
     version: int | None = None
     flags: int = field(default=0, repr=False)
     rehearsal: tuple[np.ndarray, np.ndarray] | None = None
+    memory: int = 0
 
     def in_shapes(self) -> list[tuple[int, int, int]]:
         """(C, H, W) of every layer's input map: a dense layer's `in_shape` None is
@@ -602,6 +611,9 @@ def validate_blob(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if rehearsal is not None:
         e0, count = entries[0], rehearsal["count"]
         n_inputs = e0["in_c"] * e0["in_h"] * e0["in_w"]
+        if rehearsal["memory"] > MAX_MEMORY_BYTES // n_inputs:
+            raise _blob_error(BAD_HEADER, f"memory of {rehearsal['memory']} slots of {n_inputs} inputs is above "
+                                          f"{MAX_MEMORY_BYTES} bytes")
         for name, size in (("off_x", count * n_inputs), ("off_labels", 2 * count)):
             off = rehearsal[name]
             if not _placed(off, size, table_end, total):
@@ -674,6 +686,7 @@ def read_blob(data: bytes) -> BlobSpec:
         r = head["rehearsal"]
         x = np.frombuffer(data, np.int8, r["count"] * spec.n_inputs, r["off_x"]).reshape(r["count"], -1).copy()
         spec.rehearsal = (x, np.frombuffer(data, "<u2", r["count"], r["off_labels"]).copy())
+        spec.memory = r["memory"]
     return spec
 
 
@@ -719,6 +732,10 @@ def _check_spec(spec: BlobSpec) -> None:
                 raise error(BAD_WEIGHTS, f"{where}: bits must equal the sign of the hidden weights")
     if spec.rehearsal is not None:
         _check_rehearsal(spec, error)
+    if not (isinstance(spec.memory, (int, np.integer)) and 0 <= spec.memory <= MAX_MEMORY):
+        raise error(BAD_HEADER, f"memory must be 0..{MAX_MEMORY} slots, got {spec.memory!r}")
+    if spec.memory and spec.rehearsal is None:
+        raise error(BAD_HEADER, "memory slots need a rehearsal set (format version 3)")
 
 
 def _check_rehearsal(spec: BlobSpec, error) -> None:
@@ -795,7 +812,7 @@ def write_blob(spec: BlobSpec) -> bytes:
     if rehearse:
         x, labels = (np.asarray(a) for a in spec.rehearsal)
         entries.append(REHEARSAL_ENTRY.pack({"count": len(x), "off_x": place(x.astype(np.int8)),
-                                             "off_labels": place(labels.astype("<u2"))}))
+                                             "off_labels": place(labels.astype("<u2")), "memory": spec.memory}))
     try:
         head = BLOB_HEADER.pack({
             "magic": MAGIC, "version": version, "total_size": pos, "n_layers": len(spec.layers),
@@ -817,35 +834,82 @@ def write_blob(spec: BlobSpec) -> bytes:
 # ----------------------------------------------------------- learned state
 
 
-def state_size(shapes: list[tuple[int, int]]) -> int:
-    """Bytes of the learned state of a model whose learning layers have these (n_out, n_in)."""
-    return STATE_HEADER.size + sum(align4(o * i) + 4 * o for o, i in shapes)
+class Memory(NamedTuple):
+    """The memory of a model whose blob has memory slots (ARITHMETIC.md "Rehearsal"): `seen`, the labelled
+    samples offered to it (saturating at 2^32 - 1); x int8 (slots, n_inputs) and labels (slots,), of which
+    the first min(seen, slots) rows are samples and the rest unused (zero as the runtime writes them)."""
+
+    seen: int
+    x: np.ndarray
+    labels: np.ndarray
 
 
-def write_state(model_crc: int, step: int, layers: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
-    """The learned-state bytes of (hidden int8 (n_out, n_in), rms (n_out,)) per learning layer."""
-    parts = []
-    for hidden, rms in layers:
-        h = np.asarray(hidden).astype(np.int8).tobytes()
-        parts.append(h + b"\0" * (align4(len(h)) - len(h)) + np.asarray(rms).astype("<u4").tobytes())
+class LearnedState(NamedTuple):
+    """A learned state unpacked: the blob CRC it belongs to, the step, (hidden int8 (n_out, n_in), rms
+    uint32 (n_out,)) per learning layer, and the memory (None for a blob without memory slots)."""
+
+    model_crc: int
+    step: int
+    layers: list[tuple[np.ndarray, np.ndarray]]
+    memory: Memory | None = None
+
+
+def memory_size(slots: int, n_inputs: int) -> int:
+    """Bytes of the memory section of a learned state: seen, the rows, the labels (each padded to 4)."""
+    return 4 + align4(slots * n_inputs) + align4(2 * slots) if slots else 0
+
+
+def state_size(shapes: list[tuple[int, int]], memory: tuple[int, int] = (0, 0)) -> int:
+    """Bytes of the learned state of a model whose learning layers have these (n_out, n_in) and whose
+    blob has `memory` = (slots, n_inputs)."""
+    return STATE_HEADER.size + sum(align4(o * i) + 4 * o for o, i in shapes) + memory_size(*memory)
+
+
+def spec_state_size(spec: BlobSpec) -> int:
+    """Bytes of the learned state of a blob's model (learning)."""
+    return state_size([(l.n_out, l.n_in) for l in spec.layers if l.learns], (spec.memory, spec.n_inputs))
+
+
+def read_spec_state(data: bytes, spec: BlobSpec, model_crc: int | None = None) -> LearnedState:
+    """read_state for the model of a blob (its learning layers, memory and classes)."""
+    return read_state(data, [(l.n_out, l.n_in) for l in spec.layers if l.learns], model_crc,
+                      (spec.memory, spec.n_inputs), spec.n_classes)
+
+
+def _padded(a: np.ndarray) -> bytes:
+    data = a.tobytes()
+    return data + b"\0" * (align4(len(data)) - len(data))
+
+
+def write_state(model_crc: int, step: int, layers: list[tuple[np.ndarray, np.ndarray]],
+                memory: Memory | None = None) -> bytes:
+    """The learned-state bytes of (hidden int8 (n_out, n_in), rms (n_out,)) per learning layer, and of the
+    memory (version 2) when there is one."""
+    parts = [_padded(np.asarray(hidden).astype(np.int8)) + np.asarray(rms).astype("<u4").tobytes()
+             for hidden, rms in layers]
+    if memory is not None:
+        parts.append(struct.pack("<I", memory.seen) + _padded(np.asarray(memory.x).astype(np.int8))
+                     + _padded(np.asarray(memory.labels).astype("<u2")))
     body = b"".join(parts)
     out = bytearray(STATE_HEADER.pack({
-        "magic": STATE_MAGIC, "version": STATE_VERSION, "total_size": STATE_HEADER.size + len(body),
+        "magic": STATE_MAGIC, "version": 1 if memory is None else 2, "total_size": STATE_HEADER.size + len(body),
         "model_crc": model_crc, "step": step & 0xFFFFFFFF, "n_learning_layers": len(layers)}) + body)
     STATE_HEADER["crc32"].write(out, 0, zlib.crc32(out[CRC_START:]))
     return bytes(out)
 
 
-def read_state(data: bytes, shapes: list[tuple[int, int]], model_crc: int | None = None
-               ) -> tuple[int, int, list[tuple[np.ndarray, np.ndarray]]]:
-    """Check a learned state as mbnn_state_load does, in the same order, and unpack it:
-    (model_crc, step, [(hidden int8 (n_out, n_in), rms uint32 (n_out,)) per learning layer]).
+def read_state(data: bytes, shapes: list[tuple[int, int]], model_crc: int | None = None,
+               memory: tuple[int, int] = (0, 0), n_classes: int | None = None) -> LearnedState:
+    """Check a learned state as mbnn_state_load does, in the same order, and unpack it.
 
     `shapes`: (n_out, n_in) of each learning layer of the model; `model_crc`:
-    the model's blob CRC (None: not checked). Raises StateError with the status
-    of C: MBNN_ERR_STATE_CORRUPT for damaged bytes, MBNN_ERR_STATE_MODEL for a
-    state of another model."""
+    the model's blob CRC (None: not checked); `memory`: (slots, n_inputs) of
+    the blob's memory; `n_classes`: the model's (memory labels must be below
+    it; None: not checked). Raises StateError with the status of C:
+    MBNN_ERR_STATE_CORRUPT for damaged bytes, MBNN_ERR_STATE_MODEL for a state
+    of another model."""
     data = bytes(data)
+    slots, n_inputs = memory
 
     def corrupt(detail: str) -> StateError:
         return StateError(STATE_CORRUPT, detail=detail)
@@ -855,8 +919,9 @@ def read_state(data: bytes, shapes: list[tuple[int, int]], model_crc: int | None
     head = STATE_HEADER.unpack(data)
     if head["magic"] != STATE_MAGIC:
         raise corrupt("not a metabnn learned state (bad magic)")
-    if head["version"] != STATE_VERSION:
-        raise corrupt(f"learned state version {head['version']} is not supported (this metabnn reads {STATE_VERSION})")
+    if not 1 <= head["version"] <= STATE_VERSION:
+        raise corrupt(f"learned state version {head['version']} is not supported (this metabnn reads 1 to "
+                      f"{STATE_VERSION})")
     total = head["total_size"]
     if total < STATE_HEADER.size or total > len(data):
         raise corrupt(f"learned state truncated: header says {total} bytes, got {len(data)}")
@@ -865,8 +930,12 @@ def read_state(data: bytes, shapes: list[tuple[int, int]], model_crc: int | None
     if head["n_learning_layers"] != len(shapes):
         raise StateError(STATE_MODEL, detail=f"learned state has {head['n_learning_layers']} learning layers, "
                                              f"the model {len(shapes)}")
-    if total != state_size(shapes):
-        raise StateError(STATE_MODEL, detail=f"learned state has {total} bytes, this model's has {state_size(shapes)}")
+    if total != state_size(shapes, memory):
+        raise StateError(STATE_MODEL, detail=f"learned state has {total} bytes, this model's has "
+                                             f"{state_size(shapes, memory)}")
+    if head["version"] != (2 if slots else 1):
+        raise StateError(STATE_MODEL, detail=f"learned state version {head['version']} is for a model "
+                                             f"{'without' if slots else 'with'} memory slots")
     if model_crc is not None and head["model_crc"] != model_crc:
         raise StateError(STATE_MODEL, detail=f"its model crc is 0x{head['model_crc']:08x}, "
                                              f"the blob's 0x{model_crc:08x}")
@@ -881,4 +950,12 @@ def read_state(data: bytes, shapes: list[tuple[int, int]], model_crc: int | None
         if np.any(rms > RMS_MAX):
             raise corrupt(f"rms value above {RMS_MAX}")
         layers.append((h, rms))
-    return head["model_crc"], head["step"], layers
+    kept = None
+    if slots:
+        seen = struct.unpack_from("<I", data, pos)[0]
+        x = np.frombuffer(data, np.int8, slots * n_inputs, pos + 4).reshape(slots, n_inputs).copy()
+        labels = np.frombuffer(data, "<u2", slots, pos + 4 + align4(slots * n_inputs)).copy()
+        if n_classes is not None and np.any(labels >= n_classes):
+            raise corrupt(f"a memory label is not below n_classes {n_classes}")
+        kept = Memory(seen, x, labels)
+    return LearnedState(head["model_crc"], head["step"], layers, kept)

@@ -20,9 +20,12 @@ from pyruntime.api import BlobLike
 from pyruntime.errors import MbnnError
 from pyruntime.format import (
     KIND_INT8,
+    MEMORY_SALT,
     REHEARSAL_SALT,
     BlobSpec,
     LayerSpec,
+    LearnedState,
+    Memory,
     StateError,
     align4,
     blob_crc,
@@ -197,6 +200,10 @@ class Model:
             cols = runtime_columns(ls, in_shape).astype(np.uint64)
             self.layers.append(_Layer(ls, in_shape, base, cols, signs, hidden, rms))
             base += ls.n_out * ls.n_in
+        #: the memory of a blob with memory slots (learning only; None otherwise): empty at first
+        slots = spec.memory if self.can_learn else 0
+        self.memory = Memory(0, np.zeros((slots, spec.n_inputs), np.int8), np.zeros(slots, np.uint16)) \
+            if slots else None
 
     @classmethod
     def load(cls, blob: BlobLike, learn: bool = True) -> Model:
@@ -268,6 +275,8 @@ class Model:
                 size += 4 * words_per_row(outputs[idx])  # STE window bits
                 if ls.is_conv and ls.pool_hw() != (1, 1):
                     size += align4(outputs[idx])  # position of the maximum in each pooling window
+        if self.memory is not None:  # its rows and labels
+            size += align4(self.memory.x.size) + align4(2 * len(self.memory.labels))
         if first.is_conv:
             size += 4 * 80  # MBNN_CONV_WORK: the sums of the conv learning kernels
         return size + max(2 * 4 * err_width, table)  # two error buffers, sharing with the table
@@ -342,8 +351,9 @@ class Model:
     def learn(self, X: np.ndarray, y, return_loss: bool = False):
         """Learn from samples one after another; return the predictions made before
         each update, with return_loss=True also the losses (as pyruntime.Model.learn).
-        A model with a rehearsal set relearns one of its samples after each
-        (ARITHMETIC.md "Rehearsal"): two steps per sample."""
+        A model with a rehearsal set relearns one sample of the set or of its
+        memory after each and offers the new sample to the memory (ARITHMETIC.md
+        "Rehearsal"): two steps per sample."""
         q = self._check_x(X)
         y = api.labels(y, len(q), self.n_classes).astype(np.int64)
         if not self.can_learn:
@@ -353,15 +363,33 @@ class Model:
         for n in range(len(q)):
             preds[n], self.last_losses[n] = self._learn_one(q[n : n + 1], int(y[n]))
             if self.spec.rehearsal is not None:
-                i = self.rehearsal_index()
-                rx, ry = self.spec.rehearsal
-                self._learn_one(rx[i : i + 1].astype(np.int64), int(ry[i]))
+                self._rehearse(q[n], int(y[n]))
         return (preds, self.last_losses.copy()) if return_loss else preds
 
-    def rehearsal_index(self) -> int:
-        """The rehearsal sample the next step relearns: mix32(key ^ 0x52454852) mod count,
-        key = mix32(seed + step * 0x9E3779B9) the key of the step about to be taken."""
-        return int(mix32(self.step_key() ^ REHEARSAL_SALT)) % len(self.spec.rehearsal[1])
+    def _rehearse(self, x: np.ndarray, label: int) -> None:
+        """After the step on (x, label): a step on one sample, r = mix32(key ^ 0x52454852): memory row
+        (r & 0x7FFFFFFF) mod filled when rows are filled and bit 31 of r is set (half the steps), else
+        sample r mod count of the set; then x offered to the memory by reservoir sampling
+        (Vitter 1985, algorithm R): the next free row, or when all are filled row mix32(key ^ 0x4D454D4F)
+        mod seen if that is a row; key = mix32(seed + step * 0x9E3779B9) of the step after the first."""
+        key = self.step_key()
+        rx, ry = self.spec.rehearsal
+        mem = self.memory
+        filled = min(mem.seen, len(mem.labels)) if mem is not None else 0
+        r = int(mix32(key ^ REHEARSAL_SALT))
+        if filled and r >> 31:
+            i = (r & 0x7FFFFFFF) % filled
+            self._learn_one(mem.x[i][None].astype(np.int64), int(mem.labels[i]))
+        else:
+            i = r % len(ry)
+            self._learn_one(rx[i : i + 1].astype(np.int64), int(ry[i]))
+        if mem is None:
+            return
+        seen = min(mem.seen + 1, MASK32)
+        slot = filled if filled < len(mem.labels) else int(mix32(key ^ MEMORY_SALT)) % seen
+        if slot < len(mem.labels):
+            mem.x[slot], mem.labels[slot] = x, label
+        self.memory = mem._replace(seen=seen)
 
     def step_key(self) -> int:
         """The key of the random numbers of the step about to be taken: mix32(seed + step * 0x9E3779B9)."""
@@ -450,23 +478,24 @@ class Model:
     def state(self) -> bytes:
         """The learned state in the format of docs/FORMAT.md ("Learned state")."""
         return write_state(self.blob_crc, self.step,
-                           [(self._runtime_hidden(l), l.rms) for l in self._learning_layers()])
+                           [(self._runtime_hidden(l), l.rms) for l in self._learning_layers()], self.memory)
 
-    def _check_state(self, data: object) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
+    def _check_state(self, data: object) -> LearnedState:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"state must be the bytes returned by Model.state(), got {type(data).__name__}")
         shapes = [(l.spec.n_out, l.spec.n_in) for l in self._learning_layers()]
-        _crc, step, layers = read_state(bytes(data), shapes, self.blob_crc)
-        return step, layers
+        slots = len(self.memory.labels) if self.memory is not None else 0
+        return read_state(bytes(data), shapes, self.blob_crc, (slots, self.n_inputs), self.n_classes)
 
     def load_state(self, state: bytes) -> None:
         """Replace the learned state; everything is checked before anything changes."""
-        step, new = self._check_state(state)
-        for layer, (h, rms) in zip(self._learning_layers(), new):
+        new = self._check_state(state)
+        for layer, (h, rms) in zip(self._learning_layers(), new.layers):
             layer.hidden = h.astype(np.int64)[:, layer.cols.astype(np.int64)].reshape(layer.spec.bits.shape)
             layer.rms = rms.astype(np.int64)
             layer.signs = np.where(layer.hidden < 0, -1, 1)
-        self.step = step
+        self.step = new.step
+        self.memory = new.memory
 
     def pick_state(self, slot_a: bytes | None, slot_b: bytes | None) -> int:
         """Which of two saved states to load (0 or 1), as mbnn_state_pick: the valid
@@ -476,7 +505,7 @@ class Model:
             try:
                 if slot is None:
                     raise StateError("MBNN_ERR_STATE_CORRUPT", detail="empty slot")
-                steps.append(self._check_state(bytes(slot))[0])
+                steps.append(self._check_state(bytes(slot)).step)
                 errors.append(None)
             except MbnnError as exc:
                 steps.append(None)

@@ -107,14 +107,15 @@ def cmd_ctests(args) -> int:
 def cmd_demo(args) -> int:
     from pyruntime.format import read_blob
 
-    from targets.models import random_blob, random_stream
+    from targets.models import random_blob, random_stream, shape_name
     from targets.stream import save_npz
 
     blob = random_blob(args.kind, seed=args.seed)
     spec = read_blob(blob)
     _write(args.model, blob)
     save_npz(args.stream, random_stream(spec.n_inputs, spec.n_classes, n=args.samples, seed=args.seed + 1))
-    print(f"wrote {args.model} ({len(blob)} bytes, {args.kind} input) and {args.stream} ({args.samples} samples)")
+    print(f"wrote {args.model} ({len(blob)} bytes, {args.kind} {shape_name(args.kind)}) and {args.stream} "
+          f"({args.samples} samples)")
     return 0
 
 
@@ -215,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     sp.set_defaults(fn=cmd_ctests)
 
     sp = sub.add_parser("demo", help="write a small random model and stream (for trying the commands)")
-    sp.add_argument("--kind", choices=["int8", "bits"], default="int8")
+    sp.add_argument("--kind", choices=["int8", "bits", "conv", "rehearsal"], default="int8",
+                    help="a parity model of targets/models.py (rehearsal: a rehearsal set and memory slots)")
     sp.add_argument("--model", default="model.mbnn")
     sp.add_argument("--stream", default="stream.npz")
     sp.add_argument("--samples", type=int, default=1100)

@@ -75,7 +75,7 @@ def counting_plugin() -> Path:
 
 def state_size(blob: bytes) -> int:
     """Bytes of the learned state (docs/FORMAT.md "Learned state")."""
-    return fmt.state_size([(l.n_out, l.n_in) for l in fmt.read_blob(blob).layers if l.learns])
+    return fmt.spec_state_size(fmt.read_blob(blob))
 
 
 def arena_size(blob: bytes) -> int:

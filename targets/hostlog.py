@@ -8,8 +8,10 @@ update). At the end: `end steps N labelled N correct N accuracy P.PP% state
 CRC`, CRC over the saved learned state.
 
 With a flash (learner.h), the firmware logs after the first line `boot resume
-seq S step T` (it loaded the state saved at step T and skips the samples that
-state learned) or `boot new: REASON`, and `saved seq S step T` after each save;
+seq S step T` (it loaded the state saved at step T and skips the labelled
+samples that state learned: T, or T / 2 for a blob with a rehearsal set, whose
+learning calls take two steps) or `boot new: REASON`, and `saved seq S step T`
+after each save;
 `host_log(..., save_every=N, boot=...)` writes the same lines.
 """
 
@@ -19,7 +21,7 @@ import zlib
 
 import numpy as np
 
-from pyruntime.format import blob_crc
+from pyruntime.format import blob_crc, read_blob
 from targets.stream import Stream
 
 
@@ -39,9 +41,11 @@ def host_log(blob: bytes, stream: Stream, save_every: int = 0,
     n = len(stream.y)
     lines = [f"metabnn-log 1 model {model_crc:08x} inputs {m.n_inputs} classes {m.n_classes} samples {n}"]
     seq, skip = 0, 0
+    per_call = 2 if read_blob(bytes(blob)).rehearsal is not None else 1  # learning steps of a labelled sample
     if isinstance(boot, tuple):
-        seq, skip = boot
-        lines.append(f"boot resume seq {seq} step {skip}")
+        seq, step = boot
+        skip = step // per_call  # the labelled samples that state learned
+        lines.append(f"boot resume seq {seq} step {step}")
     elif boot is not None:
         lines.append(f"boot new: {boot}")
     labelled = correct = 0
@@ -64,7 +68,7 @@ def host_log(blob: bytes, stream: Stream, save_every: int = 0,
             if int(p_learn[0]) != pred:
                 line += " learn-prediction-differs"
         lines.append(line)
-        if boot is not None and save_every and label >= 0 and m.step % save_every == 0:
+        if boot is not None and save_every and label >= 0 and m.step % save_every < per_call:  # passed a multiple
             seq += 1
             lines.append(f"saved seq {seq} step {m.step}")
     state = m.state()

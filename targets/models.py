@@ -11,8 +11,12 @@ learn (errors flow through a layer that does not learn):
 - "conv": a 1-D sensor-sized conv net (format version 2), int8 windows of
   3 channels x 24 samples -> conv1d 8 k5 pad 2 pool 2 -> conv1d 12 k3 pad 1
   pool 2 -> flatten 72 -> 6 classes, every layer learning
-- "rehearsal": the "int8" network with a rehearsal set of 20 samples (format
-  version 3): every learning call is two steps, the second on a sample of the set
+- "rehearsal": the "int8" network with a rehearsal set of 20 samples and 16
+  memory slots (format version 3): every learning call is two steps, the second
+  on a sample of the set or, half the time once the memory has rows, of the
+  memory, which keeps samples of the stream by reservoir sampling (it fills
+  after 16 labelled samples and has rows replaced all through a parity stream);
+  its learned state (version 2) carries the memory
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ SHAPES = {
 }
 # Samples of the rehearsal set, per shape that has one.
 REHEARSAL = {"rehearsal": 20}
+# Memory slots (samples of the stream kept in the arena), per shape with a rehearsal set that has them.
+MEMORY = {"rehearsal": 16}
 # The conv layers in front of the dense ones, per shape: (input map, [(op, channels, kernel, pad, pool)]).
 CONVS = {
     "conv": ((3, 1, 24), [("conv1d", 8, (1, 5), (0, 2), 2), ("conv1d", 12, (1, 3), (0, 1), 2)]),
@@ -41,9 +47,11 @@ CONVS = {
 
 def shape_name(kind: str) -> str:
     """The layers of a shape in a few characters: "50-33-24-10", or for a conv
-    shape "3x1x24 c8k5p2 c12k3p2 72-6" (channels, kernel width, pool)."""
+    shape "3x1x24 c8k5p2 c12k3p2 72-6" (channels, kernel width, pool); with a
+    rehearsal set "50-33-24-10 +20 rehearsal +16 memory"."""
     if kind in REHEARSAL:
-        return "-".join(map(str, SHAPES[kind][1])) + f" +{REHEARSAL[kind]} rehearsal"
+        memory = f" +{MEMORY[kind]} memory" if MEMORY.get(kind) else ""
+        return "-".join(map(str, SHAPES[kind][1])) + f" +{REHEARSAL[kind]} rehearsal" + memory
     if kind not in CONVS:
         return "-".join(map(str, SHAPES[kind][1]))
     (c, h, w), convs = CONVS[kind]
@@ -104,6 +112,7 @@ def random_blob(kind: str = "int8", seed: int = 0, sizes: list[int] | None = Non
     if kind in REHEARSAL:  # labelled samples of the class prototypes of random_stream's default seed
         held = random_stream(spec.n_inputs, spec.n_classes, REHEARSAL[kind], unlabelled_every=0)
         spec.rehearsal = (held.x, held.y)
+        spec.memory = MEMORY.get(kind, 0)
     return write_blob(spec)
 
 

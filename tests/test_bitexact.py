@@ -1,7 +1,7 @@
 """The C runtime (through pyruntime) against the integer reference, bit for bit,
 over random models: 1 to 4 layers, widths that are mostly not multiples of 32,
 int8 or bit input, learning on any non-empty subset of layers, with or without
-a rehearsal set (format version 3: two learning steps per sample)."""
+a rehearsal set (format version 3: two learning steps per sample) and a memory."""
 
 from __future__ import annotations
 
@@ -48,9 +48,11 @@ def models(draw: st.DrawFn, max_width: int = 80) -> tuple[bytes, np.random.Gener
 
 
 def with_rehearsal(draw: st.DrawFn, spec, rng: np.random.Generator) -> None:
-    """Half the time, a rehearsal set of 1 to 40 samples (format version 3)."""
+    """Half the time, a rehearsal set of 1 to 40 samples (format version 3), half of those with a
+    memory of 1 to 30 slots (filled, then replaced, within the steps of the tests)."""
     if draw(st.booleans()):
         spec.rehearsal = random_stream(rng, draw(st.integers(1, 40)), spec.n_inputs, spec.n_classes)
+        spec.memory = draw(st.integers(1, 30)) if draw(st.booleans()) else 0
 
 
 def steps_per_sample(ref: reference.Model) -> int:

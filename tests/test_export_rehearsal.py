@@ -9,7 +9,7 @@ from export.__main__ import main as export_main
 from export.blob import read_blob
 from export.checkpoint import read_checkpoint, save_checkpoint
 from export.model import MetaBNN
-from export.rehearsal import DEFAULT_REHEARSAL, REHEARSAL_POOL, rehearsal_indices
+from export.rehearsal import DEFAULT_MEMORY, DEFAULT_REHEARSAL, REHEARSAL_POOL, memory_choices, rehearsal_indices
 from export.train import main as train_main
 from pyruntime.format import quantize
 
@@ -91,3 +91,38 @@ def test_a_checkpoint_without_a_set_exports_without_one_and_says_so(tmp_path, ca
     assert export_main([str(path), "-o", str(tmp_path / "m.mbnn")]) == 0
     assert "rehearsal: none" in capsys.readouterr().out
     assert read_blob((tmp_path / "m.mbnn").read_bytes()).rehearsal is None
+
+
+def test_export_asks_for_the_default_memory_and_for_what_is_asked(trained, tmp_path, capsys):
+    out = tmp_path / "m.mbnn"
+    assert export_main([str(trained), "-o", str(out)]) == 0
+    assert f"memory: {DEFAULT_MEMORY} slots" in capsys.readouterr().out
+    assert read_blob(out.read_bytes()).memory == DEFAULT_MEMORY
+    for argv, want in ((["--memory", "7"], 7), (["--memory", "0"], 0), (["--rehearsal", "0"], 0),
+                       (["--learn", "none"], 0)):
+        assert export_main([str(trained), "-o", str(out)] + argv) == 0
+        assert read_blob(out.read_bytes()).memory == want, argv
+
+
+def test_with_a_board_export_gives_the_memory_fewer_slots_before_fewer_layers_learn(trained, tmp_path, capsys):
+    """The micro:bit (16 KiB) cannot hold 100 slots of 64 inputs beside this model's learning arena and state;
+    export takes the most of DEFAULT_MEMORY halved that fits, every layer still learning."""
+    from export.boards import board_spec, needs
+
+    out = tmp_path / "m.mbnn"
+    assert export_main([str(trained), "-o", str(out), "--memory", str(DEFAULT_MEMORY), "--board", "microbit"]) == 2
+    assert not out.exists() and "needs" in capsys.readouterr().err
+    assert export_main([str(trained), "-o", str(out), "--board", "microbit"]) == 0
+    spec, board = read_blob(out.read_bytes()), board_spec("microbit")
+    assert all(layer.learns for layer in spec.layers) and needs(out.read_bytes()).fits(board, learn=True)
+    bigger = memory_choices(DEFAULT_MEMORY)[memory_choices(DEFAULT_MEMORY).index(spec.memory) - 1]
+    assert 0 < spec.memory < DEFAULT_MEMORY
+    assert export_main([str(trained), "-o", str(out), "--memory", str(bigger), "--board", "microbit"]) == 2
+
+
+@pytest.mark.parametrize("value", ["-1", "65536"])
+def test_export_refuses_a_bad_memory_and_writes_nothing(trained, tmp_path, capsys, value):
+    out = tmp_path / "m.mbnn"
+    assert export_main([str(trained), "-o", str(out), "--memory", value]) == 2
+    assert "--memory must be in 0..65535" in capsys.readouterr().err
+    assert not out.exists()

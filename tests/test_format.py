@@ -129,27 +129,27 @@ def _rehearsal_spec(seed: int, count: int, conv: bool = False):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.booleans())
-def test_rehearsal_round_trip(seed: int, count: int, conv: bool) -> None:
-    """A rehearsal set makes a version-3 blob; read_blob gives it back; writing again gives
-    the same bytes; without it the same network is the version-1 or 2 blob, and the v3 blob is
-    that blob with the entry and the arrays added (everything else identical)."""
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.booleans(), st.sampled_from([0, 1, 65535]))
+def test_rehearsal_round_trip(seed: int, count: int, conv: bool, memory: int) -> None:
+    """A rehearsal set (with or without memory slots) makes a version-3 blob; read_blob gives it
+    back; writing again gives the same bytes; without it the same network is the version-1 or 2
+    blob, and the v3 blob is that blob with the entry and the arrays added (everything else identical)."""
     spec, rehearsal = _rehearsal_spec(seed, count, conv)
     plain = write_blob(spec)
-    spec.rehearsal = rehearsal
+    spec.rehearsal, spec.memory = rehearsal, memory
     blob = write_blob(spec)
     assert BLOB_HEADER["version"].read(plain) == (2 if conv else 1) and BLOB_HEADER["version"].read(blob) == 3
     back = read_blob(blob)
     np.testing.assert_array_equal(back.rehearsal[0], rehearsal[0])
     np.testing.assert_array_equal(back.rehearsal[1], rehearsal[1])
-    assert back.rehearsal[0].dtype == np.int8 and back.version == 3
+    assert back.rehearsal[0].dtype == np.int8 and back.version == 3 and back.memory == memory
     assert write_blob(back) == blob
-    back.rehearsal, back.version = None, None
+    back.rehearsal, back.version, back.memory = None, None, 0
     assert write_blob(back) == plain
     # the v3 blob holds the samples and labels where its entry says
     head, entries = validate_blob(blob)
     r = head["rehearsal"]
-    assert r["count"] == count and r["reserved"] == 0
+    assert r["count"] == count and r["memory"] == memory
     assert blob[r["off_x"]: r["off_x"] + count * spec.n_inputs] == rehearsal[0].tobytes()
     assert np.array_equal(np.frombuffer(blob, "<u2", count, r["off_labels"]), rehearsal[1])
     assert r["off_x"] % 4 == 0 and r["off_labels"] % 4 == 0
@@ -164,6 +164,17 @@ def test_blobs_without_rehearsal_keep_their_bytes() -> None:
         assert (spec.rehearsal is None) == (spec.version < 3), path.name
         spec.version = None
         assert write_blob(spec) == blob, path.name
+
+
+def test_memory_slots_need_a_rehearsal_set_and_fit_the_entry() -> None:
+    """The writer refuses memory without a set (there is no entry to hold it) and beyond 65535."""
+    spec, rehearsal = _rehearsal_spec(5, 3)
+    spec.memory = 4
+    with pytest.raises(BlobError, match="need a rehearsal set"):
+        write_blob(spec)
+    spec.rehearsal, spec.memory = rehearsal, 65536
+    with pytest.raises(BlobError, match="memory must be 0..65535"):
+        write_blob(spec)
 
 
 def test_crc_covers_the_rehearsal_set() -> None:

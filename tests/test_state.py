@@ -1,5 +1,7 @@
 """Learned state: saved and loaded exactly, learning continues identically, and
-a bad state is refused without touching what the model learned."""
+a bad state is refused without touching what the model learned; also for a
+model whose blob has memory slots (state version 2: the memory follows the
+layers)."""
 
 from __future__ import annotations
 
@@ -16,10 +18,16 @@ from export.blob import KIND_BITS, write_blob
 from pyruntime import MbnnError, reference
 
 GOLDEN = (Path(__file__).parent / "data" / "golden.mbnn").read_bytes()
+# int8 24-30-5, all learn, a rehearsal set of 13 and 7 memory slots (runtime_c/tests/make_extra_golden.py)
+MEMORY = (Path(__file__).parent.parent / "runtime_c" / "tests" / "data" / "memory.mbnn").read_bytes()
 
 
 def _stream(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return random_stream(np.random.default_rng(seed), n, 20, 5)
+
+
+def _memory_stream(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    return random_stream(np.random.default_rng(seed), n, 24, 5)
 
 
 @pytest.mark.parametrize("impl", [pyruntime.Model, reference.Model], ids=["c", "reference"])
@@ -51,22 +59,25 @@ def test_c_state_loads_in_reference_and_back() -> None:
     np.testing.assert_array_equal(ref.infer(x), c_model.infer(x))
 
 
-def test_every_damaged_state_is_refused_and_nothing_changes() -> None:
-    """Each byte of a saved state inverted, and every truncation: MbnnError, and
-    the model keeps the state it had."""
-    x, y = _stream(50)
-    donor = pyruntime.Model.load(GOLDEN)
+@pytest.mark.parametrize("blob", ["golden", "memory"])
+def test_every_damaged_state_is_refused_and_nothing_changes(blob: str) -> None:
+    """Each byte of a saved state inverted (or its low bit flipped), and every truncation: MbnnError, and
+    the model keeps the state it had; also for a model with memory slots (memory included)."""
+    data, stream = (GOLDEN, _stream) if blob == "golden" else (MEMORY, _memory_stream)
+    x, y = stream(50)
+    donor = pyruntime.Model.load(data)
     donor.learn(x, y)
     good = donor.state()
-    model = pyruntime.Model.load(GOLDEN)
+    model = pyruntime.Model.load(data)
     model.learn(x[:7], y[:7])
     before = model.state()
-    for pos in range(len(good)):
-        bad = bytearray(good)
-        bad[pos] ^= 0xFF
-        with pytest.raises(MbnnError) as info:
-            model.load_state(bytes(bad))
-        assert info.value.name == "MBNN_ERR_STATE_CORRUPT", pos
+    for mask in (0xFF, 0x01):
+        for pos in range(len(good)):
+            bad = bytearray(good)
+            bad[pos] ^= mask
+            with pytest.raises(MbnnError) as info:
+                model.load_state(bytes(bad))
+            assert info.value.name == "MBNN_ERR_STATE_CORRUPT", pos
     for n in range(len(good)):
         with pytest.raises(MbnnError):
             model.load_state(good[:n])
@@ -160,3 +171,67 @@ def test_slot_choice_follows_serial_number_arithmetic() -> None:
     assert model.pick_state(_with_step(state, 2**32 - 1), _with_step(state, 1)) == 1
     assert model.pick_state(_with_step(state, 5), _with_step(state, 4)) == 0
     assert model.pick_state(_with_step(state, 9), _with_step(state, 9)) == 0
+
+
+@pytest.mark.parametrize("impl", [pyruntime.Model, reference.Model], ids=["c", "reference"])
+@pytest.mark.parametrize("cut", [0, 3, 7, 8, 40])
+def test_memory_state_round_trip_and_identical_continuation(impl, cut: int) -> None:
+    """A model with memory slots saved with its memory empty, partly filled, just full, replacing rows:
+    a fresh model (and one that learned other samples) loaded with the state learns on exactly as the
+    uninterrupted one; the state is version 2 and ends with seen."""
+    x, y = _memory_stream(cut + 40)
+    first = impl.load(MEMORY)
+    first.learn(x[:cut], y[:cut])
+    saved = first.state()
+    assert struct.unpack_from("<I", saved, 4)[0] == 2
+    assert struct.unpack_from("<I", saved, len(saved) - 4 - 24 * 7 - 16)[0] == cut  # seen: before rows, labels
+    first_preds = first.learn(x[cut:], y[cut:])
+    for learned in (0, 9):
+        second = impl.load(MEMORY)
+        second.learn(*_memory_stream(learned, seed=1))
+        second.load_state(saved)
+        assert second.state() == saved and second.step == 2 * cut
+        np.testing.assert_array_equal(second.learn(x[cut:], y[cut:]), first_preds)
+        assert second.state() == first.state()
+
+
+def test_memory_state_moves_between_c_and_reference() -> None:
+    """The memory section is the same bytes in C and in the reference, both ways, and both go on alike."""
+    x, y = _memory_stream(60)
+    c_model, ref = pyruntime.Model.load(MEMORY), reference.Model.load(MEMORY)
+    c_model.learn(x[:30], y[:30])
+    ref.load_state(c_model.state())
+    assert ref.state() == c_model.state()
+    c_model.learn(x[30:45], y[30:45])
+    ref.learn(x[30:45], y[30:45])
+    assert ref.state() == c_model.state()
+    ref.learn(x[45:], y[45:])
+    c_model.load_state(ref.state())
+    assert c_model.state() == ref.state()
+
+
+@pytest.mark.parametrize("impl", [pyruntime.Model, reference.Model], ids=["c", "reference"])
+def test_memory_label_out_of_range_is_refused(impl) -> None:
+    """A memory label of n_classes with a valid CRC is corrupt (and never the slot picked); n_classes - 1
+    loads."""
+    model = impl.load(MEMORY)
+    model.learn(*_memory_stream(3))
+    before = model.state()
+    for value, want in ((5, "MBNN_ERR_STATE_CORRUPT"), (0xFFFF, "MBNN_ERR_STATE_CORRUPT"), (4, None)):
+        state = bytearray(before)
+        struct.pack_into("<H", state, len(state) - 16 + 2 * 6, value)  # the last of 7 labels (16 bytes)
+        struct.pack_into("<I", state, 12, zlib.crc32(bytes(state[16:])))
+        if want is None:
+            model.load_state(bytes(state))
+            assert model.state() == bytes(state)
+            model.load_state(before)
+            continue
+        with pytest.raises(MbnnError) as info:
+            model.load_state(bytes(state))
+        assert info.value.name == want
+        assert model.state() == before
+        # of two slots, the one with the bad label is never picked
+        assert model.pick_state(bytes(state), before) == 1 and model.pick_state(before, bytes(state)) == 0
+        with pytest.raises(MbnnError) as info:
+            model.pick_state(bytes(state), None)
+        assert info.value.name == want

@@ -1,7 +1,9 @@
 """The reference validates exactly as C: every field of the blob header, of each
 layer entry, of the rehearsal entry (format version 3) and of the learned-state header, set to values outside its range
 (the CRC fixed up, so that only the field's own check can fail), and random
-bytes, get the same status from `pyruntime.reference` as from the C runtime.
+bytes, get the same status from `pyruntime.reference` as from the C runtime; so
+do the memory slots of a rehearsal entry (at most 65535, and at most 2^30 bytes
+of rows) and the memory section of a learned state (version 2).
 The cases come from the tables of pyruntime/format.py, so a field added there
 is tested here."""
 
@@ -17,6 +19,7 @@ import pytest
 import pyruntime
 from pyruntime import MbnnError, reference
 from pyruntime import format as fmt
+from pyruntime.testing import Conv, random_spec, random_stream
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOBS = {
@@ -26,6 +29,7 @@ BLOBS = {
     "conv2d": ROOT / "runtime_c" / "tests" / "data" / "conv2d.mbnn",  # format v2: conv2d with pooling, int8 input
     "conv1d": ROOT / "runtime_c" / "tests" / "data" / "conv1d.mbnn",  # format v2: conv1d, bit input
     "rehearsal": ROOT / "runtime_c" / "tests" / "data" / "rehearsal.mbnn",  # format v3: a rehearsal set of 13
+    "memory": ROOT / "runtime_c" / "tests" / "data" / "memory.mbnn",  # format v3: a set of 13 and 7 memory slots
 }
 
 
@@ -227,10 +231,12 @@ def state_status(model, data: bytes) -> str:
     return "MBNN_OK"
 
 
-def test_every_state_field_and_random_bytes_get_the_same_status() -> None:
+@pytest.mark.parametrize("name", ["golden", "memory"])
+def test_every_state_field_and_random_bytes_get_the_same_status(name: str) -> None:
     """The learned-state header fields set outside their range or to another model's
-    values, rms values too large, truncations and random bytes (CRC fixed up)."""
-    blob = BLOBS["golden"].read_bytes()
+    values, rms values too large, truncations and random bytes (CRC fixed up); of a
+    state of version 1 and of one of version 2 (with a memory)."""
+    blob = BLOBS[name].read_bytes()
     c_model, ref_model = pyruntime.Model.load(blob), reference.Model.load(blob)
     x = np.random.default_rng(0).integers(-128, 128, (30, c_model.n_inputs)).astype(np.int8)
     y = np.arange(30) % c_model.n_classes
@@ -251,7 +257,8 @@ def test_every_state_field_and_random_bytes_get_the_same_status() -> None:
             f.write(buf, 0, value)
             data = bytes(buf) if f.name == "crc32" else fix_crc(buf, fmt.STATE_HEADER)
             cases.append((f"{f.name}={value!r}", data))
-    rms_at = fmt.STATE_HEADER.size + fmt.align4(37 * 20)
+    first = next(layer for layer in fmt.read_blob(blob).layers if layer.learns)
+    rms_at = fmt.STATE_HEADER.size + fmt.align4(first.n_out * first.n_in)  # the first learning layer's first rms
     for value in (fmt.RMS_MAX, fmt.RMS_MAX + 1, 0xFFFFFFFF):
         buf = bytearray(state)
         struct.pack_into("<I", buf, rms_at, value)
@@ -272,3 +279,164 @@ def test_every_state_field_and_random_bytes_get_the_same_status() -> None:
     assert {"MBNN_OK", "MBNN_ERR_STATE_CORRUPT", "MBNN_ERR_STATE_MODEL"} <= seen
     # what was refused changed nothing: both still compute the same
     np.testing.assert_array_equal(c_model.infer(x), ref_model.infer(x))
+
+
+def test_memory_slots_above_65535_are_bad_header() -> None:
+    """The memory field of the rehearsal entry (swept above with the other fields) beyond 65535 is
+    BAD_HEADER, checked with the entry's count (step 6): before a bad layer or a bad rehearsal offset;
+    0 .. 65535 load in both."""
+    for name in ("rehearsal", "memory"):
+        blob = BLOBS[name].read_bytes()
+        at = table_end(blob) - fmt.REHEARSAL_ENTRY.size
+        swept = {what for what, _ in field_cases(blob)}
+        assert {"rehearsal memory=65536", "rehearsal memory=4294967295"} <= swept
+        for value, want in ((0, "MBNN_OK"), (1, "MBNN_OK"), (65535, "MBNN_OK"), (65536, "MBNN_ERR_BAD_HEADER"),
+                            (1 << 31, "MBNN_ERR_BAD_HEADER"), (0xFFFFFFFF, "MBNN_ERR_BAD_HEADER")):
+            buf = bytearray(blob)
+            fmt.REHEARSAL_ENTRY["memory"].write(buf, at, value)
+            assert both(fix_crc(buf)) == (want, want), (name, value)
+            if want != "MBNN_OK":
+                fmt.REHEARSAL_ENTRY["off_x"].write(buf, at, 2)
+                fmt.LAYER_ENTRY_V2["n_out"].write(buf, fmt.BLOB_HEADER.size, 0)
+                assert both(fix_crc(buf)) == (want, want), (name, value, "with a bad layer and offset")
+
+
+def big_input_blob(in_shape: tuple[int, int, int], memory: int = 0) -> bytes:
+    """A version-3 blob whose input has C * H * W of in_shape features (a conv2d 2x2 stride 2 first, then a
+    dense layer that learns), with a rehearsal set of one sample and `memory` slots."""
+    rng = np.random.default_rng(sum(in_shape))
+    c, h, w = in_shape
+    spec = random_spec(rng, [c * h * w, 3], fmt.KIND_INT8, learns=[False, True], in_shape=in_shape,
+                       convs=[Conv("conv2d", 1, (2, 2), (2, 2), (0, 0), 2 if h % 4 == 0 else 1)])
+    spec.rehearsal = random_stream(rng, 1, spec.n_inputs, spec.n_classes)
+    spec.memory = memory
+    return fmt.write_blob(spec)
+
+
+def with_memory(blob: bytes, memory: int) -> bytearray:
+    """The blob with the memory field of its rehearsal entry set (CRC not fixed)."""
+    buf = bytearray(blob)
+    fmt.REHEARSAL_ENTRY["memory"].write(buf, table_end(blob) - fmt.REHEARSAL_ENTRY.size, memory)
+    return buf
+
+
+def both_infer(data: bytes) -> tuple[str, str]:
+    """(C status, reference status) of a blob loaded for inference (no arena for the memory's rows)."""
+    return (status(lambda d: pyruntime.Model.load(d, learn=False), data),
+            status(lambda d: reference.Model.load(d, learn=False), data))
+
+
+@pytest.mark.parametrize(("in_shape", "largest"), [((2, 128, 128), 32768), ((1, 130, 130), 63535)])
+def test_memory_of_more_than_2_30_bytes_is_bad_header_alike(in_shape, largest: int) -> None:
+    """memory * n_inputs above 2^30 is BAD_HEADER in both, checked after the layers' offsets (a bad one wins:
+    BAD_OFFSET) and before the rehearsal offsets and the table values (a bad one loses); exactly 2^30
+    (32768 slots of 32768 inputs) and the largest below it load (for inference: no 1 GiB arena). Only an
+    input of more than 16384 features reaches it (a dense layer has at most 8192)."""
+    blob = big_input_blob(in_shape)
+    n_inputs = int(np.prod(in_shape))
+    assert n_inputs > 16384 and largest == fmt.MAX_MEMORY_BYTES // n_inputs
+    assert both(blob) == ("MBNN_OK", "MBNN_OK")
+    at = table_end(blob) - fmt.REHEARSAL_ENTRY.size
+    entries = fmt.validate_blob(blob)[1]
+    for memory in (largest - 1, largest):
+        assert both_infer(fix_crc(with_memory(blob, memory))) == ("MBNN_OK", "MBNN_OK"), memory
+    for memory in (largest + 1, 65535):
+        buf = with_memory(blob, memory)
+        assert both(fix_crc(buf)) == ("MBNN_ERR_BAD_HEADER",) * 2, memory
+        assert both_infer(fix_crc(buf)) == ("MBNN_ERR_BAD_HEADER",) * 2, memory
+        bad_rehearsal = bytearray(buf)
+        fmt.REHEARSAL_ENTRY["off_x"].write(bad_rehearsal, at, 2)
+        assert both(fix_crc(bad_rehearsal)) == ("MBNN_ERR_BAD_HEADER",) * 2
+        bad_gscale = bytearray(buf)
+        struct.pack_into("<i", bad_gscale, entries[0]["off_gscale"], fmt.GSCALE_MAX + 1)
+        assert both(fix_crc(bad_gscale)) == ("MBNN_ERR_BAD_HEADER",) * 2
+        bad_layer_offset = bytearray(buf)
+        fmt.LAYER_ENTRY_V2["off_bits"].write(bad_layer_offset, fmt.BLOB_HEADER.size, 2)
+        assert both(fix_crc(bad_layer_offset)) == ("MBNN_ERR_BAD_OFFSET",) * 2
+    # a small memory on the big input: the same learning arena and state size in both
+    small = big_input_blob(in_shape, memory=3)
+    c_model, ref_model = pyruntime.Model.load(small), reference.Model.load(small)
+    assert c_model.arena_size == ref_model.arena_size
+    assert len(c_model.state()) == len(ref_model.state()) == fmt.spec_state_size(fmt.read_blob(small))
+
+
+def test_memory_state_gets_the_same_status() -> None:
+    """A learned state with a memory (version 2): versions 0 .. 3, memory labels of n_classes - 1 (loads),
+    n_classes, 256 (high byte), 65535 in the first and last slot, a filled and an unfilled one, seen at its
+    extremes, the labels' padding, the memory dropped (a version-1 state of the same layers), every
+    truncation and random bytes in the memory (CRC fixed up): the same status from C and the reference,
+    and what loads is the same state in both."""
+    blob = BLOBS["memory"].read_bytes()
+    spec = fmt.read_blob(blob)
+    slots, n_inputs, n_classes = spec.memory, spec.n_inputs, spec.n_classes
+    c_model, ref_model = pyruntime.Model.load(blob), reference.Model.load(blob)
+    x, y = random_stream(np.random.default_rng(5), 30, n_inputs, n_classes)
+    c_model.learn(x, y)
+    ref_model.learn(x, y)
+    state = c_model.state()
+    assert state == ref_model.state()
+    assert fmt.STATE_HEADER["version"].read(state) == 2
+    seen_at = len(state) - fmt.memory_size(slots, n_inputs)
+    labels_at = len(state) - fmt.align4(2 * slots)
+    assert struct.unpack_from("<I", state, seen_at)[0] == 30
+
+    def edited(*edits: tuple[int, str, int]) -> bytes:
+        buf = bytearray(state)
+        for pos, code, value in edits:
+            struct.pack_into(code, buf, pos, value)
+        return fix_crc(buf, fmt.STATE_HEADER)
+
+    cases = [(f"version={v}", edited((4, "<I", v)), want)
+             for v, want in ((0, "MBNN_ERR_STATE_CORRUPT"), (1, "MBNN_ERR_STATE_MODEL"), (2, "MBNN_OK"),
+                             (3, "MBNN_ERR_STATE_CORRUPT"), (0xFFFFFFFF, "MBNN_ERR_STATE_CORRUPT"))]
+    for slot in (0, slots - 1):
+        for value in (n_classes - 1, n_classes, 0x100, 0x100 + n_classes - 1, 0xFFFF):
+            want = "MBNN_OK" if value < n_classes else "MBNN_ERR_STATE_CORRUPT"
+            cases.append((f"label[{slot}]={value}", edited((labels_at + 2 * slot, "<H", value)), want))
+            # the same in a memory whose rows are not filled yet (seen 1): every label is checked
+            cases.append((f"seen=1 label[{slot}]={value}",
+                          edited((seen_at, "<I", 1), (labels_at + 2 * slot, "<H", value)), want))
+    for seen in (0, 1, slots, 0xFFFFFFFF):
+        cases.append((f"seen={seen}", edited((seen_at, "<I", seen)), "MBNN_OK"))
+    if 2 * slots % 4:  # the labels' padding: not a label
+        cases.append(("label padding", edited((labels_at + 2 * slots, "<H", 0xFFFF)), None))
+    cases.append(("last rms too large", edited((seen_at - 4, "<I", fmt.RMS_MAX + 1)), "MBNN_ERR_STATE_CORRUPT"))
+    # the memory dropped: a version-1 state of the same layers is another model's
+    short = bytearray(state[:seen_at])
+    fmt.STATE_HEADER["version"].write(short, 0, 1)
+    fmt.STATE_HEADER["total_size"].write(short, 0, seen_at)
+    cases.append(("without memory", fix_crc(short, fmt.STATE_HEADER), "MBNN_ERR_STATE_MODEL"))
+    cases += [(f"truncated to {n}", state[:n], "MBNN_ERR_STATE_CORRUPT") for n in range(len(state))]
+    cases.append(("with bytes after it", state + b"\xAA" * 7, "MBNN_OK"))
+    rng = np.random.default_rng(11)
+    for trial in range(200):
+        buf = bytearray(state)
+        for pos in rng.integers(seen_at, len(state), rng.integers(1, 4)):
+            buf[pos] = int(rng.integers(0, 256))
+        cases.append((f"random memory {trial}", fix_crc(buf, fmt.STATE_HEADER), None))
+    wrong, seen_status = [], set()
+    for what, data, want in cases:
+        c, ref = state_status(c_model, data), state_status(ref_model, data)
+        seen_status.add(c)
+        if c != ref or (want is not None and c != want):
+            wrong.append(f"{what}: C {c}, reference {ref}, want {want}")
+        elif c_model.state() != ref_model.state():
+            wrong.append(f"{what}: both {c}, but the states differ")
+        c_model.load_state(state)
+        ref_model.load_state(state)
+    assert not wrong, "\n".join(wrong[:20])
+    assert {"MBNN_OK", "MBNN_ERR_STATE_CORRUPT", "MBNN_ERR_STATE_MODEL"} <= seen_status
+    # a refused state changed nothing, an accepted one was replaced: both learn on alike
+    c_model.learn(x, y)
+    ref_model.learn(x, y)
+    assert c_model.state() == ref_model.state()
+
+
+def test_a_memory_state_and_a_plain_state_are_other_models_states() -> None:
+    """The state of the memory golden offered to the rehearsal golden (same layers, no memory) and back:
+    STATE_MODEL in both."""
+    mem_blob, plain_blob = BLOBS["memory"].read_bytes(), BLOBS["rehearsal"].read_bytes()
+    for src, dst in ((mem_blob, plain_blob), (plain_blob, mem_blob)):
+        data = pyruntime.Model.load(src).state()
+        for model in (pyruntime.Model.load(dst), reference.Model.load(dst)):
+            assert state_status(model, data) == "MBNN_ERR_STATE_MODEL"

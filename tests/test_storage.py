@@ -1,6 +1,7 @@
 """The learned state on flash: the runtime's store on the simulated NOR flash
 (pyruntime.flash), the fault-injection benchmark in its reduced form, and the
-reserved word of the state refused alike by C and the reference."""
+reserved word of the state refused alike by C and the reference; the store of a
+model with memory slots (its state carries the memory)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,18 @@ from pyruntime.flash import SimFlash, state_fingerprint, store_load, store_save
 from conftest import DATA, ROOT
 
 GOLDEN = (DATA / "golden.mbnn").read_bytes()
+# int8 24-30-5, a rehearsal set of 13 and 7 memory slots (runtime_c/tests/make_extra_golden.py)
+MEMORY = (ROOT / "runtime_c" / "tests" / "data" / "memory.mbnn").read_bytes()
 
 
 def _stream(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     return rng.integers(-128, 128, size=(n, 20), dtype=np.int8), rng.integers(0, 5, size=n)
+
+
+def _memory_stream(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(-128, 128, size=(n, 24), dtype=np.int8), rng.integers(0, 5, size=n)
 
 
 def _flash() -> SimFlash:
@@ -70,18 +78,23 @@ def test_store_rotates_records_and_counts_erases() -> None:
     assert flash.violations == 0
 
 
-def test_power_cut_in_every_operation_keeps_old_or_new_state() -> None:
+@pytest.mark.parametrize("blob", ["golden", "memory"])
+def test_power_cut_in_every_operation_keeps_old_or_new_state(blob: str) -> None:
+    """A power cut in any program or erase of a save: the board loads the state before that save or after
+    it; for the model with memory slots (it fills at the fourth sample, then replaces rows) memory included."""
+    data, stream = (GOLDEN, _stream) if blob == "golden" else (MEMORY, _memory_stream)
     flash = _flash()
-    model = pyruntime.Model.load(GOLDEN)
-    board = pyruntime.Model.load(GOLDEN)
-    x, y = _stream(200)
+    model = pyruntime.Model.load(data)
+    board = pyruntime.Model.load(data)
+    x, y = stream(203)
+    model.learn(x[:3], y[:3])
     ops = flash.ops
     store_save(model, flash)
     ops = flash.ops - ops
     for op in range(1, ops + 1):
         store_load(board, flash)
         old = state_fingerprint(board)
-        model.learn(x[op : op + 1], y[op : op + 1])
+        model.learn(x[op + 3 : op + 4], y[op + 3 : op + 4])
         flash.cut_power(op, at=op * 40503, scatter=op % 2 == 1)
         with pytest.raises(MbnnError) as info:
             store_save(model, flash)
@@ -143,3 +156,22 @@ def test_reserved_word_and_layer_count_are_checked_alike(impl) -> None:
         assert info.value.name == name
         assert model.state() == state
     model.load_state(_with_reserved(state, 0))
+
+
+def test_memory_model_store_round_trip() -> None:
+    """A model with memory slots saved to the store with its memory partly filled, then full and replacing
+    rows: a fresh board loads the newest record, memory included, and learns on as the model."""
+    flash = _flash()
+    x, y = _memory_stream(60)
+    model = pyruntime.Model.load(MEMORY)
+    for start, upto in ((0, 4), (4, 25)):
+        model.learn(x[start:upto], y[start:upto])
+        info = store_save(model, flash)
+        board = pyruntime.Model.load(MEMORY)
+        assert store_load(board, flash).step == info.step == 2 * upto
+        assert board.state() == model.state() and board.state()[4] == 2
+    model.learn(x[25:], y[25:])
+    board.learn(x[25:], y[25:])
+    assert board.state() == model.state()
+    assert flash.violations == 0
+

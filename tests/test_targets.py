@@ -3,8 +3,9 @@
 The stream learner runs on every emulated board (Cortex-M0/M3/M4F/M7 under
 qemu-system-arm, rv32imc under qemu-system-riscv32) for a model whose first
 layer takes int8 features and one whose first layer takes bits, 1,000 learning
-steps each; its log must be byte-identical to the host's (pyruntime), and the
-state it saved must load on the host into the very state the host learned.
+steps each (and a conv model, and one with a rehearsal set and memory slots);
+its log must be byte-identical to the host's (pyruntime), and the state it
+saved must load on the host into the very state the host learned.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import pytest
 from targets_util import ARM, RISCV, need, need_board, optional
 
 from export.blob import read_blob
+from pyruntime import format as fmt
 from targets import firmware
 from targets.boards import BOARDS, board
 from targets.hostlog import host_log
-from targets.models import REHEARSAL, SHAPES, random_blob, random_stream
+from targets.models import MEMORY, REHEARSAL, SHAPES, random_blob, random_stream
 from targets.stream import Stream, load, quantize
 
 KINDS = list(SHAPES)
@@ -82,6 +84,24 @@ def test_host_learns_something(cases, kind):
     assert (before != after).sum() > 500
     assert ((before < 0) != (after < 0)).sum() > 50
     assert log.splitlines()[-1].startswith(f"end steps {steps(kind)} labelled 1000 ")
+
+
+@pytest.mark.parametrize("kind", list(MEMORY))
+def test_memory_fills_and_is_replaced(cases, kind):
+    """The memory slots of the rehearsal model fill early in the stream and
+    have rows replaced all through it: the state (version 2) holds labelled
+    samples of the stream, most of them from after the first `slots`."""
+    blob, stream, _, state = cases[kind]
+    spec = read_blob(blob)
+    memory = fmt.read_spec_state(state, spec, fmt.blob_crc(blob)).memory
+    assert state[4] == 2 and memory is not None and memory.seen == 1000
+    labelled = np.flatnonzero(stream.y >= 0)
+    kept = []
+    for row, label in zip(memory.x, memory.labels):
+        at = next(i for i, j in enumerate(labelled) if np.array_equal(stream.x[j], row))
+        assert stream.y[labelled[at]] == label
+        kept.append(at)
+    assert len(kept) == spec.memory and sum(at >= spec.memory for at in kept) > spec.memory // 2, kept
 
 
 @pytest.mark.parametrize("kind", KINDS)

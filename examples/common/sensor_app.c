@@ -46,7 +46,9 @@ mbnn_status sensor_app_step(sensor_app *app, const int8_t *x, int label, uint16_
         app->correct += *prediction == (uint16_t)label;
     }
     app->readings++;
-    if (label >= 0 && app->flash && app->save_every && app->model.step % app->save_every == 0) {
+    /* Save when the call's steps (one, or two with a rehearsal set) passed a multiple of save_every. */
+    if (label >= 0 && app->flash && app->save_every &&
+        app->model.step % app->save_every < (app->model.rehearsal_count > 0u ? 2u : 1u)) {
         st = mbnn_store_save(&app->model, app->flash, app->page, app->page_len, NULL);
         app->saves += st == MBNN_OK;
     }

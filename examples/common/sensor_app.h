@@ -47,7 +47,8 @@ mbnn_status sensor_app_use_flash(sensor_app *app, const mbnn_flash *flash, void 
 
 /* One quantized reading x (n_inputs int8): *prediction receives the class the
  * model predicts; with label >= 0 the model then learns from it, and saves to
- * flash when its step is a multiple of save_every. A bad label changes
+ * flash when its steps passed a multiple of save_every (a call is one step, or
+ * two with a rehearsal set). A bad label changes
  * nothing; a failed save is returned after the learning step. */
 mbnn_status sensor_app_step(sensor_app *app, const int8_t *x, int label, uint16_t *prediction);
 

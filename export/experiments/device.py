@@ -50,8 +50,8 @@ from export.experiments.tasks import parse_sequence
 from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_META_FLOOR, fold)
 from export.importance import DEFAULT_TOP, fisher_importance
 from export.model import MetaBNN
-from export.rehearsal import DEFAULT_REHEARSAL, rehearsal_indices
-from pyruntime.format import read_blob, read_state, write_blob
+from export.rehearsal import DEFAULT_MEMORY, DEFAULT_REHEARSAL, rehearsal_indices
+from pyruntime.format import BlobSpec, read_blob, read_spec_state, write_blob
 
 
 def _ints(text: str) -> list[int]:
@@ -182,14 +182,14 @@ def make_blob(model: MetaBNN, settings: dict, hscale: int | None, device_lr: flo
               meta_floor: float = DEFAULT_META_FLOOR,
               consolidate: float | Sequence[float] = DEFAULT_CONSOLIDATE, log=None,
               importance: Sequence[np.ndarray] | None = None, consolidate_top: float = DEFAULT_TOP,
-              rehearsal: tuple[np.ndarray, np.ndarray] | None = None) -> bytes:
+              rehearsal: tuple[np.ndarray, np.ndarray] | None = None, memory: int = 0) -> bytes:
     """Fold with the device's learning constants (lr_mult, meta None: fold's defaults; importance
-    None: uniform consolidation) and the rehearsal set (int8 inputs, labels; None: none) as
+    None: uniform consolidation), the rehearsal set (int8 inputs, labels; None: none) and its memory slots as
     `python -m export` does; `log` (optional) receives a line with the device m the fold chose per layer."""
     spec, info = fold(model, settings, learn=learn, hscale_log2=hscale, device_lr=device_lr,
                        rms_shift=rms_shift, seed=seed, lr_mult=lr_mult, meta=meta,
                        meta_floor=meta_floor, consolidate=consolidate, importance=importance,
-                       consolidate_top=consolidate_top, rehearsal=rehearsal)
+                       consolidate_top=consolidate_top, rehearsal=rehearsal, memory=memory)
     if log is not None:
         log("device m per layer: " + ", ".join(f"{m:.3g}" for m in info.meta))
     return write_blob(spec)
@@ -206,16 +206,14 @@ def load_runtime(blob: bytes, runtime: str):
     return reference.Model.load(blob)
 
 
-def learning_shapes(rt) -> list[tuple[int, int]]:
-    """(n_out, n_in) of every layer that learns, of a runtime model (C or reference)."""
-    spec = rt.spec if hasattr(rt, "spec") else read_blob(rt.blob)
-    return [(layer.n_out, layer.n_in) for layer in spec.layers if layer.learns]
+def blob_spec(rt) -> BlobSpec:
+    """The blob of a runtime model (C or reference), parsed."""
+    return rt.spec if hasattr(rt, "spec") else read_blob(rt.blob)
 
 
-def hidden_of(rt, shapes: list[tuple[int, int]]) -> list[np.ndarray]:
+def hidden_of(rt, spec: BlobSpec) -> list[np.ndarray]:
     """The int8 hidden weights of every learning layer, from the runtime's saved state."""
-    _crc, _step, layers = read_state(rt.state(), shapes)
-    return [h for h, _ in layers]
+    return [h for h, _ in read_spec_state(rt.state(), spec).layers]
 
 
 def run_device(
@@ -245,13 +243,14 @@ def run_device(
     pretrain_schedule: str = "constant",
     consolidate_top: float = DEFAULT_TOP,
     rehearsal: int = DEFAULT_REHEARSAL,
+    memory: int = DEFAULT_MEMORY,
 ) -> list[dict[str, Any]]:
     """Pretrain on task 1 (float), then the runtime learns the rest one sample at a time; rows of measurements.
     `sizes`: dense widths or an `--arch` string; `learn`: the layers that learn (export's --learn;
     default all, for a network with convolutions its dense layers). `hscale` None: pretraining on the
     grid of PRETRAIN_HSCALE, export's rule for the blob (export.fold.DEFAULT_LEARN_HSCALE); an E: both.
     `rehearsal`: samples of the pretraining data the blob carries, as `python -m export` puts them in
-    (0, or no pretraining: none)."""
+    (0, or no pretraining: none), and `memory` the slots of stream samples kept with it."""
     timer = common.Timer()
     grid = PRETRAIN_HSCALE if hscale is None else hscale
     model, settings, importance = pretrain(tasks[0], sizes, pretrain_epochs, pretrain_meta, grid, seed, cache_dir,
@@ -267,7 +266,7 @@ def run_device(
         held = (tasks[0].quantize(tasks[0].x_train[idx]).reshape(len(idx), -1), tasks[0].y_train[idx])
     blob = make_blob(model, settings, hscale, device_lr, lr_mult, meta, rms_shift, device_seed + 1, learn=learn,
                      meta_floor=meta_floor, consolidate=consolidate, log=common.log if log else None,
-                     importance=importance, consolidate_top=consolidate_top, rehearsal=held)
+                     importance=importance, consolidate_top=consolidate_top, rehearsal=held, memory=memory)
     rt = load_runtime(blob, runtime)
     rng = np.random.default_rng(device_seed)
     tests = test_sets(tasks, test_subset, rng)
@@ -317,9 +316,9 @@ def learn_stream(
     rng = rng if rng is not None else np.random.default_rng(0)
     tests = list(tests) if tests is not None else test_sets(tasks, None, rng)
     timer = timer or common.Timer()
-    shapes = learning_shapes(rt)
-    n_w = [o * i for o, i in shapes]
-    prev = hidden_of(rt, shapes)
+    spec = blob_spec(rt)
+    n_w = [layer.n_out * layer.n_in for layer in spec.layers if layer.learns]
+    prev = hidden_of(rt, spec)
     rows: list[dict[str, Any]] = []
     total = sum(min(samples or len(t.x_train), len(t.x_train)) * passes for t in tasks)
     done = 0
@@ -335,7 +334,7 @@ def learn_stream(
         row["mean_acc"] = float(np.mean(accs))
         row["mean_acc_seen"] = float(np.mean(accs[: task_idx + 1]))
         row["stream_acc"] = recent if recent is not None else float("nan")
-        hid = hidden_of(rt, shapes)
+        hid = hidden_of(rt, spec)
         for k, (h, p) in enumerate(zip(hid, prev)):
             row[f"sat_l{k + 1}"] = float(np.mean((h == 127) | (h == -128)))
             row[f"flips_l{k + 1}"] = float(np.sum((h < 0) != (p < 0))) / n_w[k]
@@ -456,6 +455,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    help=f"samples of the pretrained first task the blob carries, relearned one after each new "
                         f"sample, as python -m export does (default {DEFAULT_REHEARSAL}; 0: none; none either "
                         f"without pretraining)")
+    p.add_argument("--memory", type=int, default=DEFAULT_MEMORY, metavar="N",
+                   help=f"slots of RAM that keep samples of the stream (reservoir sampling), rehearsed with the "
+                        f"set, as python -m export puts them in the blob (default {DEFAULT_MEMORY}; 0: none)")
     p.add_argument("--runtime", choices=["c", "reference"], default="c")
     p.add_argument("--perm-seed", type=int, default=0)
     p.add_argument("--seed", type=_ints, default=[0], help="pretraining seed(s), e.g. 0,1,2: one run each")
@@ -493,6 +495,7 @@ def run_name(args: argparse.Namespace) -> str:
     net = "".join(c if c.isalnum() else "-" for c in args.arch) if args.arch else '-'.join(map(str, args.sizes))
     extra += f"_learn{args.learn.replace(',', '-')}" if args.learn else ""
     extra += f"_rh{args.rehearsal}" if args.rehearsal != DEFAULT_REHEARSAL else ""
+    extra += f"_mem{args.memory}" if args.memory != DEFAULT_MEMORY else ""
     return (f"device_{seq}_{net}_m{meta}_lr{args.device_lr:g}x{lrm}{extra}"
             f"{'' if args.hscale is None else f'_E{args.hscale}'}_n{args.samples}x{args.passes}_pre{args.pretrain_epochs}"
             f"{'cos' if args.pretrain_schedule == 'cosine' else ''}")
@@ -505,6 +508,8 @@ def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
         args.pretrain_schedule = "cosine" if args.arch else "constant"
     if not 0 <= args.rehearsal <= 65535:
         raise ValueError(f"--rehearsal must be in 0..65535 (0: none), got {args.rehearsal}")
+    if not 0 <= args.memory <= 65535:
+        raise ValueError(f"--memory must be in 0..65535 (0: none), got {args.memory}")
     if not 0.0 < args.consolidate_top <= 1.0:
         raise ValueError(f"--consolidate-top must be in (0, 1], got {args.consolidate_top}")
     name = run_name(args)
@@ -517,7 +522,7 @@ def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
                           args.pretrain_subset, args.pretrain_lr, meta_floor=args.meta_floor,
                           consolidate=args.consolidate, device_seed=args.device_seed, learn=args.learn,
                           pretrain_schedule=args.pretrain_schedule, consolidate_top=args.consolidate_top,
-                          rehearsal=args.rehearsal)
+                          rehearsal=args.rehearsal, memory=args.memory)
         csv_path = common.out_path(args.out, f"{name}_s{seed}", "csv")
         common.write_csv(csv_path, rows)
         plot_device(csv_path, common.out_path(args.out, f"{name}_s{seed}", "png"),

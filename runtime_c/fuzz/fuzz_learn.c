@@ -2,7 +2,9 @@
  * byte picks it); the rest of the bytes are samples (n_inputs bytes, then a
  * label byte), replayed for 300 steps. Invariants: every valid label
  * learns, a label out of range changes nothing, predictions and losses stay
- * in range, and the state after the run saves and reloads. */
+ * in range, a memory (a blob with memory slots) has seen every sample and
+ * holds only labels below n_classes, and the state after the run saves and
+ * reloads. */
 #include "fuzz_common.h"
 
 static uint32_t arena[MBNN_GOLDEN_MAX_ARENA / 4u + 1u];
@@ -39,6 +41,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(pred < m.n_classes && loss <= 32768u);
     }
     FUZZ_ASSERT(m.step == (m.rehearsal_count > 0u ? 600u : 300u)); /* rehearsal: 2 steps per sample */
+    FUZZ_ASSERT(m.memory_slots == 0u || m.memory_seen == 300u);
+    for (i = 0; i < m.memory_slots; i++) {
+        FUZZ_ASSERT(m.memory_labels[i] < m.n_classes);
+    }
     FUZZ_ASSERT(mbnn_state_size(&m, &st) == MBNN_OK && st <= sizeof(state));
     before = fuzz_fingerprint(&m);
     FUZZ_ASSERT(mbnn_state_save(&m, state, st) == MBNN_OK);

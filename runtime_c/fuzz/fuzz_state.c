@@ -1,7 +1,9 @@
 /* Any bytes as a learned state for a golden model (first byte picks it, the
  * second the chunk size of a streaming load). Invariants: a refused state
  * changes nothing; the streaming check pass gives the verdict of the
- * whole-buffer load; an accepted state saves back to a state that loads. */
+ * whole-buffer load; an accepted state saves back to a state that loads,
+ * with every memory label (a blob with memory slots) below n_classes and the
+ * memory's seen as the state has it. */
 #include "fuzz_common.h"
 
 static uint32_t arena[MBNN_GOLDEN_MAX_ARENA / 4u + 1u];
@@ -17,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mbnn_status whole, streamed = MBNN_OK;
     int ran = 0;
     size_t chunk, done, st = 0;
-    uint32_t before;
+    uint32_t before, i;
 
     if (size < 2u) {
         return 0;
@@ -55,6 +57,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FUZZ_ASSERT(mbnn_state_size(&m, &st) == MBNN_OK && st <= sizeof(saved));
+    for (i = 0; i < m.memory_slots; i++) {
+        FUZZ_ASSERT(m.memory_labels[i] < m.n_classes);
+    }
+    if (m.memory_slots > 0u) { /* seen: the first word of the memory section */
+        size_t at = st - 4u - (((size_t)m.memory_slots * m.n_inputs + 3u) & ~(size_t)3u) -
+                    ((2u * (size_t)m.memory_slots + 3u) & ~(size_t)3u);
+        FUZZ_ASSERT(m.memory_seen == ((uint32_t)data[at] | ((uint32_t)data[at + 1u] << 8) |
+                                      ((uint32_t)data[at + 2u] << 16) | ((uint32_t)data[at + 3u] << 24)));
+    }
     before = fuzz_fingerprint(&m);
     FUZZ_ASSERT(mbnn_state_save(&m, saved, st) == MBNN_OK);
     FUZZ_ASSERT(mbnn_state_load(&m, saved, st) == MBNN_OK);

@@ -41,7 +41,8 @@ int main(int argc, char **argv)
             continue;
         }
         mbnn_model_init(&m, g->blob, g->blob_len, arena, g->arena_learn);
-        for (k = 0; k < 5u && k < g->n_learn; k++) {
+        /* 5 samples; a model with memory slots past filling them (rows replaced) */
+        for (k = 0; k < (m.memory_slots > 0u ? m.memory_slots + 5u : 5u) && k < g->n_learn; k++) {
             mbnn_learn(&m, g->learn_inputs + (size_t)k * g->n_inputs, g->learn_labels[k], NULL, NULL);
         }
         /* state: [pick][chunk] state */

@@ -9,6 +9,8 @@
 #define MBNN_LAYER_ENTRY_SIZE_V2 48u
 #define MBNN_REHEARSAL_ENTRY_SIZE 16u
 #define MBNN_REHEARSAL_SALT 0x52454852u
+#define MBNN_MEMORY_SALT 0x4D454D4Fu
+#define MBNN_MEMORY_BYTES_MAX 1073741824u
 #define MBNN_STATE_HEADER_SIZE 32u
 #define MBNN_META_ENTRIES 128u
 #define MBNN_META_MAX 32768u
@@ -103,8 +105,8 @@
 #define MBNN_REH_COUNT_MAX 65535u
 #define MBNN_REH_OFF_X 4u
 #define MBNN_REH_OFF_LABELS 8u
-#define MBNN_REH_RESERVED 12u
-#define MBNN_REH_RESERVED_MAX 0u
+#define MBNN_REH_MEMORY 12u
+#define MBNN_REH_MEMORY_MAX 65535u
 
 /* Learned-state header (32 bytes): byte offsets; allowed range of checked fields. */
 #define MBNN_ST_MAGIC 0u

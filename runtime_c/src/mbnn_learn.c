@@ -489,6 +489,47 @@ static void mbnn_learn_step(mbnn_model *model, const int8_t *x, uint32_t label, 
     model->step += 1u;
 }
 
+/* Rehearsal (docs/ARITHMETIC.md "Rehearsal"), after the step on the new
+ * sample (x, label), with key the one of the step about to be taken:
+ *   1. a step on one sample, r = mix32(key ^ REHEARSAL_SALT): memory row
+ *      (r & 0x7FFFFFFF) mod filled when rows are filled and bit 31 of r is
+ *      set (half the steps), else sample r mod count of the set (labels
+ *      checked at init and at state load);
+ *   2. the new sample offered to the memory by reservoir sampling (Vitter,
+ *      "Random Sampling with a Reservoir", ACM TOMS 1985, algorithm R): while
+ *      rows are free it takes the next, then row mix32(key ^ MEMORY_SALT) mod
+ *      seen when that is a row, so that every sample offered is kept with the
+ *      same chance slots / seen. */
+static void mbnn_rehearse(mbnn_model *model, const int8_t *x, uint16_t label)
+{
+    uint32_t key = mbnn_step_key(model), count = model->rehearsal_count, slot;
+    uint32_t filled = model->memory_seen < model->memory_slots ? model->memory_seen : model->memory_slots;
+    uint32_t r = mbnn_i_mix32(key ^ MBNN_REHEARSAL_SALT);
+
+    if (filled > 0u && (r & 0x80000000u) != 0u) {
+        uint32_t i = (r & 0x7FFFFFFFu) % filled;
+        mbnn_learn_step(model, model->memory_x + (size_t)i * model->n_inputs, model->memory_labels[i], NULL, NULL);
+    } else {
+        uint32_t i = r % count;
+        mbnn_learn_step(model, model->rehearsal_x + (size_t)i * model->n_inputs, model->rehearsal_labels[i], NULL,
+                        NULL);
+    }
+    if (model->memory_slots == 0u) {
+        return;
+    }
+    if (model->memory_seen < 0xFFFFFFFFu) {
+        model->memory_seen++;
+    }
+    slot = filled < model->memory_slots ? filled : mbnn_i_mix32(key ^ MBNN_MEMORY_SALT) % model->memory_seen;
+    if (slot < model->memory_slots) {
+        int8_t *row = model->memory_x + (size_t)slot * model->n_inputs;
+        if (row != x) { /* x may be this very row (a caller relearning it), never part of one */
+            memcpy(row, x, model->n_inputs);
+        }
+        model->memory_labels[slot] = label;
+    }
+}
+
 mbnn_status mbnn_learn(mbnn_model *model, const int8_t *x, uint16_t label, uint16_t *prediction,
                        uint32_t *loss)
 {
@@ -503,11 +544,7 @@ mbnn_status mbnn_learn(mbnn_model *model, const int8_t *x, uint16_t label, uint1
     }
     mbnn_learn_step(model, x, label, prediction, loss);
     if (model->rehearsal_count > 0u) {
-        /* Rehearsal: sample mix32(key ^ salt) mod count of the set, key the
-         * one of the step about to be taken (labels checked at init). */
-        uint32_t i = mbnn_i_mix32(mbnn_step_key(model) ^ MBNN_REHEARSAL_SALT) % model->rehearsal_count;
-        mbnn_learn_step(model, model->rehearsal_x + (size_t)i * model->n_inputs, model->rehearsal_labels[i], NULL,
-                        NULL);
+        mbnn_rehearse(model, x, label);
     }
     return MBNN_OK;
 }

@@ -11,6 +11,8 @@
  *                                              hidden weights: mbnn_i_keeps_bits)
  *       rms         n_out u32                 (running mean square of the error)
  *       hidden      n_out * n_in i8, padded to a multiple of 4
+ *   learning models with memory slots: memory_slots rows of n_inputs i8,
+ *       then memory_slots u16 labels, each padded to a multiple of 4
  *   scratch (model->scratch):
  *       inference:  logits n_classes i32, two bit buffers of the largest
  *                   packed input map (in_words), the partial-sum tables of
@@ -187,7 +189,7 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
 {
     const uint8_t *b = (const uint8_t *)blob;
     uint32_t total, n_layers, table_end, base, l, version, esize;
-    uint32_t frac, rms_shift, reh_count = 0, reh_x = 0, reh_labels = 0;
+    uint32_t frac, rms_shift, reh_count = 0, reh_x = 0, reh_labels = 0, memory = 0;
     mbnn_geom g;         /* layer l's geometry */
     uint32_t prev_map[3]; /* the output map of the layer before (a small frame: the M0's stack is small) */
 
@@ -239,8 +241,8 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
         reh_count = mbnn_rd32(r + MBNN_REH_COUNT);
         reh_x = mbnn_rd32(r + MBNN_REH_OFF_X);
         reh_labels = mbnn_rd32(r + MBNN_REH_OFF_LABELS);
-        if (reh_count < MBNN_REH_COUNT_MIN || reh_count > MBNN_REH_COUNT_MAX ||
-            mbnn_rd32(r + MBNN_REH_RESERVED) > MBNN_REH_RESERVED_MAX) {
+        memory = mbnn_rd32(r + MBNN_REH_MEMORY);
+        if (reh_count < MBNN_REH_COUNT_MIN || reh_count > MBNN_REH_COUNT_MAX || memory > MBNN_REH_MEMORY_MAX) {
             return MBNN_ERR_BAD_HEADER;
         }
     }
@@ -294,6 +296,9 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
         /* the rehearsal samples (n_inputs of layer 0's map each; count and
          * n_inputs are at most 65535: the product fits) and labels */
         mbnn_read_geom(b + MBNN_HEADER_SIZE, version, &g);
+        if (memory > MBNN_MEMORY_BYTES_MAX / (g.in_c * g.in_h * g.in_w)) {
+            return MBNN_ERR_BAD_HEADER; /* the memory's rows would not fit in an arena */
+        }
         if (!mbnn_array_ok(reh_x, reh_count * (g.in_c * g.in_h * g.in_w), table_end, total) ||
             !mbnn_array_ok(reh_labels, 2u * reh_count, table_end, total)) {
             return MBNN_ERR_BAD_OFFSET;
@@ -341,6 +346,7 @@ mbnn_status mbnn_i_parse_blob(mbnn_model *model, const void *blob, size_t blob_l
         model->rehearsal_count = reh_count;
         model->rehearsal_x = (const int8_t *)(const void *)(b + reh_x);
         model->rehearsal_labels = (const uint16_t *)(const void *)(b + reh_labels);
+        model->memory_slots = memory;
     }
     /* 9: table values, and bits == sign(hidden) for layers that learn. */
     for (l = 0; l < n_layers; l++) {
@@ -502,6 +508,14 @@ static size_t mbnn_plan(mbnn_model *model, int learn, uint8_t *base)
         }
         off += bits + 4u * (size_t)L->n_out + mbnn_pad4((size_t)L->n_out * L->n_in);
     }
+    if (learn && model->memory_slots > 0u) {
+        size_t rows = (size_t)model->memory_slots * model->n_inputs;
+        if (base != NULL) {
+            model->memory_x = (int8_t *)(void *)(base + off);
+            model->memory_labels = (uint16_t *)(void *)(base + off + mbnn_pad4(rows));
+        }
+        off += mbnn_pad4(rows) + mbnn_pad4(2u * (size_t)model->memory_slots);
+    }
     if (base != NULL) {
         model->scratch = base + off;
         model->scratch_len = mbnn_layout(model, learn, NULL, NULL);
@@ -550,6 +564,11 @@ static void mbnn_bind(mbnn_model *model, int learn, uint8_t *arena)
         memcpy(L->hidden, mbnn_blob_hidden(model, l), n_weights);
         memset(L->hidden + n_weights, 0, mbnn_pad4(n_weights) - n_weights);
     }
+    if (learn && model->memory_slots > 0u) { /* an empty memory */
+        memset(model->memory_x, 0, (size_t)model->memory_slots * model->n_inputs);
+        memset(model->memory_labels, 0, 2u * (size_t)model->memory_slots);
+    }
+    model->memory_seen = 0;
     model->step = 0;
 }
 

@@ -1,6 +1,6 @@
 /*
  * Learned state (docs/FORMAT.md "Learned state"): save and load the hidden
- * weights, the running mean squares and the step count.
+ * weights, the running mean squares, the step count and the memory.
  *
  * Everything goes through one streaming cursor (mbnn_state_stream): a chunk of
  * the state at any offset is produced straight from the model or written
@@ -12,6 +12,14 @@
 
 #include "mbnn_internal.h"
 
+
+/* Bytes of the memory section (version 2): seen, the rows, the labels, each
+ * padded to 4; 0 without memory slots. */
+static size_t mbnn_memory_bytes(const mbnn_model *model)
+{
+    size_t rows = (size_t)model->memory_slots * model->n_inputs;
+    return model->memory_slots == 0u ? 0u : 4u + ((rows + 3u) & ~(size_t)3u) + 4u * (((size_t)model->memory_slots + 1u) / 2u);
+}
 
 static size_t mbnn_state_bytes(const mbnn_model *model, uint32_t *n_learning)
 {
@@ -28,7 +36,7 @@ static size_t mbnn_state_bytes(const mbnn_model *model, uint32_t *n_learning)
     if (n_learning != NULL) {
         *n_learning = n;
     }
-    return size;
+    return size + mbnn_memory_bytes(model);
 }
 
 /* A model that can learn, and a non-NULL pointer argument (checked first). */
@@ -57,14 +65,73 @@ mbnn_status mbnn_state_size(const mbnn_model *model, size_t *size)
     return status;
 }
 
+/* The memory section from offset base: seen (u32), the rows (padded to 4),
+ * the labels (u16, padded to 4), all little-endian; bytes [pos, end) of it
+ * copied out of the model into out (indexed from end - len, as in
+ * mbnn_state_body) or from in into the model's rows and labels and into
+ * load->seen (mbnn_state_load_end sets the model's). load->bad is set when a
+ * label read is not below n_classes (0 is written instead). */
+static void mbnn_state_memory(const mbnn_model *model, size_t base, size_t pos, size_t end, size_t len,
+                              uint8_t *out, const uint8_t *in, mbnn_state_stream *load)
+{
+    size_t rows = (size_t)model->memory_slots * model->n_inputs;
+    size_t x_at = base + 4u, labels_at = x_at + ((rows + 3u) & ~(size_t)3u);
+
+    for (; pos < end; pos++) {
+        uint8_t *o = out != NULL ? &out[pos + len - end] : NULL;
+        uint8_t b = out != NULL ? 0u : in[pos + len - end];
+        if (pos < x_at) {
+            unsigned shift = 8u * (unsigned)(pos - base);
+            if (o != NULL) {
+                *o = (uint8_t)((model->memory_seen >> shift) & 0xFFu);
+            } else {
+                load->seen = (load->seen & ~(0xFFu << shift)) | ((uint32_t)b << shift);
+            }
+        } else if (pos < labels_at) {
+            if (pos - x_at < rows) {
+                if (o != NULL) {
+                    *o = (uint8_t)model->memory_x[pos - x_at];
+                } else {
+                    model->memory_x[pos - x_at] = (int8_t)b;
+                }
+            } else if (o != NULL) {
+                *o = 0;
+            }
+        } else if ((pos - labels_at) / 2u < model->memory_slots) {
+            size_t r = (pos - labels_at) / 2u;
+            unsigned shift = 8u * (unsigned)((pos - labels_at) % 2u);
+            if (o != NULL) {
+                *o = (uint8_t)(((uint32_t)model->memory_labels[r] >> shift) & 0xFFu);
+            } else {
+                /* Gathered in load->part and written whole, a bad one as 0:
+                 * even an applying pass cut short (or fed other bytes than
+                 * its check pass) never leaves a label that is not a class. */
+                load->part = (load->part & ~(0xFFu << shift)) | ((uint32_t)b << shift);
+                if (shift == 8u) {
+                    uint32_t label = load->part & 0xFFFFu;
+                    if (label >= model->n_classes) {
+                        load->bad = 1;
+                        label = 0u;
+                    }
+                    model->memory_labels[r] = (uint16_t)label;
+                }
+            }
+        } else if (o != NULL) {
+            *o = 0;
+        }
+    }
+}
+
 /* The body (offsets from 32 on) as a walk over the learning layers: for each,
- * hidden[n_out * n_in], zero padding to 4, rms[n_out] little-endian. Bytes
- * [pos, pos + len) of the body are copied out of the model into out, or (when
- * out is NULL) from in into the model, the binary weights following the signs.
- * *rms_bad is set when an rms value written is above 2^30 (in may hold part of
- * a value: it is judged when its last byte comes). */
+ * hidden[n_out * n_in], zero padding to 4, rms[n_out] little-endian; then the
+ * memory section (mbnn_state_memory). Bytes [pos, pos + len) of the body are
+ * copied out of the model into out, or (when out is NULL) from in into the
+ * model, the binary weights following the signs, for the applying pass load.
+ * load->bad is set when an rms value written is above 2^30 or a memory label
+ * not below n_classes (in may hold part of a value: it is judged when its
+ * last byte comes). */
 static void mbnn_state_body(const mbnn_model *model, size_t pos, size_t len, uint8_t *out,
-                            const uint8_t *in, int *rms_bad)
+                            const uint8_t *in, mbnn_state_stream *load)
 {
     size_t base = MBNN_STATE_HEADER_SIZE, end = pos + len;
     uint32_t l;
@@ -107,16 +174,20 @@ static void mbnn_state_body(const mbnn_model *model, size_t pos, size_t len, uin
                                  ((uint32_t)in[pos + len - end] << shift);
                     L->rms[r] = v;
                     if (shift == 24u && v > MBNN_RMS_MAX) {
-                        *rms_bad = 1;
+                        load->bad = 1;
                     }
                 }
             }
         }
         base = next;
     }
+    if (pos < end && model->memory_slots > 0u) {
+        mbnn_state_memory(model, base, pos, end, len, out, in, load);
+    }
 }
 
-/* The same walk for a check pass: rms values judged without touching the model. */
+/* The same walk for a check pass: rms values and memory labels judged without
+ * touching the model. */
 static void mbnn_state_check_body(const mbnn_model *model, mbnn_state_stream *s, const uint8_t *in,
                                   size_t len)
 {
@@ -143,6 +214,22 @@ static void mbnn_state_check_body(const mbnn_model *model, mbnn_state_stream *s,
         }
         base = next;
     }
+    if (model->memory_slots > 0u) {
+        size_t rows = (size_t)model->memory_slots * model->n_inputs;
+        size_t labels_at = base + 4u + ((rows + 3u) & ~(size_t)3u);
+        size_t labels_end = labels_at + 2u * (size_t)model->memory_slots;
+        if (pos < labels_at) {
+            pos = labels_at < end ? labels_at : end;
+        }
+        /* A label may straddle two chunks too. */
+        for (; pos < end && pos < labels_end; pos++) {
+            unsigned shift = 8u * (unsigned)((pos - labels_at) % 2u);
+            s->part = (s->part & ~(0xFFu << shift)) | ((uint32_t)in[pos + len - end] << shift);
+            if (shift == 8u && (s->part & 0xFFFFu) >= model->n_classes) {
+                s->bad = 1;
+            }
+        }
+    }
 }
 
 static void mbnn_state_header(const mbnn_model *model, const mbnn_state_stream *s, uint8_t *h)
@@ -150,7 +237,7 @@ static void mbnn_state_header(const mbnn_model *model, const mbnn_state_stream *
     uint32_t n_learning;
     (void)mbnn_state_bytes(model, &n_learning);
     memcpy(h + MBNN_ST_MAGIC, "MBST", 4);
-    mbnn_wr32(h + MBNN_ST_VERSION, MBNN_STATE_VERSION);
+    mbnn_wr32(h + MBNN_ST_VERSION, model->memory_slots > 0u ? 2u : 1u);
     mbnn_wr32(h + MBNN_ST_TOTAL_SIZE, s->size);
     mbnn_wr32(h + MBNN_ST_CRC32, s->crc);
     mbnn_wr32(h + MBNN_ST_MODEL_CRC, model->blob_crc);
@@ -230,7 +317,8 @@ mbnn_status mbnn_state_load_begin(const mbnn_model *model, mbnn_state_stream *s,
 static mbnn_status mbnn_state_head_check(const mbnn_state_stream *s)
 {
     uint32_t total = mbnn_rd32(s->head + MBNN_ST_TOTAL_SIZE);
-    if (memcmp(s->head + MBNN_ST_MAGIC, "MBST", 4) != 0 || mbnn_rd32(s->head + MBNN_ST_VERSION) != MBNN_STATE_VERSION ||
+    uint32_t version = mbnn_rd32(s->head + MBNN_ST_VERSION);
+    if (memcmp(s->head + MBNN_ST_MAGIC, "MBST", 4) != 0 || version < 1u || version > MBNN_STATE_VERSION ||
         total < MBNN_STATE_HEADER_SIZE) {
         return MBNN_ERR_STATE_CORRUPT;
     }
@@ -242,7 +330,8 @@ static int mbnn_state_is_model(const mbnn_model *model, const uint8_t *head)
     uint32_t n_learning;
     size_t size = mbnn_state_bytes(model, &n_learning);
     return mbnn_rd32(head + MBNN_ST_MODEL_CRC) == model->blob_crc && (size_t)mbnn_rd32(head + MBNN_ST_TOTAL_SIZE) == size &&
-           mbnn_rd32(head + MBNN_ST_N_LEARNING_LAYERS) == n_learning;
+           mbnn_rd32(head + MBNN_ST_N_LEARNING_LAYERS) == n_learning &&
+           mbnn_rd32(head + MBNN_ST_VERSION) == (model->memory_slots > 0u ? 2u : 1u);
 }
 
 /* mbnn_state_load_next for any pass: a check pass changes nothing, and an
@@ -285,9 +374,7 @@ static mbnn_status mbnn_state_feed(const mbnn_model *model, mbnn_state_stream *s
     s->crc = mbnn_crc32(s->crc, in, len);
     if (mbnn_state_is_model(model, s->head)) {
         if (s->apply != 0u) {
-            int rms_bad = 0;
-            mbnn_state_body(model, s->pos, len, NULL, in, &rms_bad);
-            s->bad |= rms_bad ? 1u : 0u;
+            mbnn_state_body(model, s->pos, len, NULL, in, s);
         } else {
             mbnn_state_check_body(model, s, in, len);
         }
@@ -322,7 +409,7 @@ static mbnn_status mbnn_state_verdict(const mbnn_model *model, const mbnn_state_
         return MBNN_ERR_STATE_MODEL;
     }
     if (mbnn_rd32(s->head + MBNN_ST_RESERVED) != 0u || s->bad != 0u) {
-        return MBNN_ERR_STATE_CORRUPT; /* reserved word not 0, or an rms above 2^30 */
+        return MBNN_ERR_STATE_CORRUPT; /* reserved word not 0, an rms above 2^30 or a bad memory label */
     }
     return MBNN_OK;
 }
@@ -332,6 +419,7 @@ mbnn_status mbnn_state_load_end(mbnn_model *model, mbnn_state_stream *s)
     mbnn_status status = mbnn_state_verdict(model, s);
     if (status == MBNN_OK && s->apply != 0u) {
         model->step = mbnn_rd32(s->head + MBNN_ST_STEP);
+        model->memory_seen = s->seen;
     }
     return status;
 }

@@ -73,7 +73,7 @@ def parse_blob(blob: bytes) -> dict:
         "n_classes": spec.n_classes,
         "arena_infer": reference.Model.load(blob, learn=False).arena_size,
         "arena_learn": reference.Model.load(blob).arena_size if learning else 0,
-        "state": fmt.state_size(learning),
+        "state": fmt.spec_state_size(spec),
     }
 
 

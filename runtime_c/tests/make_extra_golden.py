@@ -22,6 +22,9 @@ NAME.json in the key format of tests/data/golden_io.json:
             words per pixel), dense 165-6; errors pass into the conv layers
 - rehearsal: format version 3, int8 input 24-30-5, all learn, with a rehearsal
             set of 13 samples: every learning call takes two steps
+- memory:   as rehearsal (another seed), with 7 memory slots: the 100 learning
+            calls fill the memory, then replace its rows (reservoir sampling),
+            and the state ends with the memory section (state version 2)
 """
 
 from __future__ import annotations
@@ -57,6 +60,12 @@ def rehearsal(spec):
     return spec
 
 
+def memory(spec):
+    spec = rehearsal(spec)
+    spec.memory = 7
+    return spec
+
+
 CASES = {
     # name: (seed, sizes, input kind, learns, n_learn, edit)
     "bits": (7, [70, 45, 7], KIND_BITS, [True, True], 300, None),
@@ -67,6 +76,7 @@ CASES = {
     "conv2d": (12, [198, 9, 4], KIND_INT8, [True] * 4, 120, None),
     "conv1d": (13, [120, 6], KIND_BITS, [False, True, True], 150, None),
     "rehearsal": (14, [24, 30, 5], KIND_INT8, [True, True], 100, rehearsal),
+    "memory": (15, [24, 30, 5], KIND_INT8, [True, True], 100, memory),
 }
 # name: (input map, conv layers) of the conv cases
 CONVS = {

@@ -432,10 +432,30 @@ static void test_rehearsal(const mbnn_golden *g)
         CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_BAD_HEADER);
     }
     mbnn_test_wr32(r + MBNN_REH_COUNT, count);
-    mbnn_test_wr32(r + MBNN_REH_RESERVED, 1u);
-    mbnn_test_fix_crc(b);
-    CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_BAD_HEADER);
-    mbnn_test_wr32(r + MBNN_REH_RESERVED, 0u);
+    /* memory slots: above 65535 refused; 3 slots of n_inputs rows and labels
+     * more in the learning arena, none in the inference arena */
+    {
+        size_t learn0, learn3, infer0, infer3;
+        uint32_t keep = mbnn_test_rd32(r + MBNN_REH_MEMORY);
+        mbnn_test_wr32(r + MBNN_REH_MEMORY, 65536u);
+        mbnn_test_fix_crc(b);
+        CHECK_STATUS(init_status(b, g->blob_len), MBNN_ERR_BAD_HEADER);
+        mbnn_test_wr32(r + MBNN_REH_MEMORY, 0u);
+        mbnn_test_fix_crc(b);
+        CHECK_STATUS(mbnn_arena_size(b, g->blob_len, MBNN_MODE_LEARN, &learn0), MBNN_OK);
+        CHECK_STATUS(mbnn_arena_size(b, g->blob_len, MBNN_MODE_INFER, &infer0), MBNN_OK);
+        mbnn_test_wr32(r + MBNN_REH_MEMORY, 3u);
+        mbnn_test_fix_crc(b);
+        CHECK_STATUS(mbnn_arena_size(b, g->blob_len, MBNN_MODE_LEARN, &learn3), MBNN_OK);
+        CHECK_STATUS(mbnn_arena_size(b, g->blob_len, MBNN_MODE_INFER, &infer3), MBNN_OK);
+        CHECK_EQ(learn3 - learn0, ((3u * g->n_inputs + 3u) & ~3u) + 8u);
+        CHECK_EQ(infer3, infer0);
+        CHECK_STATUS(mbnn_model_init(&m, b, g->blob_len, arena, sizeof(arena)), MBNN_OK);
+        CHECK_EQ(m.memory_slots, 3u);
+        CHECK_EQ(m.memory_seen, 0u);
+        mbnn_test_wr32(r + MBNN_REH_MEMORY, keep);
+        mbnn_test_fix_crc(b);
+    }
     /* offsets: misaligned, 0, inside the tables, past the end, overflowing */
     {
         static const unsigned fields[] = {MBNN_REH_OFF_X, MBNN_REH_OFF_LABELS};

@@ -1,6 +1,6 @@
 /* Learned state: save and load, continuing after a load, corrupt and foreign
- * states refused with the model unchanged, bad labels, and two models side by
- * side. */
+ * states refused with the model unchanged, bad labels, two models side by
+ * side, and the memory of a blob with memory slots (state version 2). */
 #include <string.h>
 
 #include "mbnn_test.h"
@@ -48,6 +48,21 @@ static int same_state(const mbnn_model *a, const mbnn_model *b, size_t size)
     return crc_a != 0 && crc_a == state_crc(b, size);
 }
 
+/* Bytes of the memory section that ends the state of a model with memory
+ * slots (docs/FORMAT.md "Learned state"): seen (u32), slots rows of n_inputs
+ * i8 padded to 4, slots u16 labels padded to 4; 0 without memory slots. */
+static size_t memory_bytes(const mbnn_model *m)
+{
+    size_t rows = (size_t)m->memory_slots * m->n_inputs, labels = 2u * (size_t)m->memory_slots;
+    return m->memory_slots == 0u ? 0u : 4u + ((rows + 3u) & ~(size_t)3u) + ((labels + 3u) & ~(size_t)3u);
+}
+
+/* The state version a model saves: 2 with memory slots, else 1. */
+static uint32_t state_version(const mbnn_model *m)
+{
+    return m->memory_slots > 0u ? 2u : 1u;
+}
+
 static void test_round_trip(const mbnn_golden *g, size_t learn_size, size_t size)
 {
     mbnn_model a, b;
@@ -59,13 +74,14 @@ static void test_round_trip(const mbnn_golden *g, size_t learn_size, size_t size
     CHECK_STATUS(mbnn_state_save(&a, saved, size - 1u), MBNN_ERR_BUFFER_TOO_SMALL);
     CHECK_STATUS(mbnn_state_save(&a, saved, size), MBNN_OK);
     CHECK(memcmp(saved, "MBST", 4) == 0);
-    CHECK_EQ(mbnn_test_rd32(saved + 4), 1);
+    CHECK_EQ(mbnn_test_rd32(saved + 4), state_version(&a));
     CHECK_EQ(mbnn_test_rd32(saved + 8), size);
     CHECK_EQ(mbnn_test_rd32(saved + 16), a.blob_crc);
     CHECK_EQ(mbnn_test_rd32(saved + 20), MBNN_TEST_STEPS(&a, half));
     /* Load into a fresh model: the same state, the same step. */
     CHECK_STATUS(mbnn_state_load(&b, saved, size), MBNN_OK);
     CHECK_EQ(b.step, MBNN_TEST_STEPS(&b, half));
+    CHECK_EQ(b.memory_seen, a.memory_seen);
     CHECK(same_state(&a, &b, size));
     /* Both continue identically (a buffer longer than the state is fine). */
     CHECK_STATUS(mbnn_state_load(&b, saved, MBNN_GOLDEN_MAX_STATE), MBNN_OK);
@@ -164,16 +180,22 @@ static void test_corrupt(const mbnn_golden *g, size_t learn_size, size_t size)
     }
     CHECK_EQ(bad, 0);
     bad = 0;
-    /* Intact CRC but bad content: newer version, an rms above 2^30. */
+    /* Intact CRC but bad content: a version newer than this runtime's, an
+     * rms above 2^30; the other version (with or without memory) is another
+     * model's. */
     memcpy(edit, saved, size);
-    mbnn_test_wr32(edit + 4, 2);
+    mbnn_test_wr32(edit + 4, MBNN_STATE_VERSION + 1u);
     mbnn_test_wr32(edit + 12, mbnn_crc32(0, edit + 16, size - 16u));
     expect_refused(&m, edit, size, size, MBNN_ERR_STATE_CORRUPT, &bad);
+    mbnn_test_wr32(edit + 4, m.memory_slots > 0u ? 1u : 2u);
+    mbnn_test_wr32(edit + 12, mbnn_crc32(0, edit + 16, size - 16u));
+    expect_refused(&m, edit, size, size, MBNN_ERR_STATE_MODEL, &bad);
+    /* the last rms value: the state's last word, or the one before the memory */
     memcpy(edit, saved, size);
-    mbnn_test_wr32(edit + size - 4u, (1u << 30) + 1u);
+    mbnn_test_wr32(edit + size - memory_bytes(&m) - 4u, (1u << 30) + 1u);
     mbnn_test_wr32(edit + 12, mbnn_crc32(0, edit + 16, size - 16u));
     expect_refused(&m, edit, size, size, MBNN_ERR_STATE_CORRUPT, &bad);
-    mbnn_test_wr32(edit + size - 4u, 1u << 30);
+    mbnn_test_wr32(edit + size - memory_bytes(&m) - 4u, 1u << 30);
     mbnn_test_wr32(edit + 12, mbnn_crc32(0, edit + 16, size - 16u));
     CHECK_STATUS(mbnn_state_load(&m, edit, size), MBNN_OK);
     /* Intact, but of another model: another model CRC, another size. */
@@ -221,6 +243,199 @@ static void test_bad_label(const mbnn_golden *g, size_t learn_size, size_t size)
     CHECK_EQ(loss, 0xDEADBEEFu);
     CHECK_STATUS(mbnn_learn(&m, sample(g, 3), (uint16_t)(g->n_classes - 1u), &pred, &loss), MBNN_OK);
     CHECK_EQ(m.step, step + MBNN_TEST_STEPS(&m, 1));
+}
+
+/* A streaming load of buf in chunks of `chunk` bytes (a check pass, or with
+ * apply an applying one): the first error of load_next, else load_end's. */
+static mbnn_status stream_load(mbnn_model *m, const uint8_t *buf, size_t size, size_t chunk, int apply)
+{
+    mbnn_state_stream s;
+    size_t done;
+    mbnn_status st = mbnn_state_load_begin(m, &s, apply);
+    for (done = 0; st == MBNN_OK && done < size; done += chunk) {
+        st = mbnn_state_load_next(m, &s, buf + done, size - done < chunk ? size - done : chunk);
+    }
+    return st == MBNN_OK ? mbnn_state_load_end(m, &s) : st;
+}
+
+/* Memory label `slot` of a state of size bytes of model m (the labels end the
+ * state, padded to 4) set to v, the CRC fixed. */
+static void set_memory_label(const mbnn_model *m, uint8_t *state, size_t size, uint32_t slot, uint32_t v)
+{
+    size_t at = size - ((2u * (size_t)m->memory_slots + 3u) & ~(size_t)3u) + 2u * (size_t)slot;
+    state[at] = (uint8_t)(v & 0xFFu);
+    state[at + 1u] = (uint8_t)(v >> 8);
+    mbnn_test_wr32(state + 12, mbnn_crc32(0, state + 16, size - 16u));
+}
+
+/* The memory of a blob with memory slots: it fills in the order of the
+ * samples, then keeps only samples learned; the state (version 2) carries
+ * seen, the rows and the labels, and a model that loads it continues as the
+ * one that saved it, whole or streamed a byte at a time; a label not below
+ * n_classes is refused as corrupt, wherever it lies and however the bytes
+ * are chunked; seen saturates at 2^32 - 1 and is what says how many rows
+ * hold samples. */
+static void test_memory(const mbnn_golden *g, size_t learn_size, size_t size)
+{
+    static const uint32_t values[4] = {0u, 1u, 0x0100u, 0xFFFFu}; /* added to n_classes - 1 but the last */
+    mbnn_model a, b;
+    uint32_t slots, n, i, j, k, bad = 0, cuts[5];
+    size_t seen_at, rows_at, n_in = g->n_inputs;
+
+    CHECK_STATUS(mbnn_model_init(&a, g->blob, g->blob_len, arena_a, learn_size), MBNN_OK);
+    slots = a.memory_slots;
+    if (slots == 0u) {
+        return;
+    }
+    CHECK(g->n_learn > 2u * slots + 6u);
+    seen_at = size - memory_bytes(&a);
+    rows_at = seen_at + 4u;
+    CHECK_EQ(a.memory_seen, 0);
+    /* While rows are free, sample n goes to row n; the rows beyond stay 0. */
+    for (n = 0; n < slots + 3u; n++) {
+        learn_range(g, &a, n, n + 1u);
+        bad += a.memory_seen != n + 1u;
+        if (n < slots) {
+            bad += memcmp(a.memory_x + (size_t)n * n_in, sample(g, n), n_in) != 0 || a.memory_labels[n] != label(g, n);
+            for (i = n + 1u; i < slots; i++) {
+                bad += a.memory_labels[i] != 0u;
+                for (j = 0; j < n_in; j++) {
+                    bad += a.memory_x[(size_t)i * n_in + j] != 0;
+                }
+            }
+        }
+    }
+    CHECK_EQ(bad, 0);
+    /* Then every row holds a sample learned, with its label. */
+    learn_range(g, &a, slots + 3u, g->n_learn);
+    CHECK_EQ(a.memory_seen, g->n_learn);
+    for (i = 0; i < slots; i++) {
+        for (n = 0; n < g->n_learn; n++) {
+            if (memcmp(a.memory_x + (size_t)i * n_in, sample(g, n), n_in) == 0 && a.memory_labels[i] == label(g, n)) {
+                break;
+            }
+        }
+        bad += n == g->n_learn;
+    }
+    CHECK_EQ(bad, 0);
+
+    /* Save, load into a model that learned something else, continue: as the
+     * model that saved, for a memory empty, partly filled, just full and
+     * replacing rows. */
+    cuts[0] = 0u;
+    cuts[1] = 2u;
+    cuts[2] = slots;
+    cuts[3] = slots + 5u;
+    cuts[4] = g->n_learn / 2u;
+    for (k = 0; k < 5; k++) {
+        uint32_t diff = 0;
+        CHECK_STATUS(mbnn_model_init(&a, g->blob, g->blob_len, arena_a, learn_size), MBNN_OK);
+        CHECK_STATUS(mbnn_model_init(&b, g->blob, g->blob_len, arena_b, learn_size), MBNN_OK);
+        learn_range(g, &a, 0, cuts[k]);
+        learn_range(g, &b, 40, 47);
+        CHECK_STATUS(mbnn_state_save(&a, saved, size), MBNN_OK);
+        CHECK_EQ(mbnn_test_rd32(saved + 4), 2);
+        CHECK_EQ(mbnn_test_rd32(saved + seen_at), cuts[k]);
+        CHECK(memcmp(saved + rows_at, a.memory_x, (size_t)slots * n_in) == 0);
+        for (i = 0; i < slots; i++) {
+            const uint8_t *at = saved + size - ((2u * slots + 3u) & ~3u) + 2u * i; /* labels end the state */
+            diff += (uint32_t)(at[0] | (at[1] << 8)) != a.memory_labels[i];
+        }
+        CHECK_EQ(diff, 0);
+        /* whole, then streamed a byte at a time (check pass, applying pass) */
+        CHECK_STATUS(mbnn_state_load(&b, saved, size), MBNN_OK);
+        CHECK_EQ(b.memory_seen, cuts[k]);
+        CHECK(same_state(&a, &b, size));
+        learn_range(g, &b, 40, 43);
+        CHECK_STATUS(stream_load(&b, saved, size, 1u, 0), MBNN_OK);
+        CHECK(!same_state(&a, &b, size)); /* a check pass changes nothing */
+        CHECK_STATUS(stream_load(&b, saved, size, 1u, 1), MBNN_OK);
+        CHECK_EQ(b.memory_seen, cuts[k]);
+        CHECK_EQ(b.step, a.step);
+        CHECK(same_state(&a, &b, size));
+        for (n = cuts[k]; n < cuts[k] + 2u * slots + 6u; n++) {
+            uint16_t pa = 0, pb = 1;
+            uint32_t la = 0, lb = 1;
+            mbnn_learn(&a, sample(g, n), label(g, n), &pa, &la);
+            mbnn_learn(&b, sample(g, n), label(g, n), &pb, &lb);
+            bad += pa != pb || la != lb;
+        }
+        CHECK_EQ(bad, 0);
+        CHECK_EQ(b.memory_seen, a.memory_seen);
+        CHECK(same_state(&a, &b, size));
+    }
+
+    /* Memory labels not below n_classes, in the first and the last slot, of
+     * a memory partly filled (the slot unused) and full: refused whole and
+     * streamed in chunks of 1 and 3 bytes (a label straddles two), the model
+     * unchanged by the checks; n_classes - 1 loads. */
+    for (k = 0; k < 2; k++) {
+        CHECK_STATUS(mbnn_model_init(&a, g->blob, g->blob_len, arena_a, learn_size), MBNN_OK);
+        learn_range(g, &a, 0, k == 0u ? 2u : g->n_learn / 2u);
+        CHECK_STATUS(mbnn_state_save(&a, saved, size), MBNN_OK);
+        for (i = 0; i < 2; i++) {
+            uint32_t slot = i == 0u ? 0u : slots - 1u;
+            for (j = 0; j < 4; j++) {
+                uint32_t v = j == 3u ? values[j] : g->n_classes - 1u + values[j];
+                mbnn_status want = v < g->n_classes ? MBNN_OK : MBNN_ERR_STATE_CORRUPT;
+                uint32_t before;
+                size_t chunk;
+                CHECK_STATUS(mbnn_model_init(&b, g->blob, g->blob_len, arena_b, learn_size), MBNN_OK);
+                learn_range(g, &b, 40, 45);
+                before = state_crc(&b, size);
+                memcpy(edit, saved, size);
+                set_memory_label(&a, edit, size, slot, v);
+                for (chunk = 1; chunk <= 3u; chunk += 2u) {
+                    mbnn_status st = stream_load(&b, edit, size, chunk, 0);
+                    if (st != want || state_crc(&b, size) != before) {
+                        printf("     memory label %lu in slot %lu, check pass in chunks of %lu: %s\n",
+                               (unsigned long)v, (unsigned long)slot, (unsigned long)chunk, mbnn_strerror(st));
+                        bad++;
+                    }
+                    bad += stream_load(&b, edit, size, chunk, 1) != want;
+                    for (n = 0; n < slots; n++) { /* an applying pass alone leaves only classes */
+                        bad += b.memory_labels[n] >= g->n_classes;
+                    }
+                    CHECK_STATUS(mbnn_state_load(&b, saved, size), MBNN_OK); /* an applying pass may write */
+                    learn_range(g, &b, 40, 45);
+                    before = state_crc(&b, size);
+                }
+                if (want == MBNN_OK) {
+                    CHECK_STATUS(mbnn_state_load(&b, edit, size), MBNN_OK);
+                    CHECK_EQ(b.memory_labels[slot], v);
+                } else {
+                    expect_refused(&b, edit, size, size, want, &bad);
+                }
+            }
+        }
+    }
+    CHECK_EQ(bad, 0);
+
+    /* seen saturates at 2^32 - 1; seen 0 makes the rows free again. */
+    CHECK_STATUS(mbnn_model_init(&a, g->blob, g->blob_len, arena_a, learn_size), MBNN_OK);
+    learn_range(g, &a, 0, g->n_learn / 2u);
+    CHECK_STATUS(mbnn_state_save(&a, edit, size), MBNN_OK);
+    mbnn_test_wr32(edit + seen_at, 0xFFFFFFFEu);
+    mbnn_test_wr32(edit + 12, mbnn_crc32(0, edit + 16, size - 16u));
+    CHECK_STATUS(mbnn_model_init(&b, g->blob, g->blob_len, arena_b, learn_size), MBNN_OK);
+    CHECK_STATUS(mbnn_state_load(&b, edit, size), MBNN_OK);
+    CHECK_EQ(b.memory_seen, 0xFFFFFFFEu);
+    learn_range(g, &b, 0, 1);
+    CHECK_EQ(b.memory_seen, 0xFFFFFFFFu);
+    learn_range(g, &b, 1, 3);
+    CHECK_EQ(b.memory_seen, 0xFFFFFFFFu);
+    CHECK_STATUS(mbnn_state_save(&b, scratch, size), MBNN_OK);
+    CHECK_EQ(mbnn_test_rd32(scratch + seen_at), 0xFFFFFFFFu);
+    mbnn_test_wr32(edit + seen_at, 0u);
+    mbnn_test_wr32(edit + 12, mbnn_crc32(0, edit + 16, size - 16u));
+    CHECK_STATUS(mbnn_state_load(&b, edit, size), MBNN_OK);
+    CHECK_EQ(b.memory_seen, 0);
+    learn_range(g, &b, 7, 8);
+    CHECK_EQ(b.memory_seen, 1);
+    CHECK(memcmp(b.memory_x, sample(g, 7), n_in) == 0);
+    CHECK_EQ(b.memory_labels[0], label(g, 7));
+    /* the other rows as the state had them */
+    CHECK(memcmp(b.memory_x + n_in, edit + rows_at + n_in, (size_t)(slots - 1u) * n_in) == 0);
 }
 
 /* Two models of one blob, each with its arena, learning and inferring in
@@ -283,5 +498,6 @@ void mbnn_test_state(void)
         test_two_slots(g, learn_size, size);
         test_bad_label(g, learn_size, size);
         test_side_by_side(g, learn_size, infer_size);
+        test_memory(g, learn_size, size);
     }
 }

@@ -104,13 +104,15 @@ int learner_run(const learner_io *io, const learner_memory *mem)
     put_u32(&l, n_samples);
     emit(io, &l);
 
-    /* Resume from the flash: the samples the saved state learned are skipped. */
+    /* Resume from the flash: the labelled samples the saved state learned are
+     * skipped, one per step, or one per two steps with a rehearsal set (each
+     * mbnn_learn then takes a second step, on a sample of the set or memory). */
     uint32_t skip = 0;
     if (io->flash != NULL) {
         mbnn_store_info info;
         st = mbnn_store_load(&model, io->flash, mem->page, mem->page_len, &info);
         if (st == MBNN_OK) {
-            skip = model.step;
+            skip = model.rehearsal_count > 0u ? model.step / 2u : model.step;
             put_str(&l, "boot resume seq ");
             put_u32(&l, info.seq);
             put_str(&l, " step ");
@@ -186,8 +188,10 @@ int learner_run(const learner_io *io, const learner_memory *mem)
                 put_str(&l, " learn-prediction-differs");
         }
         emit(io, &l);
+        /* Save when the call's steps (one, or two with a rehearsal set) passed a
+         * multiple of save_every. */
         if (io->flash != NULL && io->save_every != 0u && label != LEARNER_NO_LABEL &&
-            model.step % io->save_every == 0u) {
+            model.step % io->save_every < (model.rehearsal_count > 0u ? 2u : 1u)) {
             mbnn_store_info info;
             st = mbnn_store_save(&model, io->flash, mem->page, mem->page_len, &info);
             if (st != MBNN_OK)
