@@ -57,7 +57,7 @@ def _learn_choice(text: str) -> str:
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     from export.importance import DEFAULT_TOP
-    from export.rehearsal import DEFAULT_MEMORY, DEFAULT_REHEARSAL
+    from export.rehearsal import DEFAULT_MEMORY, DEFAULT_REHEARSAL, count_error
     from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_DEVICE_META,
                              DEFAULT_META_FLOOR, DEFAULT_RMS_SHIFT, DEFAULT_SEED)
 
@@ -114,10 +114,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         f"fewer where its RAM needs it; 0: none; n_inputs + 2 bytes of arena and of learned state "
                         f"each; export/rehearsal.py)")
     args = p.parse_args(argv)
-    if not 0 <= args.rehearsal <= 65535:
-        raise UsageError(f"--rehearsal must be in 0..65535 (0: none), got {args.rehearsal}")
-    if args.memory is not None and not 0 <= args.memory <= 65535:
-        raise UsageError(f"--memory must be in 0..65535 (0: none), got {args.memory}")
+    for option, n in (("--rehearsal", args.rehearsal), ("--memory", args.memory)):
+        if n is not None and count_error(option, n):
+            raise UsageError(count_error(option, n))
     for opt in ("lr_mult", "meta", "consolidate"):
         text = getattr(args, opt)
         if text is not None:

@@ -63,6 +63,9 @@ Learning constants, per layer that learns:
   most the training m) without the raise: on five MNIST task families 82.40 %
   against 81.73 % at 1.35 (device seeds 0-2; seed 0: m 0.7 81.22, m 2 78.18), and
   on the quickstart's digits 92.0 / 80.4 % (old task kept / new task) against 94.3 / 67.1 % at its raised m = 10 (docs/RESULTS.md section 6, seventh round).
+  With the memory beside the set (`memory`, the export default) m = 1.0 stays:
+  85.05 % against 84.95 at m 0.7 (device seeds 0-2), and on seed 0 84.69
+  against 83.76 at m 1.35 (docs/RESULTS.md section 6, eighth round).
 - `lr_q16`: the device's step for a normalized error of 1 is `lr` in weight
   units: `lr * 2^(16 + e)` hidden-weight steps in Q16 for bit input. The int8
   layer 0 multiplies by `x / 128` where PyTorch's input is `x * input_scale`, so

@@ -30,6 +30,11 @@ DEFAULT_MEMORY = 100
 REHEARSAL_POOL = 500
 
 
+def count_error(option: str, n: int) -> str | None:
+    """Why a --rehearsal or --memory count is refused (None: it is in 0..65535, the format's range)."""
+    return None if 0 <= n <= 65535 else f"{option} must be in 0..65535 (0: none), got {n}"
+
+
 def memory_choices(most: int) -> list[int]:
     """Memory slots to try, most first, when a board's RAM decides: `most`, then halved down to 0."""
     out = [most]

@@ -50,7 +50,7 @@ from export.experiments.tasks import parse_sequence
 from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_META_FLOOR, fold)
 from export.importance import DEFAULT_TOP, fisher_importance
 from export.model import MetaBNN
-from export.rehearsal import DEFAULT_MEMORY, DEFAULT_REHEARSAL, rehearsal_indices
+from export.rehearsal import DEFAULT_MEMORY, DEFAULT_REHEARSAL, count_error, rehearsal_indices
 from pyruntime.format import BlobSpec, read_blob, read_spec_state, write_blob
 
 
@@ -506,10 +506,9 @@ def cmd_device(args: argparse.Namespace, argv: Sequence[str] | None = None) -> d
     common.set_threads(args.threads)
     if args.pretrain_schedule is None:
         args.pretrain_schedule = "cosine" if args.arch else "constant"
-    if not 0 <= args.rehearsal <= 65535:
-        raise ValueError(f"--rehearsal must be in 0..65535 (0: none), got {args.rehearsal}")
-    if not 0 <= args.memory <= 65535:
-        raise ValueError(f"--memory must be in 0..65535 (0: none), got {args.memory}")
+    for option, n in (("--rehearsal", args.rehearsal), ("--memory", args.memory)):
+        if count_error(option, n):
+            raise ValueError(count_error(option, n))
     if not 0.0 < args.consolidate_top <= 1.0:
         raise ValueError(f"--consolidate-top must be in (0, 1], got {args.consolidate_top}")
     name = run_name(args)
