@@ -7,8 +7,8 @@
 2. export it to a .mbnn blob and a C header (`python -m export`, no flags:
    the weights the trained task needs consolidated, by the importance that
    training stored in the checkpoint; 100 training samples in the blob as a
-   rehearsal set, and with it the device's m 1.0, and 100 memory slots for
-   samples of the stream), checked against PyTorch;
+   rehearsal set and 100 memory slots for samples of the stream, and with
+   them the device's m 0.7), checked against PyTorch;
 3. let the C runtime (on the host, through pyruntime) learn a new task from a
    stream, one sample at a time, with export's defaults (after each new sample
    the device relearns one of the 100 training samples or of the stream samples
@@ -72,13 +72,12 @@ def folded(ckpt: Path, **options) -> bytes:
                            **options)[0])
 
 
-def without_memory(blob: bytes) -> bytes:
-    """The same blob without memory slots (as `python -m export --memory 0` writes it)."""
-    from export.blob import read_blob, write_blob
+def without_memory(blob: bytes, ckpt: Path) -> bytes:
+    """The blob as `python -m export --memory 0` writes it: the same rehearsal set, no memory slots,
+    and the device m of a set alone."""
+    from export.blob import read_blob
 
-    spec = read_blob(blob)
-    spec.memory = 0
-    return write_blob(spec)
+    return folded(ckpt, rehearsal=read_blob(blob).rehearsal)
 
 
 def without_metaplasticity(blob: bytes) -> bytes:
@@ -93,8 +92,9 @@ def without_metaplasticity(blob: bytes) -> bytes:
 
 
 def device_m(blob: bytes, ckpt: Path) -> float:
-    """The m export chose for the device (`export.fold.device_meta`: from the training m, and
-    without a rehearsal set from the median consolidated hidden weight, docs/ARITHMETIC.md)."""
+    """The m export chose for the device (`export.fold.device_meta`: from the training m, with a
+    rehearsal set from its memory slots, without one from the median consolidated hidden weight,
+    docs/ARITHMETIC.md)."""
     from export.blob import read_blob
     from export.checkpoint import load_model
     from export.fold import device_meta, median_hidden
@@ -102,7 +102,9 @@ def device_m(blob: bytes, ckpt: Path) -> float:
     trained = load_model(ckpt)[1]["settings"]["meta"]
     trained = trained[0] if isinstance(trained, list) else trained
     spec = read_blob(blob)
-    return device_meta(trained, median_hidden(spec.layers) if spec.rehearsal is None else None)
+    if spec.rehearsal is None:
+        return device_meta(trained, median_hidden(spec.layers))
+    return device_meta(trained, None, spec.memory)
 
 
 def main() -> int:
@@ -125,8 +127,9 @@ def main() -> int:
     old, new = load("digits"), load("pdigits:1")
     blob = blob_path.read_bytes()
     alone = folded(ckpt)  # as `python -m export --rehearsal 0` writes it: the device m then rises to 10
+    no_memory = without_memory(blob, ckpt)
     rows = {f"export's defaults (m = {device_m(blob, ckpt):.1f})": continual(blob, old, new),
-            "set, no memory": continual(without_memory(blob), old, new),
+            f"set, no memory (m = {device_m(no_memory, ckpt):.1f})": continual(no_memory, old, new),
             f"no rehearsal set (m = {device_m(alone, ckpt):.1f})": continual(alone, old, new),
             "no rehearsal, m = 0": continual(without_metaplasticity(alone), old, new),
             "plain (m = 0, C = 1)": continual(folded(ckpt, consolidate=1.0, meta=0.0), old, new)}

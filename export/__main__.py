@@ -59,7 +59,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     from export.importance import DEFAULT_TOP
     from export.rehearsal import DEFAULT_MEMORY, DEFAULT_REHEARSAL, count_error
     from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_CONSOLIDATE, DEFAULT_DEVICE_LR, DEFAULT_DEVICE_META,
-                             DEFAULT_META_FLOOR, DEFAULT_RMS_SHIFT, DEFAULT_SEED)
+                             DEFAULT_META_FLOOR, MEMORY_DEVICE_META, DEFAULT_RMS_SHIFT, DEFAULT_SEED)
 
     p = _Parser(prog="python -m export", description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -87,9 +87,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help=f"multipliers of --device-lr, one or one per layer (default: 1 for an int8 layer 0, "
                         f"{DEFAULT_BIT_LR_MULT:g} for bit-input layers; docs/ARITHMETIC.md)")
     p.add_argument("--meta", metavar="M", help="m of the device's metaplastic table, one or one per layer "
-                                               f"(default: {DEFAULT_DEVICE_META:g}, more where the trained hidden "
-                                               f"weights are small, at most the m the checkpoint was trained "
-                                               f"with; docs/ARITHMETIC.md)")
+                                               f"(default: {MEMORY_DEVICE_META:g} with a rehearsal set and memory, "
+                                               f"{DEFAULT_DEVICE_META:g} with the set alone, without a set "
+                                               f"{DEFAULT_DEVICE_META:g} or more where the trained hidden weights "
+                                               f"are small; at most the m the checkpoint was trained with; "
+                                               f"docs/ARITHMETIC.md)")
     p.add_argument("--meta-floor", type=float, default=DEFAULT_META_FLOOR,
                    help=f"least fraction of an inward step the metaplastic table lets through "
                         f"(default {DEFAULT_META_FLOOR:g})")

@@ -6,7 +6,7 @@ import torch
 
 from export import data
 from export.blob import BlobError, meta_table, read_blob, write_blob
-from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_DEVICE_LR, DEFAULT_LEARN_HSCALE, DEFAULT_DEVICE_META, META_REF_MEDIAN,
+from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_DEVICE_LR, DEFAULT_LEARN_HSCALE, DEFAULT_DEVICE_META, MEMORY_DEVICE_META, META_REF_MEDIAN,
                          choose_hscale, device_meta, flip_cost,
                          fold, fold_hidden_bn, fold_output_bn, median_hidden, quantize_hidden)
 from export.train import train
@@ -169,6 +169,11 @@ def test_learn_modes_and_learning_constants(trained):
     m = device_meta(10.0, 0.332)  # the quickstart's digits: small weights, trained with m = 10
     assert 7.0 < m < 7.5 and flip_cost(m, 0.332) >= need > flip_cost(m - 0.01, 0.332)
     assert device_meta(1.35, 0.332) == 1.35  # never above the training m
+    assert device_meta(1.35, None, 100) == MEMORY_DEVICE_META == 0.7 and device_meta(0.5, None, 100) == 0.5
+    held = (np.zeros((4, spec.layers[0].n_in), np.int8), np.arange(4, dtype=np.uint16))
+    for memory, m in ((0, DEFAULT_DEVICE_META), (20, MEMORY_DEVICE_META)):  # a set: no raise; memory: its own m
+        layers = fold(model, settings, learn="last", rehearsal=held, memory=memory)[0].layers
+        np.testing.assert_array_equal(layers[-1].meta, meta_table(m, out.hscale_log2))
     assert flip_cost(2.0, 0.5) == pytest.approx(sum(np.cosh(2.0 * w) ** 2 for w in np.arange(1e-5, 0.5, 2e-5)) * 2e-5)
     np.testing.assert_array_equal(fold(model, settings, learn="last", meta=1.35)[0].layers[-1].meta,
                                   meta_table(1.35, out.hscale_log2))  # --meta overrides

@@ -104,6 +104,28 @@ def test_export_asks_for_the_default_memory_and_for_what_is_asked(trained, tmp_p
         assert read_blob(out.read_bytes()).memory == want, argv
 
 
+def test_the_device_m_follows_the_memory_and_the_quickstart_rebuilds_the_blob_without_it(trained, tmp_path):
+    """With memory slots the device's table is m = MEMORY_DEVICE_META, with the set alone DEFAULT_DEVICE_META
+    (the checkpoint was trained with 1.35); examples/quickstart.py's blob without memory is export's --memory 0."""
+    import sys
+    from pathlib import Path
+
+    from export.blob import meta_table
+    from export.fold import DEFAULT_DEVICE_META, MEMORY_DEVICE_META
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    from quickstart import device_m, without_memory
+
+    with_memory, alone = tmp_path / "a.mbnn", tmp_path / "b.mbnn"
+    assert export_main([str(trained), "-o", str(with_memory)]) == 0
+    assert export_main([str(trained), "-o", str(alone), "--memory", "0"]) == 0
+    for path, m in ((with_memory, MEMORY_DEVICE_META), (alone, DEFAULT_DEVICE_META)):
+        blob = path.read_bytes()
+        assert device_m(blob, trained) == m
+        assert all(np.array_equal(l.meta, meta_table(m, l.hscale_log2)) for l in read_blob(blob).layers if l.learns)
+    assert without_memory(with_memory.read_bytes(), trained) == alone.read_bytes()
+
+
 def test_with_a_board_export_gives_the_memory_fewer_slots_before_fewer_layers_learn(trained, tmp_path, capsys):
     """The micro:bit (16 KiB) cannot hold 100 slots of 64 inputs beside this model's learning arena and state;
     export takes the most of DEFAULT_MEMORY halved that fits, every layer still learning."""
