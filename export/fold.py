@@ -439,8 +439,11 @@ def fold(
         info.hscale_log2.append(e)
         info.learns.append(learns[idx])
     median = median_hidden(layers)
-    metas = _per_layer(meta, n, "meta") if meta is not None else \
-        [device_meta(m, median) if rehearsal is None else device_meta(m, None, memory) for m in _per_layer(settings.get("meta", 1.35), n, "meta")]
+    if meta is not None:
+        metas = _per_layer(meta, n, "meta")
+    else:
+        trained = _per_layer(settings.get("meta", 1.35), n, "meta")
+        metas = [device_meta(m, median) if rehearsal is None else device_meta(m, None, memory) for m in trained]
     info.meta = [float(m) for m in metas]
     for layer, m in zip(layers, metas):
         if layer.learns:
