@@ -6,8 +6,8 @@ import torch
 
 from export import data
 from export.blob import BlobError, meta_table, read_blob, write_blob
-from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_DEVICE_LR, DEFAULT_LEARN_HSCALE, DEFAULT_DEVICE_META, MEMORY_DEVICE_META, META_REF_MEDIAN,
-                         choose_hscale, device_meta, flip_cost,
+from export.fold import (DEFAULT_BIT_LR_MULT, DEFAULT_DEVICE_LR, DEFAULT_LEARN_HSCALE, DEFAULT_DEVICE_META,
+                         MEMORY_DEVICE_META, META_REF_MEDIAN, choose_hscale, device_meta, flip_cost,
                          fold, fold_hidden_bn, fold_output_bn, median_hidden, quantize_hidden)
 from export.train import train
 from pyruntime import reference

@@ -104,16 +104,16 @@ def test_export_asks_for_the_default_memory_and_for_what_is_asked(trained, tmp_p
         assert read_blob(out.read_bytes()).memory == want, argv
 
 
-def test_the_device_m_follows_the_memory_and_the_quickstart_rebuilds_the_blob_without_it(trained, tmp_path):
+def test_the_device_m_follows_the_memory_and_the_quickstart_rebuilds_the_blob_without_it(trained, tmp_path,
+                                                                                         monkeypatch):
     """With memory slots the device's table is m = MEMORY_DEVICE_META, with the set alone DEFAULT_DEVICE_META
     (the checkpoint was trained with 1.35); examples/quickstart.py's blob without memory is export's --memory 0."""
-    import sys
     from pathlib import Path
 
     from export.blob import meta_table
     from export.fold import DEFAULT_DEVICE_META, MEMORY_DEVICE_META
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "examples"))
     from quickstart import device_m, without_memory
 
     with_memory, alone = tmp_path / "a.mbnn", tmp_path / "b.mbnn"
